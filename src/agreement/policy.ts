@@ -1,0 +1,94 @@
+/**
+ * The agreement-policy interface (spec/05-policies.md). A policy is a pure, deterministic
+ * function over verified votes: same votes (in any order) and parameters, same decision, on
+ * every verifier. Policies never read the clock or randomness and never compare floats.
+ */
+import { ConcordError } from "../errors.ts";
+import type { Bytes, Cluster, Evidence, PolicyParams, PolicyRef } from "../wire/types.ts";
+
+/** One committee member's verified output (from a reveal or a direct signed output). */
+export interface Vote {
+  node: string;
+  output: string;
+  /** outputHash(output) from src/wire/hash.ts, precomputed once per vote. */
+  outputHash: Bytes;
+  evidence?: Evidence;
+}
+
+export interface DecideContext {
+  /** Committee size and threshold of the request. */
+  n: number;
+  k: number;
+  requestId: Bytes;
+}
+
+export type PolicyDecision =
+  | {
+      agreed: true;
+      /** The canonical output: one of the votes' outputs, or one built from them (structured). */
+      output: string;
+      outputHash: Bytes;
+      /** Nodes counted as support, sorted; at least k of them. */
+      supporters: string[];
+    }
+  | {
+      agreed: false;
+      /** How the votes group, largest first, so a caller can retry, escalate or fail. */
+      clusters: Cluster[];
+    };
+
+export interface AgreementPolicy<P = unknown> {
+  readonly id: string;
+  readonly version: number;
+  /** One line for docs and `--help`. */
+  readonly description: string;
+  /** A baseline for comparisons (first-wins): requests may not name it. */
+  readonly baselineOnly?: boolean;
+  /** Validates and normalizes the request's parameters; throws POLICY_PARAMS. */
+  parseParams(params: PolicyParams): P;
+  decide(votes: readonly Vote[], params: P, context: DecideContext): PolicyDecision;
+}
+
+/** A policy with its parameters already parsed: what the collector and verifyBundle call. */
+export interface BoundPolicy {
+  readonly ref: PolicyRef;
+  decide(votes: readonly Vote[], context: DecideContext): PolicyDecision;
+}
+
+export function policyKey(id: string, version: number): string {
+  return `${id}@${version}`;
+}
+
+/** Policies known to this process, by id@version. Unknown ids are rejected with POLICY_UNKNOWN. */
+export class PolicyRegistry {
+  readonly #policies = new Map<string, AgreementPolicy>();
+
+  register<P>(policy: AgreementPolicy<P>): this {
+    const key = policyKey(policy.id, policy.version);
+    if (this.#policies.has(key)) throw new Error(`policy ${key} registered twice`);
+    this.#policies.set(key, policy as AgreementPolicy);
+    return this;
+  }
+
+  list(): AgreementPolicy[] {
+    return [...this.#policies.values()];
+  }
+
+  get(id: string, version: number): AgreementPolicy {
+    const policy = this.#policies.get(policyKey(id, version));
+    if (!policy) {
+      throw new ConcordError("POLICY_UNKNOWN", "unknown agreement policy", { details: policyKey(id, version) });
+    }
+    return policy;
+  }
+
+  /** Resolves a request's policy and parses its parameters once. Baselines only when asked. */
+  bind(ref: PolicyRef, options: { allowBaseline?: boolean } = {}): BoundPolicy {
+    const policy = this.get(ref.id, ref.version);
+    if (policy.baselineOnly && !options.allowBaseline) {
+      throw new ConcordError("POLICY_PARAMS", "a baseline policy cannot be requested", { details: policyKey(ref.id, ref.version) });
+    }
+    const params = policy.parseParams(ref.params);
+    return { ref, decide: (votes, context) => policy.decide(votes, params, context) };
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Producing messages: what an honest node and the sequencer sign. Pure: salts and keys are
+ * passed in. The node runner calls these after its slashing-protection check.
+ */
+import type { KeyPair } from "../crypto/schemes.ts";
+import { signMessage } from "../crypto/sign.ts";
+import { commitmentHash, payloadHash } from "../wire/ids.ts";
+import { PROTOCOL_VERSION } from "../wire/limits.ts";
+import type {
+  Bytes,
+  CommitClose,
+  Evidence,
+  InferenceRequest,
+  InferenceRequestBody,
+  NoAgreement,
+  NoAgreementBody,
+  OutputCommitment,
+  OutputReveal,
+  SignedOutput,
+} from "../wire/types.ts";
+
+export interface Attestation {
+  chain: string;
+  request: Bytes;
+  node: string;
+  output: string;
+  evidence?: Evidence;
+}
+
+/** The sequencer signs a request. */
+export function signRequest(sequencer: KeyPair, body: Omit<InferenceRequestBody, "t" | "v">): InferenceRequest {
+  return signMessage<InferenceRequest>(sequencer, { t: "request", v: PROTOCOL_VERSION, ...body });
+}
+
+/** A node commits to its output; the reveal is kept back until the close. */
+export function commitOutput(key: KeyPair, attestation: Attestation, salt: Bytes): { commitment: OutputCommitment; reveal: OutputReveal } {
+  const { chain, request, node, output, evidence } = attestation;
+  const payload = payloadHash(output, evidence);
+  const commitment = signMessage<OutputCommitment>(key, {
+    t: "commitment",
+    v: PROTOCOL_VERSION,
+    chain,
+    request,
+    node,
+    commitment: commitmentHash(request, node, payload, salt),
+  });
+  const reveal: OutputReveal = { t: "reveal", v: PROTOCOL_VERSION, chain, request, node, output, salt, commitmentSig: commitment.sig };
+  if (evidence) reveal.evidence = evidence;
+  return { commitment, reveal };
+}
+
+/** Direct mode: a node signs its output outright. */
+export function signOutput(key: KeyPair, attestation: Attestation): SignedOutput {
+  const { chain, request, node, output, evidence } = attestation;
+  return signMessage<SignedOutput>(key, { t: "output", v: PROTOCOL_VERSION, chain, request, node, output, ...(evidence ? { evidence } : {}) });
+}
+
+/** The sequencer closes the commit phase, listing the commitments that count (sorted by node). */
+export function signClose(sequencer: KeyPair, chain: string, request: Bytes, commitments: readonly OutputCommitment[]): CommitClose {
+  const refs = [...commitments]
+    .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
+    .map((c) => ({ node: c.node, commitment: c.commitment }));
+  return signMessage<CommitClose>(sequencer, { t: "close", v: PROTOCOL_VERSION, chain, request, commitments: refs });
+}
+
+/** The sequencer publishes a NoAgreement outcome. */
+export function signNoAgreement(sequencer: KeyPair, body: NoAgreementBody): NoAgreement {
+  return signMessage<NoAgreement>(sequencer, body);
+}

@@ -1,0 +1,234 @@
+/**
+ * The per-request collector (spec/06-quorum.md): a deterministic state machine. Feed it
+ * messages (already decoded) and the current time; it applies the rules, detects equivocation
+ * and asks the request's policy to decide as soon as enough votes are in. It never waits for all
+ * n: k agreeing votes decide. At the deadline an undecided request becomes NoAgreement.
+ *
+ * It reads no clock: every call takes `now`. With `keys` it checks signatures too; without,
+ * the caller vouches for them (benchmarks, the sequencer's own messages).
+ */
+import { clustersByHash, sortVotes } from "../agreement/clusters.ts";
+import type { Vote } from "../agreement/policy.ts";
+import { ConcordError } from "../errors.ts";
+import { toHex } from "../wire/hash.ts";
+import { commitmentOfReveal } from "../wire/ids.ts";
+import { PROTOCOL_VERSION } from "../wire/limits.ts";
+import type {
+  AgreedBundle,
+  Bytes,
+  CommitClose,
+  EquivocationEvidence,
+  NoAgreementBody,
+  OutputCommitment,
+  OutputReveal,
+  SignedOutput,
+} from "../wire/types.ts";
+import { equivocationOf } from "./equivocation.ts";
+import type { Registry } from "./registry.ts";
+import { checkClose, checkCommitment, checkRequestRef, checkReveal, checkSignedOutput, type RequestContext } from "./rules.ts";
+
+export type CollectorStatus = "committing" | "revealing" | "agreed" | "no-agreement";
+
+export type CollectorEvent =
+  | { type: "equivocation"; evidence: EquivocationEvidence }
+  | { type: "agreed"; bundle: AgreedBundle }
+  | { type: "no-agreement"; result: NoAgreementBody };
+
+export interface CollectorOptions {
+  /** Registry whose keys check every signature; omit when the caller has checked them. */
+  keys?: Registry;
+}
+
+interface Counted {
+  vote: Vote;
+  message: OutputReveal | SignedOutput;
+}
+
+const late = (what: string) => new ConcordError("LATE", what, { action: "ignore" });
+
+export class Collector {
+  readonly context: RequestContext;
+  readonly #keys: Registry | undefined;
+  #status: CollectorStatus = "committing";
+  /** First signed commitment (or direct output) seen per node. */
+  readonly #signed = new Map<string, OutputCommitment | SignedOutput>();
+  readonly #equivocators = new Set<string>();
+  readonly #evidence: EquivocationEvidence[] = [];
+  #close: CommitClose | undefined;
+  #listed: Map<string, Bytes> | undefined;
+  /** Reveals that arrived before the close (gossip reorders); at most one per member. */
+  readonly #early = new Map<string, OutputReveal>();
+  readonly #votes = new Map<string, Counted>();
+  #bundle: AgreedBundle | undefined;
+  #noAgreement: NoAgreementBody | undefined;
+
+  constructor(context: RequestContext, options: CollectorOptions = {}) {
+    this.context = context;
+    this.#keys = options.keys;
+    if (context.request.mode === "direct") this.#status = "revealing";
+  }
+
+  get status(): CollectorStatus {
+    return this.#status;
+  }
+  get decided(): boolean {
+    return this.#status === "agreed" || this.#status === "no-agreement";
+  }
+  get bundle(): AgreedBundle | undefined {
+    return this.#bundle;
+  }
+  get noAgreement(): NoAgreementBody | undefined {
+    return this.#noAgreement;
+  }
+  get close(): CommitClose | undefined {
+    return this.#close;
+  }
+  get evidence(): readonly EquivocationEvidence[] {
+    return this.#evidence;
+  }
+  /** Valid commitments from non-equivocating members, sorted by node: what a close lists. */
+  get commitments(): OutputCommitment[] {
+    return [...this.#signed.values()]
+      .filter((m): m is OutputCommitment => m.t === "commitment" && !this.#equivocators.has(m.node))
+      .sort((a, b) => (a.node < b.node ? -1 : 1));
+  }
+  get voteCount(): number {
+    return this.#votes.size;
+  }
+
+  addCommitment(commitment: OutputCommitment, now: number): CollectorEvent[] {
+    checkCommitment(this.context, commitment, this.#keys);
+    const events = this.#recordSigned(commitment);
+    // [IGNORE] Commitments after the close or the deadline do not count.
+    if (this.#status !== "committing") throw late("commitment after the close");
+    this.#checkDeadline(now);
+    return events;
+  }
+
+  addClose(close: CommitClose, now: number): CollectorEvent[] {
+    const listed = checkClose(this.context, close, this.#keys);
+    // [IGNORE] A repeated close; a second, different close is the sequencer's fault: reject.
+    if (this.#close) {
+      if (toHex(this.#close.sig) === toHex(close.sig)) throw new ConcordError("DUPLICATE", "close already seen", { action: "ignore" });
+      throw new ConcordError("EQUIVOCATION", "a second, different close for this request");
+    }
+    this.#checkDeadline(now);
+    this.#close = close;
+    this.#listed = listed;
+    if (this.#status === "committing") this.#status = "revealing";
+    const events: CollectorEvent[] = [];
+    const early = [...this.#early.values()];
+    this.#early.clear();
+    for (const reveal of early) {
+      try {
+        events.push(...this.addReveal(reveal, now));
+      } catch {
+        // An early reveal that does not open its listed commitment is simply dropped.
+      }
+    }
+    return events;
+  }
+
+  addReveal(reveal: OutputReveal, now: number): CollectorEvent[] {
+    if (this.decided) throw late("request already decided");
+    this.#checkDeadline(now);
+    if (!this.#listed) {
+      // Before the close: keep one reveal per member until the close says what counts.
+      checkRequestRef(this.context, reveal);
+      if (!this.context.members.has(reveal.node)) throw new ConcordError("NOT_IN_COMMITTEE", "node not in the request's committee", { details: reveal.node });
+      if (this.#early.has(reveal.node)) throw new ConcordError("DUPLICATE", "reveal already buffered", { action: "ignore" });
+      this.#early.set(reveal.node, reveal);
+      return [];
+    }
+    const vote = checkReveal(this.context, this.#listed, reveal, this.#keys);
+    if (this.#votes.has(reveal.node)) throw new ConcordError("DUPLICATE", "reveal already counted", { action: "ignore" });
+    const events = this.#recordSigned(commitmentOfReveal(reveal));
+    if (this.#equivocators.has(reveal.node)) return events;
+    this.#votes.set(reveal.node, { vote, message: reveal });
+    return [...events, ...this.#tryDecide()];
+  }
+
+  addOutput(output: SignedOutput, now: number): CollectorEvent[] {
+    const vote = checkSignedOutput(this.context, output, this.#keys);
+    const events = this.#recordSigned(output);
+    if (this.decided) throw late("request already decided");
+    this.#checkDeadline(now);
+    if (this.#equivocators.has(output.node)) return events;
+    if (this.#votes.has(output.node)) throw new ConcordError("DUPLICATE", "output already counted", { action: "ignore" });
+    this.#votes.set(output.node, { vote, message: output });
+    return [...events, ...this.#tryDecide()];
+  }
+
+  /** Advances time: at the deadline an undecided request resolves to NoAgreement. */
+  tick(now: number): CollectorEvent[] {
+    if (this.decided || now < this.context.request.deadline) return [];
+    return [this.#resolveNoAgreement("deadline")];
+  }
+
+  #checkDeadline(now: number): void {
+    // [IGNORE] Nothing counts at or after the deadline.
+    if (now >= this.context.request.deadline) throw new ConcordError("EXPIRED", "request deadline passed", { action: "ignore" });
+  }
+
+  /** Remembers a node's first signed message; a different second one is equivocation. */
+  #recordSigned(message: OutputCommitment | SignedOutput): CollectorEvent[] {
+    const first = this.#signed.get(message.node);
+    if (!first) {
+      this.#signed.set(message.node, message);
+      return [];
+    }
+    const evidence = equivocationOf(first, message);
+    if (!evidence) return [];
+    if (this.#equivocators.has(message.node)) return [];
+    this.#equivocators.add(message.node);
+    this.#votes.delete(message.node);
+    this.#evidence.push(evidence);
+    return [{ type: "equivocation", evidence }];
+  }
+
+  #tryDecide(): CollectorEvent[] {
+    const { k, n } = this.context.request;
+    const votes = sortVotes([...this.#votes.values()].map((c) => c.vote));
+    if (votes.length >= k) {
+      const decision = this.context.policy.decide(votes, { n, k, requestId: this.context.id });
+      if (decision.agreed) {
+        this.#status = "agreed";
+        this.#bundle = this.#buildBundle({ output: decision.output, outputHash: decision.outputHash, supporters: decision.supporters });
+        return [{ type: "agreed", bundle: this.#bundle }];
+      }
+    }
+    // Exhausted: even if every vote still possible arrived, fewer than k could agree.
+    const outstanding = [...(this.#listed?.keys() ?? this.context.committee)].filter(
+      (node) => !this.#votes.has(node) && !this.#equivocators.has(node),
+    ).length;
+    if (outstanding === 0 || votes.length + outstanding < k) {
+      return [this.#resolveNoAgreement("exhausted")];
+    }
+    return [];
+  }
+
+  #resolveNoAgreement(reason: NoAgreementBody["reason"]): CollectorEvent {
+    const { k, n } = this.context.request;
+    const votes = sortVotes([...this.#votes.values()].map((c) => c.vote));
+    const decision = votes.length > 0 ? this.context.policy.decide(votes, { n, k, requestId: this.context.id }) : undefined;
+    const clusters = decision && !decision.agreed ? decision.clusters : clustersByHash(votes);
+    this.#status = "no-agreement";
+    this.#noAgreement = { t: "no-agreement", v: PROTOCOL_VERSION, chain: this.context.request.chain, request: this.context.id, reason, clusters };
+    return { type: "no-agreement", result: this.#noAgreement };
+  }
+
+  #buildBundle(outcome: AgreedBundle["outcome"]): AgreedBundle {
+    const counted = [...this.#votes.values()].sort((a, b) => (a.vote.node < b.vote.node ? -1 : 1));
+    const bundle: AgreedBundle = {
+      t: "bundle",
+      v: PROTOCOL_VERSION,
+      chain: this.context.request.chain,
+      request: this.context.request,
+      reveals: counted.flatMap((c) => (c.message.t === "reveal" ? [c.message] : [])),
+      outputs: counted.flatMap((c) => (c.message.t === "output" ? [c.message] : [])),
+      outcome,
+    };
+    if (this.#close) bundle.close = this.#close;
+    return bundle;
+  }
+}

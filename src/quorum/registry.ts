@@ -1,0 +1,120 @@
+/**
+ * The node registry (spec/05-committee.md): who may serve on committees, with which key and
+ * weight, and the sequencer's key. Keys are validated once here, so every later signature
+ * check is a single verify call.
+ */
+import { ConcordError } from "../errors.ts";
+import { publicKey, SCHEMES, type PublicKey, type PublicKeyOptions } from "../crypto/schemes.ts";
+import { fromHex, toHex } from "../wire/hash.ts";
+import { MAX_CHAIN_ID_BYTES, MAX_NODE_ID_BYTES } from "../wire/limits.ts";
+import { IDENTIFIER } from "../wire/messages.ts";
+import type { Bytes, SchemeName } from "../wire/types.ts";
+
+export interface RegistryEntry {
+  id: string;
+  scheme: SchemeName;
+  publicKey: Bytes;
+  /** Stake weight: a positive integer below 2^32. */
+  weight: number;
+}
+
+export interface RegistryConfig {
+  chain: string;
+  sequencer: { scheme: SchemeName; publicKey: Bytes };
+  nodes: RegistryEntry[];
+}
+
+export interface RegistryMember extends RegistryEntry {
+  key: PublicKey;
+}
+
+export interface Registry {
+  readonly chain: string;
+  readonly sequencer: PublicKey;
+  /** Members sorted by id: the order the committee draw walks. */
+  readonly members: readonly RegistryMember[];
+  readonly byId: ReadonlyMap<string, RegistryMember>;
+}
+
+const MAX_WEIGHT = 2 ** 32 - 1;
+
+function configError(details: string, cause?: unknown): ConcordError {
+  return new ConcordError("CONFIG", "invalid registry", { details, cause });
+}
+
+/** Validates a registry and its keys; throws CONFIG naming the first bad entry. */
+export function createRegistry(config: RegistryConfig, options: PublicKeyOptions = {}): Registry {
+  if (!IDENTIFIER.test(config.chain) || config.chain.length > MAX_CHAIN_ID_BYTES) throw configError(`bad chain id "${config.chain}"`);
+  let sequencer: PublicKey;
+  try {
+    sequencer = publicKey(config.sequencer.scheme, config.sequencer.publicKey, options);
+  } catch (cause) {
+    throw configError(`sequencer key: ${(cause as Error).message}`, cause);
+  }
+  const byId = new Map<string, RegistryMember>();
+  for (const entry of config.nodes) {
+    if (!IDENTIFIER.test(entry.id) || entry.id.length > MAX_NODE_ID_BYTES) throw configError(`bad node id "${entry.id}"`);
+    if (byId.has(entry.id)) throw configError(`node "${entry.id}" listed twice`);
+    if (!Number.isInteger(entry.weight) || entry.weight < 1 || entry.weight > MAX_WEIGHT) {
+      throw configError(`node "${entry.id}": weight must be an integer in 1..${MAX_WEIGHT}`);
+    }
+    let key: PublicKey;
+    try {
+      key = publicKey(entry.scheme, entry.publicKey, options);
+    } catch (cause) {
+      throw configError(`node "${entry.id}": ${(cause as Error).message}`, cause);
+    }
+    byId.set(entry.id, { ...entry, key });
+  }
+  const members = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  return { chain: config.chain, sequencer, members, byId };
+}
+
+/** The registry file's JSON form: keys as hex. */
+export interface RegistryJson {
+  chain: string;
+  sequencer: { scheme: string; publicKey: string };
+  nodes: { id: string; scheme: string; publicKey: string; weight: number }[];
+}
+
+function readScheme(value: unknown, where: string): SchemeName {
+  if (!SCHEMES.includes(value as SchemeName)) throw configError(`${where}: scheme must be one of ${SCHEMES.join(", ")}`);
+  return value as SchemeName;
+}
+
+function readHexKey(value: unknown, where: string): Bytes {
+  try {
+    if (typeof value !== "string") throw new TypeError("expected a hex string");
+    return fromHex(value);
+  } catch (cause) {
+    throw configError(`${where}: publicKey must be hex`, cause);
+  }
+}
+
+/** Parses the registry file's JSON value (already parsed from text) into a config. */
+export function registryConfigFromJson(value: unknown): RegistryConfig {
+  if (typeof value !== "object" || value === null) throw configError("expected a JSON object");
+  const json = value as Partial<RegistryJson>;
+  if (typeof json.chain !== "string") throw configError("missing \"chain\"");
+  if (typeof json.sequencer !== "object" || json.sequencer === null) throw configError("missing \"sequencer\"");
+  if (!Array.isArray(json.nodes)) throw configError("missing \"nodes\" list");
+  return {
+    chain: json.chain,
+    sequencer: { scheme: readScheme(json.sequencer.scheme, "sequencer"), publicKey: readHexKey(json.sequencer.publicKey, "sequencer") },
+    nodes: json.nodes.map((node, i) => {
+      const where = `nodes[${i}]`;
+      if (typeof node !== "object" || node === null) throw configError(`${where}: expected an object`);
+      if (typeof node.id !== "string") throw configError(`${where}: missing "id"`);
+      if (typeof node.weight !== "number") throw configError(`${where}: missing "weight"`);
+      return { id: node.id, scheme: readScheme(node.scheme, where), publicKey: readHexKey(node.publicKey, where), weight: node.weight };
+    }),
+  };
+}
+
+export function registryConfigToJson(config: RegistryConfig): RegistryJson {
+  return {
+    chain: config.chain,
+    sequencer: { scheme: config.sequencer.scheme, publicKey: toHex(config.sequencer.publicKey) },
+    nodes: config.nodes.map((node) => ({ id: node.id, scheme: node.scheme, publicKey: toHex(node.publicKey), weight: node.weight })),
+  };
+}

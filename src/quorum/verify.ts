@@ -1,0 +1,65 @@
+/**
+ * verifyBundle (spec/08-verification.md): the one function a sequencer trusts. It rechecks the
+ * request, the committee draw, the close and every vote with its signature, then reruns the
+ * policy on the bundle's votes and requires the same outcome. Any failure throws a typed error.
+ *
+ * Signatures checked: commit-reveal — the close (sequencer) and each reveal's commitment
+ * signature (node); the request's own signature is implied, since the close signs the request
+ * id, which is the hash of the request body. Direct — the request (sequencer) and each output.
+ */
+import type { PolicyRegistry, Vote } from "../agreement/policy.ts";
+import { ConcordError } from "../errors.ts";
+import { bytesEqual } from "../wire/hash.ts";
+import type { AgreedBundle, Outcome } from "../wire/types.ts";
+import type { Registry } from "./registry.ts";
+import { checkClose, checkReveal, checkSignedOutput, openRequest, type RequestContext } from "./rules.ts";
+
+export interface VerifiedBundle {
+  context: RequestContext;
+  outcome: Outcome;
+}
+
+const invalid = (details: string) => new ConcordError("BUNDLE_INVALID", "invalid bundle", { details });
+
+export function verifyBundle(bundle: AgreedBundle, registry: Registry, policies: PolicyRegistry): VerifiedBundle {
+  const { request } = bundle;
+  // [REJECT] The bundle, its request and the registry name one chain.
+  if (bundle.chain !== registry.chain || request.chain !== registry.chain) {
+    throw new ConcordError("CHAIN_MISMATCH", "bundle for another chain", { details: bundle.chain });
+  }
+  const direct = request.mode === "direct";
+  const context = openRequest(request, registry, policies, { checkSignature: direct });
+  const votes: Vote[] = [];
+  const seen = new Set<string>();
+  const count = (vote: Vote) => {
+    // [REJECT] At most one vote per node.
+    if (seen.has(vote.node)) throw invalid(`two votes from ${vote.node}`);
+    seen.add(vote.node);
+    votes.push(vote);
+  };
+  if (direct) {
+    // [REJECT] Direct mode: signed outputs only.
+    if (bundle.close || bundle.reveals.length > 0) throw invalid("direct-mode bundle carries a close or reveals");
+    for (const output of bundle.outputs) count(checkSignedOutput(context, output, registry));
+  } else {
+    // [REJECT] Commit-reveal mode: the sequencer's close and reveals that open it.
+    if (!bundle.close || bundle.outputs.length > 0) throw invalid("commit-reveal bundle needs a close and reveals only");
+    const listed = checkClose(context, bundle.close, registry);
+    for (const reveal of bundle.reveals) count(checkReveal(context, listed, reveal, registry));
+  }
+  // [REJECT] The policy, rerun on the bundle's votes, agrees on exactly the claimed outcome.
+  const { n, k } = request;
+  const decision = context.policy.decide(votes, { n, k, requestId: context.id });
+  if (!decision.agreed) throw new ConcordError("POLICY_MISMATCH", "the policy does not agree on these votes");
+  const { outcome } = bundle;
+  if (
+    decision.output !== outcome.output ||
+    !bytesEqual(decision.outputHash, outcome.outputHash) ||
+    decision.supporters.length !== outcome.supporters.length ||
+    decision.supporters.some((node, i) => node !== outcome.supporters[i])
+  ) {
+    throw new ConcordError("POLICY_MISMATCH", "the policy agrees on a different outcome");
+  }
+  if (decision.supporters.length < k) throw new ConcordError("POLICY_MISMATCH", "fewer than k supporters");
+  return { context, outcome };
+}

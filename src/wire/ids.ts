@@ -1,0 +1,55 @@
+/**
+ * Ids and commitments (spec/03-encoding.md): hashes of domain-separated canonical bytes.
+ * A request id covers the request without its signature, so it never depends on how the
+ * signature was encoded.
+ */
+import { encodeCanonical } from "./cbor.ts";
+import { taggedHash, utf8 } from "./hash.ts";
+import { toWire, wireEvidence } from "./messages.ts";
+import type {
+  Bytes,
+  Evidence,
+  InferenceRequest,
+  InferenceRequestBody,
+  Message,
+  OutputCommitment,
+  OutputReveal,
+} from "./types.ts";
+
+/** Canonical bytes of a message without its `sig` field: what a signature covers. */
+export function bodyBytes(message: Message | Omit<Message, "sig">): Bytes {
+  const { sig: _sig, ...body } = toWire(message as Message) as { sig?: unknown };
+  return encodeCanonical(body);
+}
+
+/** The request id: H("concord/request-id", canonical body). */
+export function requestId(request: InferenceRequest | InferenceRequestBody): Bytes {
+  return taggedHash("concord/request-id", bodyBytes(request as InferenceRequest));
+}
+
+/** Hash of what a reveal opens to: the output and its evidence. */
+export function payloadHash(output: string, evidence: Evidence | undefined): Bytes {
+  return taggedHash("concord/payload", encodeCanonical({ output, evidence: evidence ? wireEvidence(evidence) : null }));
+}
+
+/**
+ * The commitment: H("concord/commitment", request id, node id, payload hash, salt). Binding the
+ * node id means a copied commitment can never be opened by the copier.
+ */
+export function commitmentHash(request: Bytes, node: string, payload: Bytes, salt: Bytes): Bytes {
+  const nodeBytes = utf8(node);
+  return taggedHash("concord/commitment", request, Uint8Array.of(nodeBytes.length), nodeBytes, payload, salt);
+}
+
+/** The commitment a reveal opens, rebuilt with the signature the reveal carries. */
+export function commitmentOfReveal(reveal: OutputReveal): OutputCommitment {
+  return {
+    t: "commitment",
+    v: reveal.v,
+    chain: reveal.chain,
+    request: reveal.request,
+    node: reveal.node,
+    commitment: commitmentHash(reveal.request, reveal.node, payloadHash(reveal.output, reveal.evidence), reveal.salt),
+    sig: reveal.commitmentSig,
+  };
+}
