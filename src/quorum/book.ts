@@ -1,0 +1,168 @@
+/**
+ * The request book: every request a participant follows, each with its collector, behind one
+ * entry point `handle(message, now)`. Nodes, the sequencer pool and gossip validators all go
+ * through it, so each rule is applied in one place. Pure: time is passed in, nothing is sent;
+ * the caller acts on the returned events.
+ */
+import type { PolicyRegistry } from "../agreement/policy.ts";
+import { verifyMessage } from "../crypto/sign.ts";
+import { ConcordError } from "../errors.ts";
+import { toHex } from "../wire/hash.ts";
+import type {
+  AgreedBundle,
+  Bytes,
+  EquivocationEvidence,
+  InferenceRequest,
+  Message,
+  NoAgreement,
+} from "../wire/types.ts";
+import { Collector, type CollectorEvent } from "./collector.ts";
+import { verifyEquivocation } from "./equivocation.ts";
+import type { Registry } from "./registry.ts";
+import { openRequest, type RequestContext } from "./rules.ts";
+import { verifyBundle } from "./verify.ts";
+
+export type BookEvent =
+  | { type: "request"; context: RequestContext }
+  | (CollectorEvent & { context: RequestContext })
+  | { type: "bundle"; context: RequestContext; bundle: AgreedBundle }
+  | { type: "evidence"; evidence: EquivocationEvidence; node: string }
+  | { type: "no-agreement-signed"; context: RequestContext; message: NoAgreement };
+
+export interface RequestBookInit {
+  registry: Registry;
+  policies: PolicyRegistry;
+  /** Most requests followed at once; more are ignored until old ones are pruned. */
+  maxRequests?: number;
+  /** Check every signature (default true). */
+  checkSignatures?: boolean;
+}
+
+export interface BookEntry {
+  context: RequestContext;
+  collector: Collector;
+  /** The first verified bundle for this request: the one that counts (08-verification.md). */
+  bundle?: AgreedBundle;
+  noAgreement?: NoAgreement;
+}
+
+const ignore = (code: "DUPLICATE" | "LATE" | "BACKPRESSURE", message: string) => new ConcordError(code, message, { action: "ignore" });
+
+export class RequestBook {
+  readonly registry: Registry;
+  readonly policies: PolicyRegistry;
+  readonly #entries = new Map<string, BookEntry>();
+  readonly #evidenceSeen = new Set<string>();
+  readonly #maxRequests: number;
+  readonly #keys: Registry | undefined;
+
+  constructor(init: RequestBookInit) {
+    this.registry = init.registry;
+    this.policies = init.policies;
+    this.#maxRequests = init.maxRequests ?? 10_000;
+    this.#keys = init.checkSignatures === false ? undefined : init.registry;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(requestId: Bytes | string): BookEntry | undefined {
+    return this.#entries.get(typeof requestId === "string" ? requestId : toHex(requestId));
+  }
+
+  entries(): IterableIterator<BookEntry> {
+    return this.#entries.values();
+  }
+
+  /** Applies one message; throws a typed error (with its gossip action) or returns what happened. */
+  handle(message: Message, now: number): BookEvent[] {
+    switch (message.t) {
+      case "request":
+        return [{ type: "request", context: this.addRequest(message, now).context }];
+      case "commitment":
+        return this.#withEntry(message.request, (entry) => entry.collector.addCommitment(message, now));
+      case "close":
+        return this.#withEntry(message.request, (entry) => entry.collector.addClose(message, now));
+      case "reveal":
+        return this.#withEntry(message.request, (entry) => entry.collector.addReveal(message, now));
+      case "output":
+        return this.#withEntry(message.request, (entry) => entry.collector.addOutput(message, now));
+      case "bundle":
+        return this.#addBundle(message, now);
+      case "equivocation":
+        return this.#addEvidence(message);
+      case "no-agreement":
+        return this.#addNoAgreement(message);
+    }
+  }
+
+  /** Follows a request (idempotent: a known one is DUPLICATE). */
+  addRequest(request: InferenceRequest, now: number): BookEntry {
+    const context = openRequest(request, this.registry, this.policies, { now, checkSignature: this.#keys !== undefined });
+    // [IGNORE] A request already followed.
+    if (this.#entries.has(context.idHex)) throw ignore("DUPLICATE", "request already known");
+    // [IGNORE] More requests than the book holds: a flood cannot grow memory without bound.
+    if (this.#entries.size >= this.#maxRequests) throw ignore("BACKPRESSURE", "request book full");
+    const keys = this.#keys;
+    const entry: BookEntry = { context, collector: new Collector(context, keys ? { keys } : {}) };
+    this.#entries.set(context.idHex, entry);
+    return entry;
+  }
+
+  /** Advances time for every request: deadlines resolve to NoAgreement. */
+  tick(now: number): BookEvent[] {
+    const events: BookEvent[] = [];
+    for (const entry of this.#entries.values()) {
+      for (const event of entry.collector.tick(now)) events.push({ ...event, context: entry.context });
+    }
+    return events;
+  }
+
+  /** Forgets requests whose deadline is more than `retainMs` in the past. */
+  prune(now: number, retainMs: number): number {
+    let removed = 0;
+    for (const [id, entry] of this.#entries) {
+      if (entry.context.request.deadline + retainMs < now) {
+        this.#entries.delete(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  #withEntry(request: Bytes, apply: (entry: BookEntry) => CollectorEvent[]): BookEvent[] {
+    const entry = this.get(request);
+    // [IGNORE] Messages for a request this participant does not follow (yet).
+    if (!entry) throw new ConcordError("REQUEST_MISMATCH", "unknown request", { action: "ignore" });
+    return apply(entry).map((event) => ({ ...event, context: entry.context }));
+  }
+
+  #addBundle(bundle: AgreedBundle, now: number): BookEvent[] {
+    const verified = verifyBundle(bundle, this.registry, this.policies);
+    let entry = this.get(verified.context.id);
+    if (!entry) entry = this.addRequest(bundle.request, now);
+    // [IGNORE] Only the first verified bundle for a request counts.
+    if (entry.bundle) throw ignore("DUPLICATE", "request already has a bundle");
+    entry.bundle = bundle;
+    return [{ type: "bundle", context: entry.context, bundle }];
+  }
+
+  #addEvidence(evidence: EquivocationEvidence): BookEvent[] {
+    const node = verifyEquivocation(evidence, this.registry);
+    const key = `${node}/${toHex(evidence.first.request)}/${evidence.first.t}`;
+    if (this.#evidenceSeen.has(key)) throw ignore("DUPLICATE", "evidence already known");
+    this.#evidenceSeen.add(key);
+    return [{ type: "evidence", evidence, node }];
+  }
+
+  #addNoAgreement(message: NoAgreement): BookEvent[] {
+    // [REJECT] A NoAgreement is signed by the sequencer.
+    if (!verifyMessage(this.registry.sequencer, message)) throw new ConcordError("SIG_INVALID", "no-agreement not signed by the sequencer");
+    const entry = this.get(message.request);
+    if (!entry) throw new ConcordError("REQUEST_MISMATCH", "unknown request", { action: "ignore" });
+    if (entry.noAgreement) throw ignore("DUPLICATE", "no-agreement already known");
+    entry.noAgreement = message;
+    return [{ type: "no-agreement-signed", context: entry.context, message }];
+  }
+}
