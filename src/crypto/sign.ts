@@ -11,10 +11,17 @@ export function messageSigningRoot(scheme: KeyPair["scheme"], message: Unsigned<
   return signingRoot(scheme, message.t, message.chain, bodyBytes(message as Signed));
 }
 
+/**
+ * Called with the signing root just before a signature is made; throwing refuses the signature.
+ * Nodes pass their slashing-protection check here, so no signature escapes it.
+ */
+export type SignGuard = (root: Bytes) => void;
+
 /** Returns the message with its signature. */
-export function signMessage<M extends Signed>(key: KeyPair, body: Unsigned<M>): M {
-  const sig = signRoot(key, messageSigningRoot(key.scheme, body));
-  return { ...body, sig } as M;
+export function signMessage<M extends Signed>(key: KeyPair, body: Unsigned<M>, guard?: SignGuard): M {
+  const root = messageSigningRoot(key.scheme, body);
+  guard?.(root);
+  return { ...body, sig: signRoot(key, root) } as M;
 }
 
 /** True iff the message's signature is valid under `key`. Never throws. */

@@ -3,7 +3,8 @@
  * passed in. The node runner calls these after its slashing-protection check.
  */
 import type { KeyPair } from "../crypto/schemes.ts";
-import { signMessage } from "../crypto/sign.ts";
+import { signMessage, type SignGuard } from "../crypto/sign.ts";
+import { taggedHash } from "../wire/hash.ts";
 import { commitmentHash, payloadHash } from "../wire/ids.ts";
 import { PROTOCOL_VERSION } from "../wire/limits.ts";
 import type {
@@ -27,13 +28,27 @@ export interface Attestation {
   evidence?: Evidence;
 }
 
+/**
+ * A node's commitment salt: H("concord/salt", secret key, request id). Secret to others, yet
+ * the same after a restart, so a node that recomputes the same output re-signs identical data
+ * (which slashing protection allows) instead of a conflicting commitment.
+ */
+export function commitmentSalt(key: KeyPair, request: Bytes): Bytes {
+  return taggedHash("concord/salt", key.secretKey, request);
+}
+
 /** The sequencer signs a request. */
 export function signRequest(sequencer: KeyPair, body: Omit<InferenceRequestBody, "t" | "v">): InferenceRequest {
   return signMessage<InferenceRequest>(sequencer, { t: "request", v: PROTOCOL_VERSION, ...body });
 }
 
 /** A node commits to its output; the reveal is kept back until the close. */
-export function commitOutput(key: KeyPair, attestation: Attestation, salt: Bytes): { commitment: OutputCommitment; reveal: OutputReveal } {
+export function commitOutput(
+  key: KeyPair,
+  attestation: Attestation,
+  salt: Bytes,
+  guard?: SignGuard,
+): { commitment: OutputCommitment; reveal: OutputReveal } {
   const { chain, request, node, output, evidence } = attestation;
   const payload = payloadHash(output, evidence);
   const commitment = signMessage<OutputCommitment>(key, {
@@ -43,16 +58,16 @@ export function commitOutput(key: KeyPair, attestation: Attestation, salt: Bytes
     request,
     node,
     commitment: commitmentHash(request, node, payload, salt),
-  });
+  }, guard);
   const reveal: OutputReveal = { t: "reveal", v: PROTOCOL_VERSION, chain, request, node, output, salt, commitmentSig: commitment.sig };
   if (evidence) reveal.evidence = evidence;
   return { commitment, reveal };
 }
 
 /** Direct mode: a node signs its output outright. */
-export function signOutput(key: KeyPair, attestation: Attestation): SignedOutput {
+export function signOutput(key: KeyPair, attestation: Attestation, guard?: SignGuard): SignedOutput {
   const { chain, request, node, output, evidence } = attestation;
-  return signMessage<SignedOutput>(key, { t: "output", v: PROTOCOL_VERSION, chain, request, node, output, ...(evidence ? { evidence } : {}) });
+  return signMessage<SignedOutput>(key, { t: "output", v: PROTOCOL_VERSION, chain, request, node, output, ...(evidence ? { evidence } : {}) }, guard);
 }
 
 /** The sequencer closes the commit phase, listing the commitments that count (sorted by node). */

@@ -1,0 +1,222 @@
+/**
+ * A committee member's protocol logic, apart from transport and process: it follows requests
+ * in a RequestBook, runs the backend for those whose committee it sits on, commits (or signs,
+ * in direct mode) behind its slashing-protection check, reveals after the close, and publishes
+ * bundles and equivocation evidence it is first to see. Gossip validators call `receive`; the
+ * daemon wires `publish` to the network. Time comes from the injected clock.
+ */
+import type { PolicyRegistry } from "../agreement/policy.ts";
+import type { KeyPair } from "../crypto/schemes.ts";
+import { isConcordError } from "../errors.ts";
+import { commitOutput, commitmentSalt, signOutput } from "../quorum/attest.ts";
+import { RequestBook, type BookEvent } from "../quorum/book.ts";
+import type { Registry } from "../quorum/registry.ts";
+import type { RequestContext } from "../quorum/rules.ts";
+import type { InferenceBackend } from "../runner/backend.ts";
+import type { Message, OutputReveal } from "../wire/types.ts";
+import type { SigningRecord } from "./slashing.ts";
+
+export interface ParticipantLogger {
+  debug(context: Record<string, unknown>, message: string): void;
+  info(context: Record<string, unknown>, message: string): void;
+  warn(context: Record<string, unknown>, message: string): void;
+}
+
+/** What the participant reports, for metrics. */
+export interface ParticipantObserver {
+  decided?(context: RequestContext, outcome: "agreed" | "no-agreement", latencyMs: number): void;
+  inference?(context: RequestContext, durationMs: number, ok: boolean): void;
+}
+
+export interface ParticipantInit {
+  nodeId: string;
+  key: KeyPair;
+  registry: Registry;
+  policies: PolicyRegistry;
+  backend: InferenceBackend;
+  /** Slashing protection: throws SLASHING_CONFLICT to refuse a signature. */
+  slashing: { checkAndInsert(record: SigningRecord): unknown };
+  clock: () => number;
+  publish: (message: Message) => Promise<void>;
+  logger: ParticipantLogger;
+  observer?: ParticipantObserver;
+  /** Inference jobs run at once; more wait in order. Default 2. */
+  maxConcurrentJobs?: number;
+  /** Requests followed at once. Default 10,000. */
+  maxRequests?: number;
+}
+
+interface Job {
+  context: RequestContext;
+  receivedAt: number;
+}
+
+export class Participant {
+  readonly book: RequestBook;
+  readonly #init: ParticipantInit;
+  /** Reveals kept back until the close, by request id. */
+  readonly #pendingReveals = new Map<string, OutputReveal>();
+  readonly #receivedAt = new Map<string, number>();
+  readonly #queue: Job[] = [];
+  #running = 0;
+  #stopped = false;
+  readonly #abort = new AbortController();
+
+  constructor(init: ParticipantInit) {
+    this.#init = init;
+    this.book = new RequestBook({ registry: init.registry, policies: init.policies, maxRequests: init.maxRequests ?? 10_000 });
+  }
+
+  get nodeId(): string {
+    return this.#init.nodeId;
+  }
+
+  /**
+   * Applies a message from the network. Throws a typed error (gossip maps it to reject/ignore);
+   * on success the message is valid and its consequences are scheduled.
+   */
+  receive(message: Message): void {
+    const now = this.#init.clock();
+    const events = this.book.handle(message, now);
+    this.#react(message, events, now);
+  }
+
+  /** Advances time: deadlines, pruning of old requests. */
+  tick(): void {
+    const now = this.#init.clock();
+    this.#react(undefined, this.book.tick(now), now);
+    for (const id of this.#pendingReveals.keys()) if (!this.book.get(id)) this.#pendingReveals.delete(id);
+    this.book.prune(now, 60_000);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#abort.abort();
+    this.#queue.length = 0;
+  }
+
+  #react(message: Message | undefined, events: BookEvent[], now: number): void {
+    for (const event of events) {
+      switch (event.type) {
+        case "request":
+          this.#receivedAt.set(event.context.idHex, now);
+          if (event.context.members.has(this.#init.nodeId)) this.#enqueue({ context: event.context, receivedAt: now });
+          break;
+        case "equivocation":
+          this.#init.logger.warn({ request: event.context.idHex, node: event.evidence.first.node }, "equivocation detected");
+          this.#send(event.evidence);
+          break;
+        case "agreed":
+          this.#decided(event.context, "agreed", now);
+          this.#send(event.bundle);
+          break;
+        case "no-agreement":
+          this.#decided(event.context, "no-agreement", now);
+          break;
+        case "bundle":
+        case "evidence":
+        case "no-agreement-signed":
+          break;
+      }
+    }
+    // A close that lists our commitment is the signal to reveal.
+    if (message?.t === "close") this.#revealIfListed(message.request);
+  }
+
+  #decided(context: RequestContext, outcome: "agreed" | "no-agreement", now: number): void {
+    const receivedAt = this.#receivedAt.get(context.idHex);
+    this.#receivedAt.delete(context.idHex);
+    this.#pendingReveals.delete(context.idHex);
+    if (receivedAt !== undefined) this.#init.observer?.decided?.(context, outcome, now - receivedAt);
+    this.#init.logger.debug({ request: context.idHex, outcome }, "request decided");
+  }
+
+  #enqueue(job: Job): void {
+    this.#queue.push(job);
+    this.#drain();
+  }
+
+  #drain(): void {
+    const limit = this.#init.maxConcurrentJobs ?? 2;
+    while (!this.#stopped && this.#running < limit && this.#queue.length > 0) {
+      const job = this.#queue.shift() as Job;
+      this.#running++;
+      void this.#attest(job).finally(() => {
+        this.#running--;
+        this.#drain();
+      });
+    }
+  }
+
+  /** Runs the model and commits (or signs) the output, behind slashing protection. */
+  async #attest({ context }: Job): Promise<void> {
+    const { request } = context;
+    const { key, nodeId, backend, logger } = this.#init;
+    const started = this.#init.clock();
+    let result;
+    try {
+      result = await backend.run(
+        { requestId: context.id, model: request.model, input: request.input, sampling: request.sampling },
+        this.#abort.signal,
+      );
+      this.#init.observer?.inference?.(context, this.#init.clock() - started, true);
+    } catch (error) {
+      this.#init.observer?.inference?.(context, this.#init.clock() - started, false);
+      logger.warn({ request: context.idHex, code: isConcordError(error) ? error.code : "BACKEND" }, "inference failed");
+      return;
+    }
+    const entry = this.book.get(context.id);
+    if (this.#stopped || !entry || entry.collector.decided || this.#init.clock() >= request.deadline) return;
+    const attestation = { chain: request.chain, request: context.id, node: nodeId, output: result.output, evidence: result.evidence };
+    const guard = (kind: SigningRecord["kind"]) => (signingRoot: Uint8Array) => {
+      this.#init.slashing.checkAndInsert({ chain: request.chain, request: context.id, node: nodeId, kind, signingRoot, deadline: request.deadline });
+    };
+    try {
+      if (request.mode === "direct") {
+        const output = signOutput(key, attestation, guard("output"));
+        this.#own(output);
+      } else {
+        const { commitment, reveal } = commitOutput(key, attestation, commitmentSalt(key, context.id), guard("commitment"));
+        this.#pendingReveals.set(context.idHex, reveal);
+        this.#own(commitment);
+        // The close may have arrived while the model ran.
+        this.#revealIfListed(context.id);
+      }
+    } catch (error) {
+      if (isConcordError(error, "SLASHING_CONFLICT")) {
+        logger.warn({ request: context.idHex }, "refused to sign: slashing protection holds a different signature for this request");
+        return;
+      }
+      throw error;
+    }
+  }
+
+  #revealIfListed(requestId: Uint8Array): void {
+    const entry = this.book.get(requestId);
+    if (!entry) return;
+    const reveal = this.#pendingReveals.get(entry.context.idHex);
+    const close = entry.collector.close;
+    if (!reveal || !close) return;
+    this.#pendingReveals.delete(entry.context.idHex);
+    if (!close.commitments.some((ref) => ref.node === this.#init.nodeId)) return;
+    this.#own(reveal);
+  }
+
+  /** Publishes our own message and applies it locally (gossip does not deliver it back to us). */
+  #own(message: Message): void {
+    try {
+      const events = this.book.handle(message, this.#init.clock());
+      this.#react(message, events, this.#init.clock());
+    } catch (error) {
+      if (!isConcordError(error)) throw error;
+      this.#init.logger.debug({ code: error.code, kind: message.t }, "own message not applied locally");
+    }
+    this.#send(message);
+  }
+
+  #send(message: Message): void {
+    this.#init.publish(message).catch((error: unknown) => {
+      this.#init.logger.warn({ kind: message.t, error: error instanceof Error ? error.message : String(error) }, "publish failed");
+    });
+  }
+}

@@ -1,0 +1,496 @@
+/**
+ * The pre-execution pool: what a rollup sequencer embeds. `submit` signs and publishes a request
+ * and returns at once (a block never waits on a model); the pool closes the commit phase, keeps
+ * every message in its durable store, verifies every bundle before it can be `ready`, and
+ * resolves undecided requests to NoAgreement at their deadline — explicitly, never silently.
+ * After a crash, `start` resumes pending requests from the store.
+ */
+import type { PolicyRegistry } from "../agreement/policy.ts";
+import { createDefaultPolicyRegistry } from "../agreement/registry.ts";
+import type { KeyPair } from "../crypto/schemes.ts";
+import { ConcordError, isConcordError } from "../errors.ts";
+import { signClose, signNoAgreement, signRequest } from "../quorum/attest.ts";
+import { RequestBook, type BookEntry, type BookEvent } from "../quorum/book.ts";
+import { defaultThreshold } from "../quorum/committee.ts";
+import type { Registry } from "../quorum/registry.ts";
+import { verifyBundle } from "../quorum/verify.ts";
+import { fromHex, sha256, taggedHash, toHex } from "../wire/hash.ts";
+import { requestId } from "../wire/ids.ts";
+import { MAX_KIND_BYTES } from "../wire/limits.ts";
+import { decodeMessage, encodeMessage } from "../wire/messages.ts";
+import type {
+  AgreedBundle,
+  AttestationMode,
+  Bytes,
+  InferenceRequest,
+  Message,
+  NoAgreement,
+  PolicyRef,
+  SamplingParams,
+} from "../wire/types.ts";
+import type { NewOutcome, OutcomeStore, StoredMessageKind } from "./store.ts";
+
+/** What the pool needs of the network: ConcordNetwork fits. */
+export interface PoolNetwork {
+  attach(receiver: (message: Message, fromPeer: string) => void): void;
+  publish(message: Message): Promise<unknown>;
+}
+
+export interface PoolDefaults {
+  policy: PolicyRef;
+  n: number;
+  /** Default ceil(2n/3). */
+  k?: number;
+  mode: AttestationMode;
+  sampling: SamplingParams;
+  /** Time from submit to deadline. */
+  deadlineMs: number;
+  /** After k commitments, wait this long for more before closing (all n close at once). */
+  closeGraceMs: number;
+  /** Requests in flight at once; more are refused with BACKPRESSURE. */
+  maxInFlight: number;
+  /** On NoAgreement, retry as a new request linked to the first. */
+  retry?: RetryPolicy;
+}
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  maxRetries: number;
+  /** Policies to escalate through, one per retry (e.g. exact, then seeded, then semantic). */
+  escalate?: PolicyRef[];
+}
+
+export const DEFAULT_POOL_DEFAULTS: PoolDefaults = {
+  policy: { id: "exact", version: 1, params: {} },
+  n: 5,
+  mode: "commit-reveal",
+  sampling: { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 64 },
+  deadlineMs: 30_000,
+  closeGraceMs: 200,
+  maxInFlight: 10_000,
+};
+
+export interface Submission {
+  model: string;
+  input: string;
+  /** Randomness from the chain that binds the request id (e.g. a block hash), 32 bytes. */
+  entropy: Bytes;
+  weights?: Bytes;
+  sampling?: SamplingParams;
+  policy?: PolicyRef;
+  n?: number;
+  k?: number;
+  mode?: AttestationMode;
+  /** Time from submit to deadline (default from the pool's defaults). */
+  deadlineMs?: number;
+  /**
+   * Absolute deadline (Unix ms). The request id covers the deadline, so pass it to make a
+   * resubmission idempotent across time.
+   */
+  deadline?: number;
+}
+
+export type RequestState = "unknown" | "pending" | "agreed" | "no-agreement";
+
+export type PoolOutcome =
+  | { kind: "agreed"; requestId: string; bundle: AgreedBundle; retryOf?: string }
+  | { kind: "no-agreement"; requestId: string; result: NoAgreement; retryOf?: string; retriedAs?: string };
+
+export interface PoolLogger {
+  debug(context: Record<string, unknown>, message: string): void;
+  info(context: Record<string, unknown>, message: string): void;
+  warn(context: Record<string, unknown>, message: string): void;
+}
+
+export interface PoolInit {
+  registry: Registry;
+  sequencerKey: KeyPair;
+  network: PoolNetwork;
+  store: OutcomeStore;
+  defaults?: Partial<PoolDefaults>;
+  policies?: PolicyRegistry;
+  clock?: () => number;
+  logger?: PoolLogger;
+  /** How often deadlines and close timers are checked. Default 25 ms. */
+  tickMs?: number;
+}
+
+interface Tracked {
+  /** When the k-th commitment arrived: the grace period runs from here. */
+  kthCommitmentAt?: number;
+  retryOf?: string;
+  attempt: number;
+  submission?: Submission;
+}
+
+const silent: PoolLogger = { debug() {}, info() {}, warn() {} };
+
+export class Pool {
+  readonly defaults: PoolDefaults;
+  readonly book: RequestBook;
+  readonly #init: PoolInit;
+  readonly #clock: () => number;
+  readonly #logger: PoolLogger;
+  readonly #tracked = new Map<string, Tracked>();
+  readonly #waiters = new Set<(outcome: PoolOutcome) => void>();
+  #timer: NodeJS.Timeout | undefined;
+  /** Store writes run one after another, in the order their events happened. */
+  #writes: Promise<unknown> = Promise.resolve();
+  #running = false;
+  /** Counters a caller can read or export as metrics. */
+  readonly counters = { submitted: 0, agreed: 0, noAgreement: 0, badBundles: 0, retries: 0 };
+
+  constructor(init: PoolInit) {
+    this.#init = init;
+    this.defaults = { ...DEFAULT_POOL_DEFAULTS, ...init.defaults };
+    this.#clock = init.clock ?? Date.now;
+    this.#logger = init.logger ?? silent;
+    this.book = new RequestBook({
+      registry: init.registry,
+      policies: init.policies ?? createDefaultPolicyRegistry(),
+      maxRequests: this.defaults.maxInFlight * 2,
+    });
+  }
+
+  /** Resumes pending requests from the store, then starts listening and ticking. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    await this.#recover();
+    this.#init.network.attach((message) => this.receive(message));
+    this.#running = true;
+    this.#timer = setInterval(() => this.tick(), this.#init.tickMs ?? 25);
+    this.#timer.unref?.();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#writes;
+  }
+
+  /** Requests submitted and not yet decided. */
+  get inFlight(): number {
+    let count = 0;
+    for (const entry of this.book.entries()) if (!this.#isDecided(entry)) count++;
+    return count;
+  }
+
+  /**
+   * Signs, stores and publishes a request; returns its id at once. Idempotent: submitting the
+   * same request again returns the same id. Throws REQUEST_INVALID, POLICY_UNKNOWN,
+   * POLICY_PARAMS, WIRE_OVERSIZED (invalid) or BACKPRESSURE (too many in flight).
+   */
+  async submit(submission: Submission): Promise<string> {
+    return this.#submit(submission, { attempt: 0 });
+  }
+
+  async #submit(submission: Submission, tracked: Tracked): Promise<string> {
+    const request = this.#buildRequest(submission);
+    const bytes = encodeMessage(request);
+    if (bytes.length > MAX_KIND_BYTES.request) {
+      throw new ConcordError("WIRE_OVERSIZED", "request over size limit", { details: `${bytes.length} bytes` });
+    }
+    const known = this.book.get(requestId(request));
+    if (known) return known.context.idHex;
+    if (this.inFlight >= this.defaults.maxInFlight) {
+      throw new ConcordError("BACKPRESSURE", "too many requests in flight", { details: `${this.defaults.maxInFlight}` });
+    }
+    let entry: BookEntry;
+    try {
+      entry = this.book.addRequest(request, this.#clock());
+    } catch (error) {
+      if (isConcordError(error, "DUPLICATE")) return toHex(requestId(request));
+      throw error;
+    }
+    const id = entry.context.idHex;
+    this.#tracked.set(id, { ...tracked, submission });
+    this.counters.submitted++;
+    await this.#write(() =>
+      this.#init.store.putRequest({
+        id: entry.context.id,
+        encoded: bytes,
+        deadline: request.deadline,
+        createdAt: this.#clock(),
+        ...(tracked.retryOf ? { retryOf: fromHex(tracked.retryOf) } : {}),
+      }),
+    );
+    this.#publish(request);
+    return id;
+  }
+
+  #buildRequest(submission: Submission): InferenceRequest {
+    const d = this.defaults;
+    const n = submission.n ?? d.n;
+    return signRequest(this.#init.sequencerKey, {
+      chain: this.#init.registry.chain,
+      entropy: submission.entropy,
+      model: submission.model,
+      ...(submission.weights ? { weights: submission.weights } : {}),
+      input: submission.input,
+      sampling: submission.sampling ?? d.sampling,
+      policy: submission.policy ?? d.policy,
+      mode: submission.mode ?? d.mode,
+      n,
+      k: submission.k ?? (submission.n === undefined && d.k !== undefined ? d.k : defaultThreshold(n)),
+      deadline: submission.deadline ?? this.#clock() + (submission.deadlineMs ?? d.deadlineMs),
+    });
+  }
+
+  /** Agreed, verified bundles not yet included in a block, in a deterministic order. Never waits on the network. */
+  async ready(options: { max?: number } = {}): Promise<AgreedBundle[]> {
+    await this.#writes;
+    const outcomes = await this.#init.store.readyOutcomes(options.max ?? 1000);
+    return outcomes.map((outcome) => decodeMessage(outcome.encoded, "bundle"));
+  }
+
+  /** Marks bundles as included in a block: they never reach `ready` again. */
+  async markIncluded(requestIds: readonly string[], blockNumber: number): Promise<void> {
+    await this.#writes;
+    await this.#init.store.markIncluded(requestIds.map(fromHex), blockNumber);
+  }
+
+  async status(requestId: string): Promise<RequestState> {
+    const entry = this.book.get(requestId);
+    if (entry) {
+      if (entry.bundle || entry.collector.status === "agreed") return "agreed";
+      if (entry.noAgreement || entry.collector.status === "no-agreement") return "no-agreement";
+      return "pending";
+    }
+    await this.#writes;
+    const record = await this.#init.store.get(fromHex(requestId));
+    return record ? record.request.status : "unknown";
+  }
+
+  /** Every outcome as it is decided (agreed or no agreement), until the iteration is ended. */
+  async *outcomes(): AsyncGenerator<PoolOutcome> {
+    const queue: PoolOutcome[] = [];
+    let wake: (() => void) | undefined;
+    const waiter = (outcome: PoolOutcome) => {
+      queue.push(outcome);
+      wake?.();
+    };
+    this.#waiters.add(waiter);
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift() as PoolOutcome;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      this.#waiters.delete(waiter);
+    }
+  }
+
+  /** Applies a message from the network. Throws typed errors: gossip maps them to ignore/reject. */
+  receive(message: Message): void {
+    let events: BookEvent[];
+    try {
+      events = this.book.handle(message, this.#clock());
+    } catch (error) {
+      if (message.t === "bundle" && isConcordError(error) && error.action === "reject") {
+        this.counters.badBundles++;
+        this.#logger.warn({ code: error.code }, "bad bundle dropped");
+      }
+      throw error;
+    }
+    this.#storeMessage(message);
+    this.#react(events);
+    if (message.t === "commitment") this.#maybeClose(message.request);
+  }
+
+  /** Closes due commit phases and resolves deadlines. Called by the timer; callable by tests. */
+  tick(): void {
+    const now = this.#clock();
+    for (const entry of this.book.entries()) {
+      const tracked = this.#tracked.get(entry.context.idHex);
+      if (tracked?.kthCommitmentAt !== undefined && entry.collector.status === "committing" && now >= tracked.kthCommitmentAt + this.defaults.closeGraceMs) {
+        this.#close(entry);
+      }
+    }
+    this.#react(this.book.tick(now));
+  }
+
+  #storeMessage(message: Message): void {
+    if (message.t !== "commitment" && message.t !== "close" && message.t !== "reveal" && message.t !== "output") return;
+    const encoded = encodeMessage(message);
+    const kind: StoredMessageKind = message.t;
+    const node = message.t === "close" ? undefined : message.node;
+    void this.#write(() => this.#init.store.addMessage(message.request, { kind, ...(node ? { node } : {}), hash: sha256(encoded), encoded }));
+  }
+
+  #maybeClose(requestId: Bytes): void {
+    const entry = this.book.get(requestId);
+    if (!entry || entry.collector.status !== "committing") return;
+    const count = entry.collector.commitments.length;
+    const { n, k } = entry.context.request;
+    const tracked = this.#tracked.get(entry.context.idHex) ?? { attempt: 0 };
+    this.#tracked.set(entry.context.idHex, tracked);
+    if (count >= k && tracked.kthCommitmentAt === undefined) tracked.kthCommitmentAt = this.#clock();
+    if (count >= n) this.#close(entry);
+  }
+
+  /** Signs the close, stores it before it leaves (a restart reuses it, never signs another), publishes it. */
+  #close(entry: BookEntry): void {
+    const { context } = entry;
+    const close = signClose(this.#init.sequencerKey, context.request.chain, context.id, entry.collector.commitments);
+    const events = entry.collector.addClose(close, this.#clock());
+    this.#storeMessage(close);
+    void this.#writes.then(() => this.#publish(close));
+    this.#react(events.map((event) => ({ ...event, context })));
+  }
+
+  #react(events: BookEvent[]): void {
+    for (const event of events) {
+      switch (event.type) {
+        case "agreed":
+        case "bundle":
+          this.#agreed(event.context.idHex, event.bundle);
+          break;
+        case "no-agreement":
+          this.#noAgreement(event.context.idHex, signNoAgreement(this.#init.sequencerKey, event.result));
+          break;
+        case "equivocation":
+        case "evidence": {
+          const evidence = event.evidence;
+          const encoded = encodeMessage(evidence);
+          void this.#write(() => this.#init.store.addEvidence(evidence.first.request, { node: evidence.first.node, hash: sha256(encoded), encoded }));
+          if (event.type === "equivocation") this.#publish(evidence);
+          break;
+        }
+        case "request":
+        case "no-agreement-signed":
+          break;
+      }
+    }
+  }
+
+  #agreed(id: string, bundle: AgreedBundle): void {
+    const entry = this.book.get(id);
+    if (!entry || entry.noAgreement) return;
+    // Every bundle, the pool's own included, is verified before it can reach `ready`.
+    try {
+      verifyBundle(bundle, this.#init.registry, this.book.policies);
+    } catch (error) {
+      this.counters.badBundles++;
+      this.#logger.warn({ request: id, code: isConcordError(error) ? error.code : "UNEXPECTED" }, "bundle failed verification");
+      return;
+    }
+    if (entry.bundle && entry.bundle !== bundle) return;
+    entry.bundle = bundle;
+    const decidedAt = this.#clock();
+    void this.#write(async () => {
+      if (!(await this.#putOutcome(entry.context.id, { kind: "agreed", encoded: encodeMessage(bundle), decidedAt }))) return;
+      this.counters.agreed++;
+      const tracked = this.#tracked.get(id);
+      this.#emit({ kind: "agreed", requestId: id, bundle, ...(tracked?.retryOf ? { retryOf: tracked.retryOf } : {}) });
+    });
+    this.#publish(bundle);
+  }
+
+  #noAgreement(id: string, result: NoAgreement): void {
+    const entry = this.book.get(id);
+    if (!entry || entry.bundle) return;
+    entry.noAgreement = result;
+    const tracked = this.#tracked.get(id);
+    const decidedAt = this.#clock();
+    void this.#write(async () => {
+      if (!(await this.#putOutcome(entry.context.id, { kind: "no-agreement", encoded: encodeMessage(result), decidedAt }))) return;
+      this.counters.noAgreement++;
+      const retriedAs = await this.#retry(id, tracked);
+      this.#emit({
+        kind: "no-agreement",
+        requestId: id,
+        result,
+        ...(tracked?.retryOf ? { retryOf: tracked.retryOf } : {}),
+        ...(retriedAs ? { retriedAs } : {}),
+      });
+    });
+    this.#publish(result);
+  }
+
+  /** Stores an outcome once; false if the request already has one (the first one stands). */
+  async #putOutcome(id: Bytes, outcome: NewOutcome): Promise<boolean> {
+    const stored = await this.#init.store.get(id);
+    if (stored?.outcome) return false;
+    await this.#init.store.putOutcome(id, outcome);
+    return true;
+  }
+
+  /** A retry is a new request (new entropy, so a fresh committee), optionally with the next policy. */
+  async #retry(id: string, tracked: Tracked | undefined): Promise<string | undefined> {
+    const retry = this.defaults.retry;
+    if (!retry || !tracked?.submission || tracked.attempt >= retry.maxRetries) return undefined;
+    const attempt = tracked.attempt + 1;
+    const policy = retry.escalate?.[attempt - 1] ?? tracked.submission.policy;
+    const submission: Submission = {
+      ...tracked.submission,
+      entropy: taggedHash("concord/retry", tracked.submission.entropy, String(attempt)),
+      ...(policy ? { policy } : {}),
+    };
+    try {
+      this.counters.retries++;
+      return await this.#submit(submission, { attempt, retryOf: tracked.retryOf ?? id });
+    } catch (error) {
+      this.#logger.warn({ request: id, code: isConcordError(error) ? error.code : "UNEXPECTED" }, "retry refused");
+      return undefined;
+    }
+  }
+
+  #emit(outcome: PoolOutcome): void {
+    for (const waiter of this.#waiters) waiter(outcome);
+  }
+
+  #isDecided(entry: BookEntry): boolean {
+    return entry.bundle !== undefined || entry.noAgreement !== undefined || entry.collector.decided;
+  }
+
+  #publish(message: Message): void {
+    this.#init.network.publish(message).catch((error: unknown) => {
+      this.#logger.warn({ kind: message.t, error: error instanceof Error ? error.message : String(error) }, "publish failed");
+    });
+  }
+
+  #write<T>(write: () => Promise<T>): Promise<T> {
+    const next = this.#writes.then(write);
+    this.#writes = next.catch((error: unknown) => {
+      this.#logger.warn({ code: isConcordError(error) ? error.code : "STORE", error: String(error) }, "store write failed");
+    });
+    return next;
+  }
+
+  /** Rebuilds the book from the store: pending requests with every message they had. */
+  async #recover(): Promise<void> {
+    const now = this.#clock();
+    for (const stored of await this.#init.store.pending()) {
+      const request = decodeMessage(stored.encoded, "request");
+      let entry: BookEntry;
+      try {
+        entry = this.book.addRequest(request, Math.min(now, request.deadline - 1));
+      } catch (error) {
+        this.#logger.warn({ code: isConcordError(error) ? error.code : "UNEXPECTED" }, "stored request not resumed");
+        continue;
+      }
+      this.#tracked.set(entry.context.idHex, { attempt: 0, ...(stored.retryOf ? { retryOf: toHex(stored.retryOf) } : {}) });
+      const record = await this.#init.store.get(stored.id);
+      const messages = (record?.messages ?? []).map((m) => decodeMessage(m.encoded));
+      // Commitments first, then the close, then votes: the order the protocol ran in.
+      const rank = { commitment: 0, close: 1, reveal: 2, output: 2 } as Record<string, number>;
+      messages.sort((a, b) => (rank[a.t] ?? 3) - (rank[b.t] ?? 3));
+      for (const message of messages) {
+        try {
+          const events = this.book.handle(message, Math.min(now, request.deadline - 1));
+          this.#react(events);
+        } catch {
+          // Duplicates and late messages were already judged when first stored.
+        }
+      }
+      this.#maybeClose(entry.context.id);
+    }
+    this.#react(this.book.tick(now));
+  }
+}
+
+export function createPool(init: PoolInit): Pool {
+  return new Pool(init);
+}
