@@ -2,8 +2,11 @@
 
 export const PROTOCOL_VERSION = 1;
 
-/** Largest encoded message of any kind; gossip's max message size follows it. */
-export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest encoded message of any kind; gossip's max message size follows it. 4 MiB less 64 KiB:
+ * gossipsub cannot frame more than 4 MiB, RPC framing included.
+ */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024 - 64 * 1024;
 
 /** Largest encoded message per kind. */
 export const MAX_KIND_BYTES = {

@@ -1,0 +1,73 @@
+/**
+ * Concord on gossip: one topic per message kind, every payload strictly decoded and then
+ * handed to the participant's `receive`, whose typed errors decide accept/ignore/reject (the
+ * adapter in validation.ts maps them). Publishing encodes canonically and retries while no peer
+ * is subscribed yet.
+ */
+import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
+import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
+import type { Message, MessageKind } from "../wire/types.ts";
+import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
+import { topicKindOf, topicName } from "./topics.ts";
+
+/** Applies a decoded message; throws a ConcordError to ignore or reject it. */
+export type MessageReceiver = (message: Message, fromPeer: string) => void;
+
+export interface ConcordNetworkInit extends Omit<GossipNodeInit, "topics" | "maxMessageBytes"> {
+  chain: string;
+  /** Publish retries while no peer is subscribed to the topic (default 20, 250 ms apart). */
+  publishRetries?: number;
+  publishRetryMs?: number;
+}
+
+export interface ConcordNetwork {
+  readonly gossip: GossipNode;
+  /** Sets who receives validated messages. Must be called before start. */
+  attach(receiver: MessageReceiver): void;
+  publish(message: Message): Promise<PublishResult>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function concordTopic(chain: string, kind: MessageKind): string {
+  return topicName(chain, topicKindOf(kind));
+}
+
+export async function createConcordNetwork(init: ConcordNetworkInit, components: GossipNodeComponents): Promise<ConcordNetwork> {
+  const { chain, publishRetries = 20, publishRetryMs = 250, ...gossipInit } = init;
+  const topics = MESSAGE_KINDS.map((kind) => concordTopic(chain, kind));
+  const gossip = await createGossipNode({ ...gossipInit, topics, maxMessageBytes: MAX_MESSAGE_BYTES }, components);
+  let receiver: MessageReceiver | undefined;
+  for (const kind of MESSAGE_KINDS) {
+    gossip.registerValidator(concordTopic(chain, kind), (payload, fromPeer) => {
+      // [REJECT] The payload is the canonical encoding of a message of this topic's kind.
+      const message = decodeMessage(payload, kind);
+      receiver?.(message, fromPeer);
+    });
+  }
+  let stopped = false;
+  return {
+    gossip,
+    attach(next) {
+      receiver = next;
+    },
+    async publish(message) {
+      const topic = concordTopic(chain, message.t);
+      const payload = encodeMessage(message);
+      let result = await gossip.publish(topic, payload);
+      for (let attempt = 0; result.recipients === 0 && !result.duplicate && attempt < publishRetries && !stopped; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, publishRetryMs));
+        if (stopped || !gossip.isRunning) break;
+        result = await gossip.publish(topic, payload);
+      }
+      return result;
+    },
+    async start() {
+      await gossip.start();
+    },
+    async stop() {
+      stopped = true;
+      await gossip.stop();
+    },
+  };
+}

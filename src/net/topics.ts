@@ -1,0 +1,121 @@
+/**
+ * Gossip topic names. One topic per message kind per chain, versioned by the topic protocol:
+ *
+ *   /concord/{version}/{chain}/{kind}            e.g. /concord/1/rollup-7/commitments
+ *   /concord/{version}/{chain}/{kind}/{model}    optional per-model split, model URI-encoded
+ *
+ * Splitting by kind lets each topic carry its own validator and its own score parameters, and a
+ * node can leave topics it has no use for. The version segment changes only when a topic's
+ * payload stops being readable by the previous release, so old and new nodes never share a mesh
+ * on incompatible bytes.
+ */
+
+import type { MessageKind } from "../wire/types.ts";
+import { PROTOCOL_VERSION } from "../wire/limits.ts";
+import { assert } from "../errors.ts";
+
+/** Version of the topic layout and payloads carried on it: the wire protocol version. */
+export const TOPIC_VERSION = PROTOCOL_VERSION;
+
+export const TOPIC_PREFIX = "concord";
+
+/** Every topic kind, in the order the protocol runs. */
+export const TOPIC_KINDS = [
+  "requests",
+  "commitments",
+  "closes",
+  "reveals",
+  "outputs",
+  "bundles",
+  "evidence",
+  "no-agreement",
+] as const;
+
+export type TopicKind = (typeof TOPIC_KINDS)[number];
+
+export interface TopicOptions {
+  /** Topic layout version; defaults to TOPIC_VERSION. */
+  version?: number;
+  /** Split the topic per model (model names may contain `/`: they are URI-encoded). */
+  model?: string;
+}
+
+export interface ParsedTopic {
+  version: number;
+  chain: string;
+  kind: TopicKind;
+  model?: string;
+}
+
+/** Chain ids are a single path segment: letters, digits, `.`, `_`, `-`, `:`. */
+const CHAIN_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+const KIND_OF_MESSAGE: Record<MessageKind, TopicKind> = {
+  request: "requests",
+  commitment: "commitments",
+  close: "closes",
+  reveal: "reveals",
+  output: "outputs",
+  bundle: "bundles",
+  equivocation: "evidence",
+  "no-agreement": "no-agreement",
+};
+
+/**
+ * The topic a message kind travels on.
+ * @example topicKindOf("commitment") // "commitments"
+ */
+export function topicKindOf(kind: MessageKind): TopicKind {
+  return KIND_OF_MESSAGE[kind];
+}
+
+/**
+ * The topic name for one kind on one chain.
+ * @example topicName("rollup-7", "commitments") // "/concord/1/rollup-7/commitments"
+ */
+export function topicName(chain: string, kind: TopicKind, options: TopicOptions = {}): string {
+  assert(CHAIN_ID.test(chain), `chain id ${JSON.stringify(chain)} is not a topic segment`);
+  assert((TOPIC_KINDS as readonly string[]).includes(kind), `unknown topic kind ${kind}`);
+  const version = options.version ?? TOPIC_VERSION;
+  assert(Number.isSafeInteger(version) && version > 0, `bad topic version ${version}`);
+  const base = `/${TOPIC_PREFIX}/${version}/${chain}/${kind}`;
+  if (options.model === undefined) return base;
+  assert(options.model.length > 0, "model name is empty");
+  return `${base}/${encodeURIComponent(options.model)}`;
+}
+
+/**
+ * All topics of one chain (and optionally one model), in TOPIC_KINDS order.
+ * @example chainTopics("rollup-7").length // 8
+ */
+export function chainTopics(chain: string, options: TopicOptions = {}): string[] {
+  return TOPIC_KINDS.map((kind) => topicName(chain, kind, options));
+}
+
+/** Reads a topic name back; undefined for anything that is not a Concord topic. */
+export function parseTopic(topic: string): ParsedTopic | undefined {
+  const parts = topic.split("/");
+  // ["", "concord", version, chain, kind, model?]
+  if (parts.length !== 5 && parts.length !== 6) return undefined;
+  const [empty, prefix, versionText, chain, kind, model] = parts;
+  if (empty !== "" || prefix !== TOPIC_PREFIX) return undefined;
+  if (versionText === undefined || !/^[1-9][0-9]{0,8}$/.test(versionText)) return undefined;
+  if (chain === undefined || !CHAIN_ID.test(chain)) return undefined;
+  if (kind === undefined || !isTopicKind(kind)) return undefined;
+  const parsed: ParsedTopic = { version: Number(versionText), chain, kind };
+  if (model !== undefined) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(model);
+    } catch {
+      return undefined;
+    }
+    if (decoded.length === 0 || encodeURIComponent(decoded) !== model) return undefined;
+    parsed.model = decoded;
+  }
+  return parsed;
+}
+
+export function isTopicKind(value: string): value is TopicKind {
+  return (TOPIC_KINDS as readonly string[]).includes(value);
+}

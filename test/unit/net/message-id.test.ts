@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { gossipMessageId, gossipMessageIdString } from "../../../src/net/message-id.ts";
+
+describe("gossip message id", () => {
+  const payload = new TextEncoder().encode("payload");
+
+  it("is SHA-256(len(domain) || domain || u32be(len(topic)) || topic || payload)", () => {
+    const domain = Buffer.from("concord/gossip-message-id/v1");
+    const topic = Buffer.from("/concord/1/c/requests");
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(topic.length);
+    const expected = createHash("sha256").update(Buffer.from([domain.length])).update(domain).update(length).update(topic).update(payload).digest();
+    expect(Buffer.from(gossipMessageId("/concord/1/c/requests", payload))).toEqual(expected);
+    expect(gossipMessageIdString("/concord/1/c/requests", payload)).toBe(expected.toString("base64"));
+  });
+
+  it("is the same for the same topic and payload, different across topics", () => {
+    expect(gossipMessageIdString("/t/a", payload)).toBe(gossipMessageIdString("/t/a", payload.slice()));
+    expect(gossipMessageIdString("/t/a", payload)).not.toBe(gossipMessageIdString("/t/b", payload));
+    // The topic length prefix keeps topic/payload boundaries apart.
+    expect(gossipMessageIdString("/t/a", new Uint8Array([0x62]))).not.toBe(gossipMessageIdString("/t/ab", new Uint8Array(0)));
+  });
+});
