@@ -4,8 +4,11 @@
  * problems), 2 bad usage or configuration. Every subcommand explains itself with --help.
  */
 import { Command, CommanderError } from "commander";
-import { isConcordError } from "../errors.ts";
+import { ConcordError, isConcordError } from "../errors.ts";
 import { inspectCommand } from "./inspect.ts";
+import { keysNewCommand } from "./keys.ts";
+import { addNodeCommand } from "./node.ts";
+import { BYZANTINE_MODES, formatDemoSummary, runDemo } from "./demo.ts";
 import { verifyCommand } from "./verify.ts";
 
 export const EXIT_OK = 0;
@@ -39,7 +42,53 @@ function buildProgram(): Command {
       process.stdout.write(`${inspectCommand(file, options)}\n`);
     });
 
+  program
+    .command("keys")
+    .description("manage node keys")
+    .command("new")
+    .description("generate a key file (mode 0600) and print its registry entry")
+    .requiredOption("-o, --out <file>", "where to write the key file")
+    .option("--scheme <scheme>", "ed25519 (default) or secp256k1 (ecrecover-compatible)", "ed25519")
+    .option("--node <id>", "the node id this key is for")
+    .option("--force", "overwrite an existing key file")
+    .action(async (options: { out: string; scheme: string; node?: string; force?: boolean }) => {
+      process.stdout.write(`${await keysNewCommand(options)}\n`);
+    });
+
+  addNodeCommand(program);
+
+  program
+    .command("demo")
+    .description("run a local network (node processes + an embedded sequencer) and compare policies with first-wins")
+    .option("--nodes <n>", "node processes", (v) => positiveInt(v, "--nodes"), 5)
+    .option("--requests <n>", "requests to stream", (v) => positiveInt(v, "--requests"), 30)
+    .option("--rate <n>", "requests per second", (v) => positiveInt(v, "--rate"), 10)
+    .option("--byzantine <modes>", `comma-separated byzantine nodes: ${BYZANTINE_MODES.join(", ")}`, (v) => v.split(",").filter(Boolean), [] as string[])
+    .option("--seed <seed>", "seed for the request mix", "concord")
+    .option("--keep <dir>", "build the network in this folder and keep it (keys, registry, databases)")
+    .option("--json", "print the summary as JSON")
+    .action(async (options: { nodes: number; requests: number; rate: number; byzantine: string[]; seed: string; keep?: string; json?: boolean }) => {
+      const tty = process.stderr.isTTY === true;
+      const summary = await runDemo(
+        { ...options, json: options.json === true },
+        {
+          progress(line, final) {
+            if (options.json) return;
+            if (tty) process.stderr.write(`\r\x1b[2K${line}${final ? "\n" : ""}`);
+            else if (final) process.stderr.write(`${line}\n`);
+          },
+        },
+      );
+      process.stdout.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatDemoSummary(summary)}\n`);
+    });
+
   return program;
+}
+
+function positiveInt(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConcordError("CONFIG", `${name} must be a positive integer`, { details: value });
+  return n;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

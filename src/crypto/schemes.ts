@@ -6,11 +6,17 @@
  * ed25519 (default) — pinned rule "concord-ed25519":
  *   1. a public key is accepted (when a registry is loaded) only if it is the canonical encoding
  *      of a point in the prime-order subgroup, other than the identity;
- *   2. a signature (R, S) verifies iff R is a canonical point encoding, S < L and
- *      [S]B = R + [k]A exactly (cofactorless), with k = SHA-512(R || A || root) mod L.
+ *   2. a signature (R, S) verifies iff R is a canonical encoding of a point other than the
+ *      identity, S < L and [S]B = R + [k]A exactly (cofactorless), with k = SHA-512(R || A ||
+ *      root) mod L.
  *   With A in the prime-order subgroup the cofactorless equation forces R into it too, so the
  *   rule is RFC 8032 §5.1.7 with strict encodings, non-malleable (one valid S per message), and
- *   it is exactly what OpenSSL (node:crypto) computes: the fast path (~12,000 verifies/s here)
+ *   it is exactly what OpenSSL (node:crypto) computes. The identity clause matters: a key holder
+ *   can build R = identity, S = k·a, which satisfies the equation. noble accepts it; the
+ *   OpenSSL 3.5 in Node 24 rejects it (it refuses small-order R), earlier OpenSSL 3 releases
+ *   accepted small-order R. Both paths check the clause themselves, so no signature can verify
+ *   on one path and fail on the other (test/unit/crypto/schemes.test.ts builds that signature).
+ *   The fast path (~12,000 verifies/s here)
  *   and the pure noble path (~850/s) give the same answer on every input, which
  *   test/spec/ed25519-speccheck.test.ts checks on the published edge cases. ZIP-215 was not
  *   chosen: it exists for batch verification, which Concord does not use, and OpenSSL does not
@@ -83,6 +89,13 @@ export interface PublicKeyOptions {
   ed25519Path?: "node" | "noble";
 }
 
+/** True iff the first 32 bytes are the canonical encoding of the identity point (y = 1, x = 0). */
+function isIdentityEncoding(bytes: Bytes): boolean {
+  if (bytes[0] !== 1) return false;
+  for (let i = 1; i < 32; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
 const ED25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
 /** Validates a public key for `scheme` and returns a verifier; throws KEY_INVALID. */
@@ -111,8 +124,9 @@ function ed25519PublicKey(bytes: Bytes, path: "node" | "noble"): PublicKey {
         try {
           if (!ed25519.verify(signature, root, bytes, { zip215: false })) return false;
           // noble checks the cofactored equation; with A torsion-free, requiring R torsion-free
-          // makes it the cofactorless one (see the rule above).
-          return ed25519.Point.fromBytes(signature.subarray(0, 32), false).isTorsionFree();
+          // makes it the cofactorless one, and R must not be the identity (see the rule above).
+          const r = ed25519.Point.fromBytes(signature.subarray(0, 32), false);
+          return r.isTorsionFree() && !r.is0();
         } catch {
           return false;
         }
@@ -128,6 +142,8 @@ function ed25519PublicKey(bytes: Bytes, path: "node" | "noble"): PublicKey {
     bytes,
     verify(root, signature) {
       if (signature.length !== 64) return false;
+      // OpenSSL 3.5 refuses R = identity itself; older releases do not, so say it here too.
+      if (isIdentityEncoding(signature)) return false;
       try {
         return nodeVerify(null, root, keyObject, signature);
       } catch {

@@ -9,8 +9,9 @@
  */
 import { clustersByHash, sortVotes } from "../agreement/clusters.ts";
 import type { Vote } from "../agreement/policy.ts";
+import { verifyMessage } from "../crypto/sign.ts";
 import { ConcordError } from "../errors.ts";
-import { toHex } from "../wire/hash.ts";
+import { bytesEqual, toHex } from "../wire/hash.ts";
 import { commitmentOfReveal } from "../wire/ids.ts";
 import { PROTOCOL_VERSION } from "../wire/limits.ts";
 import type {
@@ -45,6 +46,20 @@ interface Counted {
 }
 
 const late = (what: string) => new ConcordError("LATE", what, { action: "ignore" });
+
+/** Two commitments with equal body fields (what equivocationOf would compare encoded). */
+function sameCommitmentBody(a: OutputCommitment, b: OutputCommitment): boolean {
+  return a.v === b.v && a.chain === b.chain && a.node === b.node && bytesEqual(a.request, b.request) && bytesEqual(a.commitment, b.commitment);
+}
+
+/** [REJECT] A reveal carries its node's signature over the commitment it opens (with `keys`). */
+function checkRevealSignature(reveal: OutputReveal, keys: Registry | undefined): void {
+  if (!keys) return;
+  const member = keys.byId.get(reveal.node);
+  if (!member || !verifyMessage(member.key, commitmentOfReveal(reveal))) {
+    throw new ConcordError("SIG_INVALID", "reveal's commitment signature invalid", { details: reveal.node });
+  }
+}
 
 export class Collector {
   readonly context: RequestContext;
@@ -130,19 +145,31 @@ export class Collector {
   }
 
   addReveal(reveal: OutputReveal, now: number): CollectorEvent[] {
-    if (this.decided) throw late("request already decided");
-    this.#checkDeadline(now);
     if (!this.#listed) {
+      if (this.decided) throw late("request already decided");
+      this.#checkDeadline(now);
       // Before the close: keep one reveal per member until the close says what counts.
       checkRequestRef(this.context, reveal);
       if (!this.context.members.has(reveal.node)) throw new ConcordError("NOT_IN_COMMITTEE", "node not in the request's committee", { details: reveal.node });
+      // [REJECT] Its commitmentSig is its node's signature over the commitment it opens. Checked
+      // now, not at the close: otherwise any peer could fill a member's one early slot with a
+      // forged reveal (and have it relayed), and the member's real reveal would be dropped.
+      checkRevealSignature(reveal, this.#keys);
       if (this.#early.has(reveal.node)) throw new ConcordError("DUPLICATE", "reveal already buffered", { action: "ignore" });
       this.#early.set(reveal.node, reveal);
       return [];
     }
+    // The [REJECT] rules first, even after the decision: a reveal that opens nothing (a copycat's)
+    // is its sender's fault whenever it arrives, and must cost its score, not slip by as LATE.
     const vote = checkReveal(this.context, this.#listed, reveal, this.#keys);
+    if (this.decided) throw late("request already decided");
+    this.#checkDeadline(now);
     if (this.#votes.has(reveal.node)) throw new ConcordError("DUPLICATE", "reveal already counted", { action: "ignore" });
-    const events = this.#recordSigned(commitmentOfReveal(reveal));
+    // checkReveal has just shown the reveal opens the listed hash: the commitment it stands for
+    // is that hash with the reveal's signature, no need to hash it all again.
+    const listedHash = this.#listed.get(reveal.node) as Bytes;
+    const { t: _t, output: _output, evidence: _evidence, salt: _salt, commitmentSig, ...header } = reveal;
+    const events = this.#recordSigned({ ...header, t: "commitment", commitment: listedHash, sig: commitmentSig });
     if (this.#equivocators.has(reveal.node)) return events;
     this.#votes.set(reveal.node, { vote, message: reveal });
     return [...events, ...this.#tryDecide()];
@@ -177,6 +204,8 @@ export class Collector {
       this.#signed.set(message.node, message);
       return [];
     }
+    // The common case, a reveal opening the commitment already seen: same body, no encoding.
+    if (first.t === "commitment" && message.t === "commitment" && sameCommitmentBody(first, message)) return [];
     const evidence = equivocationOf(first, message);
     if (!evidence) return [];
     if (this.#equivocators.has(message.node)) return [];

@@ -1,7 +1,13 @@
-/** The inference backend interface: what a node runs for each request it serves. */
+/**
+ * The inference-backend interface a node runs requests through: the built-in synthetic model
+ * (src/runner/synthetic.ts) or any OpenAI-compatible server (src/runner/openai.ts).
+ */
+import { ConcordError } from "../errors.ts";
 import type { Bytes, Evidence, SamplingParams } from "../wire/types.ts";
 
+/** One request as a backend sees it. */
 export interface InferenceJob {
+  /** The request id: decoding seeds derive from it (deriveDecodeSeed in src/agreement/sampler.ts). */
   requestId: Bytes;
   model: string;
   input: string;
@@ -10,11 +16,34 @@ export interface InferenceJob {
 
 export interface InferenceResult {
   output: string;
-  /** Token ids and per-step decision margins (ppm), one per generated step. */
+  /** One token id and one margin (ppm, see src/agreement/sampler.ts) per generated step. */
   evidence: Evidence;
 }
 
 export interface InferenceBackend {
+  /** Names the backend in logs and metrics, e.g. "synthetic:sim-h100" or "openai:http://gpu-1:8000". */
   readonly name: string;
+  /** Runs one job. Fails with ConcordError("BACKEND") when the job cannot be served or `signal` aborts it. */
   run(job: InferenceJob, signal?: AbortSignal): Promise<InferenceResult>;
+}
+
+/** Throws BACKEND when `signal` has aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined, backend: string): void {
+  if (signal?.aborted) throw new ConcordError("BACKEND", "inference aborted", { details: backend, cause: signal.reason });
+}
+
+/** Waits `ms` milliseconds, or fails with BACKEND as soon as `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal | undefined, backend: string): Promise<void> {
+  throwIfAborted(signal, backend);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new ConcordError("BACKEND", "inference aborted", { details: backend, cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

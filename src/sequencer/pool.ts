@@ -138,7 +138,7 @@ export class Pool {
   #writes: Promise<unknown> = Promise.resolve();
   #running = false;
   /** Counters a caller can read or export as metrics. */
-  readonly counters = { submitted: 0, agreed: 0, noAgreement: 0, badBundles: 0, retries: 0 };
+  readonly counters = { submitted: 0, agreed: 0, noAgreement: 0, badBundles: 0, retries: 0, evidence: 0 };
 
   constructor(init: PoolInit) {
     this.#init = init;
@@ -305,6 +305,15 @@ export class Pool {
     for (const entry of this.book.entries()) {
       const tracked = this.#tracked.get(entry.context.idHex);
       if (tracked?.kthCommitmentAt !== undefined && entry.collector.status === "committing" && now >= tracked.kthCommitmentAt + this.defaults.closeGraceMs) {
+        // An equivocation found after the k-th commitment removes one from the count: a close
+        // must list at least k, so wait for k again (a signed close below k was rejected by
+        // every peer and, thrown from this timer, crashed the sequencer).
+        if (entry.collector.commitments.length < entry.context.request.k) {
+          tracked.kthCommitmentAt = undefined;
+          continue;
+        }
+        // At the deadline the request resolves to NoAgreement below; a close would be EXPIRED.
+        if (now >= entry.context.request.deadline) continue;
         this.#close(entry);
       }
     }
@@ -353,6 +362,7 @@ export class Pool {
         case "equivocation":
         case "evidence": {
           const evidence = event.evidence;
+          this.counters.evidence++;
           const encoded = encodeMessage(evidence);
           void this.#write(() => this.#init.store.addEvidence(evidence.first.request, { node: evidence.first.node, hash: sha256(encoded), encoded }));
           if (event.type === "equivocation") this.#publish(evidence);

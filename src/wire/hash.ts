@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Bytes } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -10,18 +10,34 @@ export function utf8(text: string): Bytes {
 
 /**
  * SHA-256 of the concatenation of `parts` (strings as UTF-8). node:crypto is ~12x faster than a
- * pure-JS SHA-256 here and gives the same bytes; hashing is pure computation, no I/O.
+ * pure-JS SHA-256 on long inputs and gives the same bytes; hashing is pure computation, no I/O.
  */
 export function sha256(...parts: (Bytes | string)[]): Bytes {
-  const hash = createHash("sha256");
-  for (const part of parts) hash.update(typeof part === "string" ? encoder.encode(part) : part);
-  return new Uint8Array(hash.digest().buffer.slice(0));
+  // One-shot hash of the joined parts: ~1/3 cheaper than a Hash object for the short inputs
+  // (ids, commitments) that dominate.
+  const only = parts.length === 1 ? parts[0] : undefined;
+  const data = only instanceof Uint8Array ? only : Buffer.concat(parts.map((part) => (typeof part === "string" ? Buffer.from(part, "utf8") : part)));
+  return new Uint8Array(hash("sha256", data, "buffer"));
+}
+
+/** len(domain) || domain, per domain: the few domains are fixed strings, so encode each once. */
+const tags = new Map<string, Bytes>();
+
+function tagOf(domain: string): Bytes {
+  let tag = tags.get(domain);
+  if (!tag) {
+    const text = encoder.encode(domain);
+    tag = new Uint8Array(1 + text.length);
+    tag[0] = text.length;
+    tag.set(text, 1);
+    if (tags.size < 256) tags.set(domain, tag);
+  }
+  return tag;
 }
 
 /** Domain-separated hash: SHA-256(len(domain) || domain || parts...), so no two uses collide. */
 export function taggedHash(domain: string, ...parts: (Bytes | string)[]): Bytes {
-  const tag = encoder.encode(domain);
-  return sha256(Uint8Array.of(tag.length), tag, ...parts);
+  return sha256(tagOf(domain), ...parts);
 }
 
 /** Hash of a model output: the value policies and bundles name an output by. */
@@ -40,6 +56,8 @@ export function fromHex(hex: string): Bytes {
 
 export function bytesEqual(a: Bytes, b: Bytes): boolean {
   if (a.length !== b.length) return false;
+  // Whole messages (decodeMessage compares kilobytes) go to memcmp; hashes stay in JS.
+  if (a.length > 64) return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }

@@ -404,6 +404,14 @@ export function decodeMessage(bytes: Bytes, expected?: MessageKind): Message {
   const value = decodeStrict(bytes, expected ? MAX_KIND_BYTES[expected] : MAX_MESSAGE_BYTES);
   const isMap = typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
   const kind = expected ?? readOneOf(isMap ? (value as WireMap).t : undefined, "$.t", MESSAGE_KINDS);
+  // Kind and version before the schema: a message of another kind or of another protocol
+  // version has other keys, and must be reported as what it is, not as a schema error.
+  if (isMap && (value as WireMap).t !== kind) {
+    throw new ConcordError("WIRE_KIND", "unexpected message kind", { details: `$: expected ${kind}` });
+  }
+  if (isMap && Object.hasOwn(value as WireMap, "v") && (value as WireMap).v !== PROTOCOL_VERSION) {
+    throw new ConcordError("WIRE_VERSION", "unsupported protocol version", { details: `$: ${String((value as WireMap).v)}` });
+  }
   if (bytes.length > MAX_KIND_BYTES[kind]) {
     throw new ConcordError("WIRE_OVERSIZED", "message over size limit", { details: `${kind}: ${bytes.length} > ${MAX_KIND_BYTES[kind]} bytes` });
   }

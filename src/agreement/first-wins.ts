@@ -1,0 +1,37 @@
+/**
+ * first-wins@1: today's rule, kept only as the baseline every comparison and benchmark reports.
+ * Never a default: it rewards the fastest submitter, not the correct one. A lazy or malicious
+ * operator that answers first with a cheap or wrong output wins outright, and nothing about the
+ * output is checked against any other node.
+ *
+ * The one exception to order independence. Every other policy sorts its votes, so arrival order
+ * never matters; "first" has no meaning without an order, so this policy takes `votes[0]` as given:
+ * the collector feeds votes in arrival order, and first-wins agrees on the first of them with that
+ * node as its only supporter. `k` is ignored (one supporter suffices). The decision uses that one
+ * vote only, so a bundle carries just it and a verifier rerunning first-wins on the bundle (whose
+ * votes are sorted by node) gets the same outcome; the choice is the collector's, not the
+ * committee's.
+ */
+import { ConcordError } from "../errors.ts";
+import type { PolicyParams } from "../wire/types.ts";
+import type { AgreementPolicy, PolicyDecision } from "./policy.ts";
+
+export type FirstWinsParams = Record<string, never>;
+
+export const firstWinsPolicy: AgreementPolicy<FirstWinsParams> = {
+  id: "first-wins",
+  version: 1,
+  description: "baseline only: the first vote in arrival order wins, k ignored; rewards speed, not correctness",
+  parseParams(params: PolicyParams): FirstWinsParams {
+    const keys = Object.keys(params);
+    if (keys.length > 0) {
+      throw new ConcordError("POLICY_PARAMS", "first-wins@1 takes no parameters", { details: keys.join(", ") });
+    }
+    return {};
+  },
+  decide(votes): PolicyDecision {
+    const first = votes[0];
+    if (!first) return { agreed: false, clusters: [] };
+    return { agreed: true, output: first.output, outputHash: first.outputHash, supporters: [first.node] };
+  },
+};

@@ -1,0 +1,84 @@
+import type { Command } from "commander";
+import { BYZANTINE_MODES, NODE_ENV_VARS, parsePort, resolveNodeConfig, type NodeOverrides } from "../node/config.ts";
+import { NodeDaemon } from "../node/daemon.ts";
+
+const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(",").filter(Boolean)];
+
+export function addNodeCommand(program: Command): void {
+  program
+    .command("node")
+    .description("run a Concord node: join the gossip network, serve requests for committees it is drawn into")
+    .option("-c, --config <file>", "JSON config file (settings below; flags override it)")
+    .option("--node <id>", "this node's id in the registry")
+    .option("--keystore <file>", "key file written by `concord keys new`")
+    .option("--registry <file>", "registry JSON: chain, sequencer key, nodes")
+    .option("--data-dir <dir>", "folder for the slashing-protection database (default ./concord-data)")
+    .option("--listen <multiaddr>", "libp2p listen address, repeatable (default /ip4/127.0.0.1/tcp/0)", collect)
+    .option("--bootstrap <multiaddr>", "peer to dial at start, repeatable", collect)
+    .option("--mdns", "discover peers on the local network with mDNS")
+    .option("--backend <type>", "inference backend: synthetic (default), openai, or fixed (not a model: hash-derived text after a fixed delay, for benchmarks and tests)")
+    .option("--hardware <profile>", "synthetic backend: floating-point profile emulating this node's GPU")
+    .option("--model-seed <seed>", "synthetic and fixed backends: weights seed (another seed = another model)")
+    .option("--delay-ms <ms>", "synthetic and fixed backends: fixed extra latency per request", Number)
+    .option("--openai-url <url>", "openai backend: server base URL (vLLM, SGLang, llama.cpp, Ollama)")
+    .option("--openai-model <name>", "openai backend: model name to ask the server for")
+    .option("--metrics-port <port>", "Prometheus /metrics port (0 = any free port)", (value) => parsePort(value, "--metrics-port"))
+    .option("--metrics-host <host>", "address the metrics endpoint binds (default 127.0.0.1)")
+    .option("--no-metrics", "do not serve metrics")
+    .option("--log-level <level>", "debug, info (default), warn or error")
+    .option("--max-concurrent-jobs <n>", "inference jobs at once (default 2)", Number)
+    .option("--byzantine <mode>", `TESTING AID, never on a real network: misbehave on purpose (${BYZANTINE_MODES.join(", ")})`)
+    .option("--trace-file <file>", "benchmarks: append a timestamped JSON line for every protocol message this node publishes or accepts")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Environment variables (flags win over them, they win over the config file):",
+        ...Object.entries(NODE_ENV_VARS).map(([name, key]) => `  ${name.padEnd(22)} ${key}`),
+        "",
+        "Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 2 on any configuration error",
+        "(missing key, unreadable registry, key not registered, port in use).",
+      ].join("\n"),
+    )
+    .action(async (flags: Record<string, unknown>) => {
+      const overrides: NodeOverrides = {
+        ...(flags as NodeOverrides),
+        ...(flags.metrics === false ? { noMetrics: true } : {}),
+      };
+      delete (overrides as Record<string, unknown>).metrics;
+      const config = resolveNodeConfig(overrides, process.env);
+      const daemon = await NodeDaemon.load(config);
+      // Signals that arrive while starting are honoured once the node is up (or has failed).
+      let stopping: string | undefined;
+      let stopRequested: (signal: string) => void = (signal) => {
+        stopping = signal;
+      };
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stopping !== undefined) {
+          // A second signal while stopping: give up on a clean stop.
+          process.stderr.write(`concord: ${signal} again, exiting now\n`);
+          process.exit(1);
+        }
+        stopRequested(signal);
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+      try {
+        await daemon.start();
+        await new Promise<void>((resolve) => {
+          stopRequested = (signal) => {
+            stopping = signal;
+            daemon.lifecycle.info({ signal }, "shutting down");
+            daemon.stop().then(resolve, resolve);
+          };
+          if (stopping !== undefined) stopRequested(stopping);
+        });
+        daemon.lifecycle.info({}, "node stopped");
+        // Whatever a dependency leaves scheduled must not keep a stopped node alive.
+        setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    });
+}

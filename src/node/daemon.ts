@@ -1,0 +1,314 @@
+/**
+ * The node daemon behind `concord node`: loads and checks its configuration (keys, registry),
+ * opens slashing protection, starts the inference backend, the libp2p network, the metrics
+ * endpoint and the participant, and stops them all in reverse order.
+ */
+import type { Server } from "node:http";
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { pino, type Logger } from "pino";
+import { createDefaultPolicyRegistry } from "../agreement/registry.ts";
+import { readKeystore } from "../crypto/keystore.ts";
+import type { KeyPair } from "../crypto/schemes.ts";
+import { ConcordError, isConcordError } from "../errors.ts";
+import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../net/concord.ts";
+import { createRegistry, registryConfigFromJson, type Registry } from "../quorum/registry.ts";
+import type { InferenceBackend } from "../runner/backend.ts";
+import { createFixedBackend } from "../runner/fixed.ts";
+import { createOpenAIBackend } from "../runner/openai.ts";
+import { createSyntheticBackend } from "../runner/synthetic.ts";
+import { bytesEqual, taggedHash, toHex } from "../wire/hash.ts";
+import { requestId } from "../wire/ids.ts";
+import { MESSAGE_KINDS } from "../wire/messages.ts";
+import type { Message } from "../wire/types.ts";
+import { createByzantineBehaviour, wrongModelBackend, type ByzantineBehaviour } from "./byzantine.ts";
+import type { NodeConfig } from "./config.ts";
+import { createNodeMetrics, serveMetrics, type NodeMetrics } from "./metrics.ts";
+import { Participant } from "./participant.ts";
+import { SlashingProtection } from "./slashing.ts";
+
+export interface NodeDaemonComponents {
+  logger?: Logger;
+  clock?: () => number;
+  /** Replaces the configured backend (byzantine test nodes, benchmarks). */
+  backend?: InferenceBackend;
+}
+
+function readRegistry(path: string): Registry {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new ConcordError("CONFIG", "cannot read the registry", { details: `${path}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ConcordError("CONFIG", "registry is not valid JSON", { details: path, cause });
+  }
+  return createRegistry(registryConfigFromJson(json));
+}
+
+export function createBackend(config: NodeConfig["backend"]): InferenceBackend {
+  if (config.type === "fixed") return createFixedBackend({ seed: config.modelSeed, delayMs: config.delayMs });
+  if (config.type === "synthetic") return createSyntheticBackend({ modelSeed: config.modelSeed, hardware: config.hardware, delayMs: config.delayMs });
+  const apiKey = config.apiKeyEnv ? process.env[config.apiKeyEnv] : undefined;
+  return createOpenAIBackend({ baseUrl: config.baseUrl, timeoutMs: config.timeoutMs, ...(config.model ? { model: config.model } : {}), ...(apiKey ? { apiKey } : {}) });
+}
+
+export class NodeDaemon {
+  readonly config: NodeConfig;
+  readonly logger: Logger;
+  /**
+   * Lifecycle lines ("node started", "shutting down", "node stopped") at info even when the log
+   * level is warn or error: supervisors and `concord demo` wait for "node started".
+   */
+  readonly lifecycle: Logger;
+  readonly registry: Registry;
+  readonly key: KeyPair;
+  readonly metrics: NodeMetrics;
+  #network: ConcordNetwork | undefined;
+  #participant: Participant | undefined;
+  #slashing: SlashingProtection | undefined;
+  #metricsServer: Server | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #byzantine: ByzantineBehaviour | undefined;
+  #tracer: PublishTracer | undefined;
+  readonly #components: NodeDaemonComponents;
+  metricsPort: number | undefined;
+
+  /** Loads and checks everything that can be checked without opening ports; throws CONFIG. */
+  static async load(config: NodeConfig, components: NodeDaemonComponents = {}): Promise<NodeDaemon> {
+    const registry = readRegistry(config.registry);
+    const member = registry.byId.get(config.node);
+    if (!member) throw new ConcordError("CONFIG", "node not in the registry", { details: `"${config.node}" is not listed in ${config.registry}` });
+    let key: KeyPair;
+    try {
+      key = (await readKeystore(config.keystore)).keyPair;
+    } catch (cause) {
+      // A missing or unreadable key is a configuration problem (exit code 2), named as such.
+      if (!isConcordError(cause, "KEYSTORE")) throw cause;
+      const details = cause.message.startsWith("no key file")
+        ? `no key file at ${config.keystore}; create one with: concord keys new --out ${config.keystore} --node ${config.node}`
+        : cause.message;
+      throw new ConcordError("CONFIG", "cannot load the node key", { details, cause });
+    }
+    if (key.scheme !== member.scheme || !bytesEqual(key.publicKey, member.publicKey)) {
+      throw new ConcordError("CONFIG", "key does not match the registry", { details: `${config.keystore} is not the key registered for "${config.node}"` });
+    }
+    return new NodeDaemon(config, registry, key, components);
+  }
+
+  private constructor(config: NodeConfig, registry: Registry, key: KeyPair, components: NodeDaemonComponents) {
+    this.config = config;
+    this.registry = registry;
+    this.key = key;
+    this.#components = components;
+    this.logger = components.logger ?? pino({ level: config.logLevel, base: { node: config.node } });
+    this.lifecycle = this.logger.isLevelEnabled("info") ? this.logger : this.logger.child({}, { level: "info" });
+    this.metrics = createNodeMetrics();
+  }
+
+  get peerId(): string | undefined {
+    return this.#network?.gossip.peerId;
+  }
+
+  get multiaddrs(): string[] {
+    return this.#network?.gossip.multiaddrs ?? [];
+  }
+
+  get participant(): Participant | undefined {
+    return this.#participant;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger, metrics } = this;
+    const clock = this.#components.clock ?? Date.now;
+    try {
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    } catch (cause) {
+      throw new ConcordError("CONFIG", "cannot create the data directory", { details: `${config.dataDir}: ${describeCause(cause)}`, cause });
+    }
+    const slashing = new SlashingProtection({ path: join(config.dataDir, "slashing.sqlite") });
+    slashing.open();
+    this.#slashing = slashing;
+    try {
+      const chain = this.registry.chain;
+      const network = await createConcordNetwork(
+        {
+          chain,
+          listen: config.listen,
+          bootstrap: config.bootstrap,
+          mdns: config.mdns,
+          // The libp2p identity derives from the node key: the same peer id after every restart.
+          privateKey: taggedHash("concord/peer-key", this.key.secretKey),
+        },
+        { logger: logger.child({ component: "net" }), metrics: metrics.registry },
+      );
+      this.#network = network;
+      const tracer = config.traceFile ? new PublishTracer(config.traceFile) : undefined;
+      this.#tracer = tracer;
+      const send = async (message: Message): Promise<void> => {
+        tracer?.record("out", message);
+        await network.publish(message);
+      };
+      let participant: Participant | undefined;
+      const byzantine = config.byzantine
+        ? createByzantineBehaviour({
+            mode: config.byzantine,
+            nodeId: config.node,
+            key: this.key,
+            book: () => participant?.book,
+            slashing,
+            send,
+            sendRaw: async (topic, payload) => {
+              await network.gossip.publish(topic, payload);
+            },
+            topics: [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(chain, kind)))],
+            topicOf: (kind) => concordTopic(chain, kind),
+            logger: logger.child({ component: "byzantine" }),
+          })
+        : undefined;
+      this.#byzantine = byzantine;
+      if (byzantine) logger.warn({ mode: byzantine.mode }, "BYZANTINE TEST MODE: this node misbehaves on purpose");
+      const honestBackend =
+        this.#components.backend ?? createBackend(config.byzantine === "wrong-model" ? wrongModelBackend(config.backend) : config.backend);
+      participant = new Participant({
+        nodeId: config.node,
+        key: this.key,
+        registry: this.registry,
+        policies: createDefaultPolicyRegistry(),
+        backend: byzantine ? byzantine.backend(honestBackend) : honestBackend,
+        slashing,
+        clock,
+        publish: byzantine ? (message) => byzantine.publish(message) : send,
+        logger: logger.child({ component: "participant" }),
+        observer: {
+          decided(context, outcome, latencyMs) {
+            const policy = `${context.request.policy.id}@${context.request.policy.version}`;
+            metrics.decisions.inc({ policy, outcome });
+            metrics.decisionLatency.observe({ policy }, latencyMs / 1000);
+          },
+          inference(_context, durationMs, ok) {
+            metrics.inference.observe({ outcome: ok ? "ok" : "error" }, durationMs / 1000);
+          },
+        },
+        maxConcurrentJobs: config.maxConcurrentJobs,
+      });
+      this.#participant = participant;
+      const receiver = participant;
+      const deliver = byzantine
+        ? (message: Message) => {
+            try {
+              receiver.receive(message);
+            } catch (error) {
+              // Authentic but ignored (late, duplicate) is still worth watching for a copycat.
+              if (isConcordError(error) && error.action === "ignore") byzantine.observe(message);
+              throw error;
+            }
+            byzantine.observe(message);
+          }
+        : (message: Message) => receiver.receive(message);
+      network.attach(
+        tracer
+          ? (message) => {
+              tracer.record("in", message);
+              deliver(message);
+            }
+          : deliver,
+      );
+      await network.start().catch((cause: unknown) => {
+        throw new ConcordError("CONFIG", "cannot start the network", { details: `listen ${config.listen.join(", ")}: ${describeCause(cause)}`, cause });
+      });
+      if (config.metrics) {
+        const served = await serveMetrics(metrics.registry, config.metrics.host, config.metrics.port);
+        this.#metricsServer = served.server;
+        this.metricsPort = served.port;
+      }
+      this.#timer = setInterval(() => {
+        receiver.tick();
+        metrics.peers.set(network.gossip.peers().length);
+        metrics.requestsFollowed.set(receiver.book.size);
+        tracer?.flush();
+      }, 50);
+      this.lifecycle.info(
+        {
+          peerId: network.gossip.peerId,
+          multiaddrs: network.gossip.multiaddrs,
+          metricsPort: this.metricsPort ?? null,
+          chain,
+          backend: honestBackend.name,
+          ...(byzantine ? { byzantine: byzantine.mode } : {}),
+        },
+        "node started",
+      );
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** Stops everything; safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#participant?.stop();
+    this.#byzantine?.stop();
+    this.#byzantine = undefined;
+    await this.#network?.stop().catch(() => undefined);
+    this.#network = undefined;
+    if (this.#metricsServer) await new Promise((resolve) => this.#metricsServer?.close(resolve));
+    this.#metricsServer = undefined;
+    this.#slashing?.close();
+    this.#slashing = undefined;
+    this.#tracer?.flush();
+    this.#tracer = undefined;
+  }
+}
+
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  // libp2p reports a failed listen as a paragraph with the socket error inside; keep that line.
+  const socketError = /\b(E[A-Z]+): ([^\n]*)/.exec(cause.message);
+  if (socketError) return `${socketError[1]}: ${socketError[2]}`;
+  const code = (cause as NodeJS.ErrnoException).code;
+  return `${code ? `${code}: ` : ""}${cause.message.split("\n")[0]}`;
+}
+
+/**
+ * Benchmarks: one JSON line per protocol message this node publishes ("out") or accepts from the
+ * network ("in"), `{direction, kind, request, node, at}`, with `at` in Unix ms to the microsecond
+ * (performance.timeOrigin + now, comparable across processes on one machine). Buffered in memory
+ * and appended every tick; absent (and no wrapper in the path) unless traceFile is set.
+ */
+class PublishTracer {
+  readonly #path: string;
+  #lines: string[] = [];
+
+  constructor(path: string) {
+    this.#path = path;
+    mkdirSync(dirname(path), { recursive: true });
+  }
+
+  record(direction: "in" | "out", message: Message): void {
+    const at = performance.timeOrigin + performance.now();
+    const request =
+      message.t === "request"
+        ? requestId(message)
+        : message.t === "bundle"
+          ? requestId(message.request)
+          : message.t === "equivocation"
+            ? message.first.request
+            : message.request;
+    const node = "node" in message ? message.node : null;
+    this.#lines.push(JSON.stringify({ direction, kind: message.t, request: toHex(request), node, at }));
+  }
+
+  flush(): void {
+    if (this.#lines.length === 0) return;
+    const text = `${this.#lines.join("\n")}\n`;
+    this.#lines = [];
+    appendFileSync(this.#path, text);
+  }
+}

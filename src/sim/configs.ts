@@ -1,0 +1,107 @@
+/**
+ * Run configurations: the (policy and parameters, n, k, mode) combinations a scenario asks for.
+ * The base grid is every policy in every mode at the scenario's n and k; each sweep adds points
+ * along one parameter (in the first mode). Identical combinations run once and are shared.
+ */
+import type { AttestationMode, PolicyParamValue, PolicyRef } from "../wire/types.ts";
+import { policyLabel, thresholdFor, withParam, type PolicySpec, type RequestKind, type Scenario } from "./scenario.ts";
+
+export interface RunConfig {
+  index: number;
+  /** Human-readable and unique: "seeded epsPpm=5000 | n=7 k=5 | commit-reveal". */
+  label: string;
+  /** The policy part of the label. */
+  policyLabel: string;
+  policy: PolicyRef;
+  kinds: readonly RequestKind[];
+  n: number;
+  k: number;
+  mode: AttestationMode;
+  /** In the base grid (policies x modes at the scenario's n and k). */
+  base: boolean;
+}
+
+export interface SweepSeries {
+  /** The policy label this series follows. */
+  policy: string;
+  points: { value: PolicyParamValue; config: number }[];
+}
+
+export interface SweepPlan {
+  name: string;
+  /** What varies: a parameter path, "n" or "k". */
+  over: string;
+  series: SweepSeries[];
+}
+
+export interface RunPlan {
+  configs: RunConfig[];
+  sweeps: SweepPlan[];
+}
+
+function configKey(policy: PolicyRef, n: number, k: number, mode: AttestationMode): string {
+  return JSON.stringify([policy.id, policy.version, canonicalParams(policy.params), n, k, mode]);
+}
+
+function canonicalParams(value: PolicyParamValue): PolicyParamValue {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(canonicalParams);
+  const out: { [key: string]: PolicyParamValue } = {};
+  for (const key of Object.keys(value).sort()) out[key] = canonicalParams(value[key] as PolicyParamValue);
+  return out;
+}
+
+/** Expands a scenario into its run configurations and sweep series. */
+export function planRuns(scenario: Scenario): RunPlan {
+  const configs: RunConfig[] = [];
+  const byKey = new Map<string, RunConfig>();
+  const add = (spec: PolicySpec, policy: PolicyRef, label: string, n: number, k: number, mode: AttestationMode, base: boolean): RunConfig => {
+    const key = configKey(policy, n, k, mode);
+    const existing = byKey.get(key);
+    if (existing) {
+      if (base) existing.base = true;
+      return existing;
+    }
+    const config: RunConfig = {
+      index: configs.length,
+      label: `${label} | n=${n} k=${k} | ${mode}`,
+      policyLabel: label,
+      policy,
+      kinds: spec.kinds,
+      n,
+      k,
+      mode,
+      base,
+    };
+    configs.push(config);
+    byKey.set(key, config);
+    return config;
+  };
+  const { n, k } = scenario.committee;
+  for (const mode of scenario.modes) {
+    for (const spec of scenario.policies) add(spec, { id: spec.id, version: spec.version, params: spec.params }, spec.label, n, k, mode, true);
+  }
+  const mode = scenario.modes[0] ?? "commit-reveal";
+  const sweeps: SweepPlan[] = scenario.sweeps.map((sweep) => {
+    if (sweep.type === "param") {
+      const spec = scenario.policies.find((p) => p.label === sweep.policy) as PolicySpec;
+      const points = sweep.values.map((value) => {
+        const params = withParam(spec.params, sweep.param, value);
+        const label = policyLabel(spec.id, spec.version, params);
+        return { value, config: add(spec, { id: spec.id, version: spec.version, params }, label, n, k, mode, false).index };
+      });
+      return { name: sweep.name, over: sweep.param, series: [{ policy: spec.label, points }] };
+    }
+    const series = sweep.policies.map((name) => {
+      const spec = scenario.policies.find((p) => p.label === name) as PolicySpec;
+      const points = sweep.values.map((value) => {
+        const sn = sweep.over === "n" ? value : n;
+        const sk = sweep.over === "k" ? value : thresholdFor(sn, sweep.k);
+        return { value, config: add(spec, { id: spec.id, version: spec.version, params: spec.params }, spec.label, sn, sk, mode, false).index };
+      });
+      return { policy: spec.label, points };
+    });
+    return { name: sweep.name, over: sweep.over, series };
+  });
+  return { configs, sweeps };
+}

@@ -1,0 +1,163 @@
+/**
+ * Five `concord node` processes and a sequencer (pool, SQLite outcome store, its own libp2p
+ * node) in this process, over TCP on 127.0.0.1, reach agreement under every policy the default
+ * registry offers.
+ *
+ * The nodes run the synthetic model, each with another hardware profile (the devnet default), so
+ * honest outputs may drift apart as on mixed GPUs. Requests carry a fixed deadline, so their ids
+ * (and with them the decode seeds) are the same on every run: the outcomes are reproducible.
+ *
+ * structured@1 compares JSON, which the synthetic model does not produce: it is tested here
+ * in-process (participants over a local bus, JSON answers whose numbers differ per node within
+ * the tolerance), and over real node processes in node-byzantine.test.ts (fixed backend).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createDefaultPolicyRegistry } from "../../src/agreement/registry.ts";
+import { SYNTHETIC_HARDWARE } from "../../src/cli/devnet.ts";
+import { Participant } from "../../src/node/participant.ts";
+import { SlashingProtection } from "../../src/node/slashing.ts";
+import { verifyBundle } from "../../src/quorum/verify.ts";
+import type { InferenceBackend } from "../../src/runner/backend.ts";
+import { runSynthetic } from "../../src/runner/synthetic.ts";
+import { createPool, type PoolOutcome } from "../../src/sequencer/pool.ts";
+import { SqliteOutcomeStore } from "../../src/sequencer/store.ts";
+import { fromHex, taggedHash } from "../../src/wire/hash.ts";
+import type { AttestationMode, PolicyRef, SamplingParams } from "../../src/wire/types.ts";
+import { LocalBus } from "../helpers/bus.ts";
+import { testNetwork } from "../helpers/fixtures.ts";
+import { startCluster, type Cluster } from "../helpers/processes.ts";
+
+const MODEL_SEED = "concord-synthetic-v1";
+/** Far in the future and the same each run: request ids, committees and decode seeds repeat. */
+const DEADLINE = Date.UTC(2100, 0, 1);
+const GREEDY: SamplingParams = { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 24 };
+const SAMPLED: SamplingParams = { temperatureMilli: 700, topK: 50, topPPpm: 950_000, maxTokens: 24 };
+
+/** Parameters each policy's parseParams accepts. */
+const STRUCTURED: PolicyRef = {
+  id: "structured",
+  version: 1,
+  params: { fields: { label: { type: "label" }, price: { type: "number", decimals: 2, relTolPpm: 10_000 } } },
+};
+const SYNTHETIC_CASES: { policy: PolicyRef; sampling: SamplingParams }[] = [
+  { policy: { id: "exact", version: 1, params: {} }, sampling: GREEDY },
+  { policy: { id: "seeded", version: 1, params: { epsPpm: 50_000 } }, sampling: SAMPLED },
+  { policy: { id: "semantic", version: 1, params: { thetaPpm: 850_000, unit: "word" } }, sampling: SAMPLED },
+];
+
+it("covers every policy of the default registry but the first-wins baseline", () => {
+  const offered = createDefaultPolicyRegistry().list().map((policy) => policy.id).filter((id) => id !== "first-wins");
+  expect(offered.sort()).toEqual([...SYNTHETIC_CASES.map((c) => c.policy.id), STRUCTURED.id].sort());
+});
+
+describe("five node processes (synthetic model, mixed hardware profiles) and a pool on loopback", () => {
+  let dir: string;
+  let cluster: Cluster;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "concord-node-agreement-"));
+    cluster = await startCluster({ dir, nodes: 5, seed: "node-agreement" });
+  }, 45_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("agree under exact, seeded and semantic, in commit-reveal and direct mode; every bundle verifies", async () => {
+    const requests = SYNTHETIC_CASES.flatMap((c) => (["commit-reveal", "commit-reveal", "direct"] as AttestationMode[]).map((mode) => ({ ...c, mode })));
+    const submitted = await Promise.all(
+      requests.map(async (c, i) => {
+        const input = `Summarize the proposal number ${i} to raise the lending cap`;
+        const submission = { model: "synthetic-v1", input, entropy: taggedHash("e2e/entropy", String(i)), policy: c.policy, mode: c.mode, sampling: c.sampling, deadline: DEADLINE };
+        return { ...c, input, id: await cluster.pool.submit(submission) };
+      }),
+    );
+    const policies = createDefaultPolicyRegistry();
+    const hardwareOf = new Map(cluster.devnet.nodes.map((node, i) => [node.id, SYNTHETIC_HARDWARE[i % SYNTHETIC_HARDWARE.length] as string]));
+    for (const request of submitted) {
+      const label = `${request.policy.id} ${request.mode}`;
+      const outcome = await cluster.outcome(request.id, 20_000);
+      expect(outcome.kind, label).toBe("agreed");
+      if (outcome.kind !== "agreed") continue;
+      const { bundle } = outcome;
+      expect(bundle.request.policy).toEqual(request.policy);
+      expect(bundle.request.mode).toBe(request.mode);
+      expect(bundle.outcome.supporters.length).toBeGreaterThanOrEqual(bundle.request.k);
+      if (request.mode === "commit-reveal") expect(bundle.close?.commitments.length).toBeGreaterThanOrEqual(bundle.request.k);
+      // Each vote is what that node's synthetic model, on its hardware profile, computes.
+      const job = { requestId: fromHex(request.id), model: "synthetic-v1", input: request.input, sampling: request.sampling };
+      for (const vote of [...bundle.reveals, ...bundle.outputs]) {
+        expect(vote.output, `${label}: ${vote.node}`).toBe(runSynthetic(MODEL_SEED, hardwareOf.get(vote.node) as string, job).output);
+      }
+      // The one pure function a sequencer (or anyone) runs on a bundle.
+      expect(() => verifyBundle(bundle, cluster.registry, policies), label).not.toThrow();
+      expect(await cluster.pool.status(request.id)).toBe("agreed");
+    }
+    expect((await cluster.pool.ready()).length).toBe(submitted.length);
+    expect(cluster.pool.counters).toMatchObject({ agreed: submitted.length, noAgreement: 0, badBundles: 0, evidence: 0 });
+  }, 40_000);
+});
+
+describe("structured@1 in-process (the synthetic model does not answer JSON)", () => {
+  const cleanups: (() => void | Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it("agrees on the lower median price of the supporters, labels exact, numbers within the tolerance", async () => {
+    const net = testNetwork(5);
+    const dir = mkdtempSync(join(tmpdir(), "concord-structured-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const bus = new LocalBus();
+    // Node i answers 100.00 + 0.1 i (all within 1% of each other); node-04 says another label.
+    const answer = (node: string): string => {
+      const i = Number(node.slice(-1));
+      return JSON.stringify({ label: node === "node-04" ? "sell" : "buy", price: Number((100 + i / 10).toFixed(2)) });
+    };
+    for (const [nodeId, key] of net.keys) {
+      const slashing = new SlashingProtection({ path: join(dir, `${nodeId}.sqlite`) });
+      slashing.open();
+      cleanups.push(() => slashing.close());
+      const endpoint = bus.endpoint(nodeId);
+      const backend: InferenceBackend = {
+        name: "json",
+        async run() {
+          return { output: answer(nodeId), evidence: { tokens: [], margins: [] } };
+        },
+      };
+      const participant = new Participant({
+        nodeId,
+        key,
+        registry: net.registry,
+        policies: net.policies,
+        backend,
+        slashing,
+        clock: Date.now,
+        publish: (message) => endpoint.publish(message).then(() => undefined),
+        logger: { debug() {}, info() {}, warn() {} },
+      });
+      endpoint.attach((message) => participant.receive(message));
+      cleanups.push(() => participant.stop());
+    }
+    const store = new SqliteOutcomeStore({ path: join(dir, "pool.sqlite") });
+    store.open();
+    const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network: bus.endpoint("sequencer"), store, defaults: { n: 5, closeGraceMs: 20, deadlineMs: 5_000 }, tickMs: 5 });
+    await pool.start();
+    cleanups.push(async () => {
+      await pool.stop();
+      await store.close();
+    });
+    const outcomes = pool.outcomes();
+    const id = await pool.submit({ model: "oracle-json", input: "price of ETH in USD", entropy: taggedHash("e2e/structured", "1"), policy: STRUCTURED });
+    const { value } = await outcomes.next();
+    const outcome = value as PoolOutcome;
+    expect(outcome.requestId).toBe(id);
+    expect(outcome.kind).toBe("agreed");
+    if (outcome.kind !== "agreed") return;
+    expect(outcome.bundle.outcome.supporters).toEqual(["node-00", "node-01", "node-02", "node-03"]);
+    expect(JSON.parse(outcome.bundle.outcome.output)).toEqual({ label: "buy", price: 100.1 });
+    expect(() => verifyBundle(outcome.bundle, net.registry, net.policies)).not.toThrow();
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * Byzantine node processes among honest ones, on 127.0.0.1: eleven `concord node` processes, six
+ * honest and one of each byzantine behaviour (`--byzantine`), with the sequencer's pool in this
+ * process. n = 11, k = 6: five byzantine members is the most the threat model allows (n - k).
+ *
+ * Honest nodes and the byzantine ones run the fixed backend (the same "model" seed but the
+ * wrong-model node's). One honest node answers at once, the others after 100 ms, so the copycat
+ * has exactly one honest commitment (or output) to copy, deterministically: that node's.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDefaultPolicyRegistry } from "../../src/agreement/registry.ts";
+import { SCORE_THRESHOLDS } from "../../src/net/constants.ts";
+import { concordTopic } from "../../src/net/concord.ts";
+import type { ByzantineMode } from "../../src/node/config.ts";
+import { verifyBundle } from "../../src/quorum/verify.ts";
+import { fixedOutput } from "../../src/runner/fixed.ts";
+import type { AgreedBundle } from "../../src/wire/types.ts";
+import { fromHex, taggedHash } from "../../src/wire/hash.ts";
+import { decodeMessage } from "../../src/wire/messages.ts";
+import type { AttestationMode, PolicyRef, SamplingParams } from "../../src/wire/types.ts";
+import { counterValue, startCluster, type Cluster } from "../helpers/processes.ts";
+
+const MODEL_SEED = "e2e-byzantine";
+const SAMPLING: SamplingParams = { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 16 };
+const HONEST = 6;
+const BYZANTINE: ByzantineMode[] = ["wrong-model", "equivocator", "invalid-signature", "random-bytes", "copycat"];
+const FAST = "node-01";
+
+let dir: string;
+let cluster: Cluster;
+const idOf = (index: number) => `node-${String(index + 1).padStart(2, "0")}`;
+const byzantineId = (mode: ByzantineMode) => idOf(HONEST + BYZANTINE.indexOf(mode));
+const honestIds = Array.from({ length: HONEST }, (_, i) => idOf(i));
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "concord-node-byzantine-"));
+  cluster = await startCluster({
+    dir,
+    nodes: HONEST + BYZANTINE.length,
+    seed: "node-byzantine",
+    backend: (i) => ({ type: "fixed", modelSeed: MODEL_SEED, delayMs: i === 0 ? 0 : 100 }),
+    byzantine: (i) => (i >= HONEST ? BYZANTINE[i - HONEST] : undefined),
+    // Valid commitments are in within ~100 ms; the close waits for late ones (n is never reached).
+    pool: { k: HONEST, closeGraceMs: 400, deadlineMs: 15_000 },
+  });
+}, 50_000);
+afterAll(async () => {
+  await cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const EXACT: PolicyRef = { id: "exact", version: 1, params: {} };
+const STRUCTURED: PolicyRef = { id: "structured", version: 1, params: { fields: { label: { type: "label" }, score: { type: "number", decimals: 2 } } } };
+
+interface Sent {
+  id: string;
+  mode: AttestationMode;
+  model: string;
+  input: string;
+}
+
+describe("five byzantine nodes (one of each behaviour) among six honest ones", () => {
+  const sent: Sent[] = [];
+  const bundles = new Map<string, AgreedBundle>();
+
+  it("the honest nodes still agree, on the honest output, in commit-reveal and direct mode", async () => {
+    const requests: { mode: AttestationMode; policy: PolicyRef; model: string }[] = [
+      { mode: "commit-reveal", policy: EXACT, model: "chat" },
+      { mode: "commit-reveal", policy: EXACT, model: "chat" },
+      { mode: "commit-reveal", policy: STRUCTURED, model: "oracle-json" },
+      { mode: "direct", policy: EXACT, model: "chat" },
+    ];
+    for (const [i, request] of requests.entries()) {
+      const input = `byzantine round ${i}`;
+      const id = await cluster.pool.submit({ ...request, input, entropy: taggedHash("e2e/byzantine", String(i)), sampling: SAMPLING });
+      sent.push({ id, mode: request.mode, model: request.model, input });
+    }
+    const policies = createDefaultPolicyRegistry();
+    for (const request of sent) {
+      const outcome = await cluster.outcome(request.id, 15_000);
+      expect(outcome.kind, request.mode).toBe("agreed");
+      if (outcome.kind !== "agreed") continue;
+      const { bundle } = outcome;
+      bundles.set(request.id, bundle);
+      const honest = fixedOutput(MODEL_SEED, { requestId: fromHex(request.id), model: request.model, input: request.input, sampling: SAMPLING }).output;
+      if (request.model.endsWith("-json")) expect(JSON.parse(bundle.outcome.output)).toEqual(JSON.parse(honest));
+      else expect(bundle.outcome.output).toBe(honest);
+      expect(bundle.outcome.supporters.length).toBeGreaterThanOrEqual(bundle.request.k);
+      for (const mode of ["wrong-model", "equivocator", "invalid-signature", "random-bytes"] as const) {
+        expect(bundle.outcome.supporters).not.toContain(byzantineId(mode));
+      }
+      expect(() => verifyBundle(bundle, cluster.registry, policies)).not.toThrow();
+    }
+    expect(cluster.pool.counters.badBundles).toBe(0);
+  }, 30_000);
+
+  it("equivocation is caught: evidence in the pool's store, gossiped and detected by honest nodes", async () => {
+    const equivocator = byzantineId("equivocator");
+    for (const request of sent) {
+      const record = await cluster.store.get(fromHex(request.id));
+      const evidence = record?.evidence ?? [];
+      expect(evidence.map((e) => e.node), request.mode).toEqual([equivocator]);
+      const decoded = decodeMessage(evidence[0]?.encoded as Uint8Array, "equivocation");
+      expect(decoded.first.t).toBe(request.mode === "direct" ? "output" : "commitment");
+      // Its vote never counts, and a close never lists it once both commitments are seen.
+      const bundle = bundles.get(request.id);
+      expect(bundle?.close?.commitments.map((c) => c.node) ?? []).not.toContain(equivocator);
+    }
+    expect(cluster.pool.counters.evidence).toBeGreaterThanOrEqual(sent.length);
+    // Honest nodes detect it on their own and publish the evidence (identical bytes: one message id).
+    const detectedBy = cluster.nodes.slice(0, HONEST).filter((node) => node.logs.some((line) => line.msg === "equivocation detected" && line["node"] === equivocator));
+    expect(detectedBy.length).toBeGreaterThan(0);
+    // The equivocator bypassed its own slashing protection to do it: an honest node cannot.
+    expect(cluster.nodes[HONEST + BYZANTINE.indexOf("equivocator")]?.logs.some((line) => line.msg?.includes("BYZANTINE TEST MODE"))).toBe(true);
+  });
+
+  it("the copycat gains nothing in commit-reveal mode: its reveal is rejected, it is never a supporter", async () => {
+    const copycat = byzantineId("copycat");
+    for (const request of sent.filter((r) => r.mode === "commit-reveal")) {
+      const bundle = bundles.get(request.id) as AgreedBundle;
+      // It committed (a copy of the fast node's hash, signed as its own) in time to be listed...
+      const listed = bundle.close?.commitments.find((c) => c.node === copycat);
+      const victim = bundle.close?.commitments.find((c) => c.node === FAST);
+      expect(listed?.commitment).toEqual(victim?.commitment);
+      // ...but it can never open it: the commitment binds the victim's node id.
+      expect(bundle.outcome.supporters).not.toContain(copycat);
+      expect(bundle.reveals.map((r) => r.node)).not.toContain(copycat);
+    }
+    const revealsTopic = concordTopic(cluster.devnet.chain, "reveal");
+    const mismatches = async () => counterValue(cluster.metrics, "concord_gossip_validation_total", { topic: revealsTopic, result: "reject", code: "COMMITMENT_MISMATCH" });
+    await until(async () => (await mismatches()) >= 3, 5_000, "the copycat's reveals rejected at the pool");
+  });
+
+  it("in direct mode the copycat's re-signed copy is counted: why commit-reveal is the default", () => {
+    const direct = sent.find((r) => r.mode === "direct") as Sent;
+    const bundle = bundles.get(direct.id) as AgreedBundle;
+    const copied = bundle.outputs.find((output) => output.node === byzantineId("copycat"));
+    expect(copied?.output).toBe(bundle.outputs.find((output) => output.node === FAST)?.output);
+    expect(bundle.outcome.supporters).toContain(byzantineId("copycat"));
+  });
+
+  it("peers whose messages are rejected lose gossip score at the pool; valid-but-wrong ones do not", async () => {
+    const score = (id: string) => {
+      const index = cluster.devnet.nodes.findIndex((node) => node.id === id);
+      return cluster.network.gossip.getPeerScore(cluster.nodes[index]?.peerId as string);
+    };
+    const lowestHonest = () => Math.min(...honestIds.map(score));
+    const penalized = ["invalid-signature", "random-bytes", "copycat"] as const;
+    // Gossipsub refreshes scores on its heartbeat (1 s).
+    await until(async () => penalized.every((mode) => score(byzantineId(mode)) < 0), 5_000, "penalties in the scores");
+    for (const mode of penalized) expect(score(byzantineId(mode)), mode).toBeLessThan(Math.min(0, lowestHonest()));
+    // Random bytes on every topic, every request: graylisted (every RPC from it dropped).
+    expect(score(byzantineId("random-bytes"))).toBeLessThan(SCORE_THRESHOLDS.graylistThreshold);
+    for (const id of honestIds) expect(score(id), id).toBeGreaterThanOrEqual(0);
+    // A wrong model or an equivocation is valid gossip: outvoted and slashable, not a transport fault.
+    expect(score(byzantineId("wrong-model"))).toBeGreaterThanOrEqual(0);
+    expect(score(byzantineId("equivocator"))).toBeGreaterThanOrEqual(0);
+    const rejected = async (kind: "commitment" | "reveal", code: string) =>
+      counterValue(cluster.metrics, "concord_gossip_validation_total", { topic: concordTopic(cluster.devnet.chain, kind), result: "reject", code });
+    expect(await rejected("commitment", "SIG_INVALID")).toBeGreaterThan(0);
+    expect(await rejected("reveal", "SIG_INVALID")).toBeGreaterThan(0);
+  }, 15_000);
+});
+
+async function until(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

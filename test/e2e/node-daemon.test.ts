@@ -1,0 +1,109 @@
+/**
+ * `concord node` as a person runs it: real child processes, a devnet's files, loopback only.
+ * Configuration errors exit with code 2 and say what is wrong; a started node logs one JSON
+ * "node started" line with its addresses and stops cleanly (exit 0) on SIGINT and SIGTERM.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createDevnet, type Devnet } from "../../src/cli/devnet.ts";
+import { runConcord, startNode, stopAllNodes, stopNode } from "../helpers/processes.ts";
+
+let dir: string;
+let devnet: Devnet;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "concord-node-daemon-"));
+  devnet = await createDevnet({ dir, nodes: 2, seed: "node-daemon", backend: () => ({ type: "fixed", modelSeed: "m", delayMs: 0 }) });
+});
+afterEach(async () => {
+  await stopAllNodes();
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const node1 = () => devnet.nodes[0]?.configPath as string;
+
+/** Runs `concord node` expecting it to fail at once with a configuration error. */
+async function configFailure(args: string[]): Promise<string> {
+  const result = await runConcord(["node", ...args], 15_000);
+  expect(result.signal).toBeNull();
+  expect(result.code, result.output).toBe(2);
+  return result.output;
+}
+
+describe("concord node: configuration errors exit 2 with a clear message", () => {
+  it("documents itself in --help", async () => {
+    const result = await runConcord(["node", "--help"], 15_000);
+    expect(result.code).toBe(0);
+    for (const text of ["--config", "--byzantine", "TESTING AID", "--backend", "fixed", "CONCORD_REGISTRY", "Exit codes"]) expect(result.output).toContain(text);
+  });
+
+  it("refuses a missing key file", async () => {
+    const output = await configFailure(["--config", node1(), "--keystore", join(dir, "absent.key.json")]);
+    expect(output).toMatch(/CONFIG: cannot load the node key: no key file at .*absent\.key\.json; create one with: concord keys new/);
+  });
+
+  it("refuses a registry it cannot read, or that is not JSON", async () => {
+    expect(await configFailure(["--config", node1(), "--registry", join(dir, "absent-registry.json")])).toMatch(/CONFIG: cannot read the registry: .*absent-registry\.json: ENOENT/);
+    const garbage = join(dir, "garbage-registry.json");
+    writeFileSync(garbage, "{ not json");
+    expect(await configFailure(["--config", node1(), "--registry", garbage])).toMatch(/CONFIG: registry is not valid JSON/);
+  });
+
+  it("refuses a node id that is not in the registry, and a key that is not the registered one", async () => {
+    expect(await configFailure(["--config", node1(), "--node", "node-99"])).toMatch(/CONFIG: node not in the registry: "node-99"/);
+    const otherKey = join(dir, "node-02.key.json");
+    expect(await configFailure(["--config", node1(), "--keystore", otherKey])).toMatch(/CONFIG: key does not match the registry/);
+  });
+
+  it("refuses a config file it cannot read, unknown settings and bad values", async () => {
+    expect(await configFailure(["--config", join(dir, "absent.config.json")])).toMatch(/CONFIG: invalid node configuration: cannot read config file/);
+    expect(await configFailure(["--registry", devnet.registryPath])).toMatch(/missing "node"/);
+    expect(await configFailure(["--config", node1(), "--byzantine", "lazy"])).toMatch(/byzantine must be one of/);
+    expect(await configFailure(["--config", node1(), "--backend", "gpu"])).toMatch(/backend.type must be/);
+  });
+
+  it("refuses a listen port or a metrics port already in use", async () => {
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    try {
+      expect(await configFailure(["--config", node1(), "--listen", `/ip4/127.0.0.1/tcp/${port}`])).toMatch(/CONFIG: cannot start the network: listen \/ip4\/127\.0\.0\.1\/tcp\/\d+/);
+      expect(await configFailure(["--config", node1(), "--metrics-port", String(port)])).toMatch(new RegExp(`CONFIG: cannot serve metrics: 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 30_000);
+});
+
+describe("concord node: lifecycle", () => {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`logs "node started" with its addresses, serves metrics, and exits 0 on ${signal}`, async () => {
+      const node = await startNode("node-01", ["--config", node1()]);
+      expect(node.multiaddrs.length).toBeGreaterThan(0);
+      for (const address of node.multiaddrs) expect(address).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${node.peerId}$`));
+      const started = node.logs.find((line) => line.msg === "node started");
+      expect(started).toMatchObject({ node: "node-01", chain: devnet.chain, backend: "fixed(0 ms)" });
+      const metrics = await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`).then((response) => response.text());
+      expect(metrics).toContain("concord_peers");
+
+      node.child.kill(signal);
+      const exit = await node.exited;
+      expect(exit, node.tail()).toEqual({ code: 0, signal: null });
+      expect(node.logs.map((line) => line.msg)).toEqual(expect.arrayContaining(["shutting down", "node stopped"]));
+    }, 30_000);
+  }
+
+  it("keeps its peer id across restarts (it derives from the node key)", async () => {
+    const first = await startNode("node-01", ["--config", node1()]);
+    await stopNode(first);
+    const second = await startNode("node-01", ["--config", node1()]);
+    expect(second.peerId).toBe(first.peerId);
+    expect((await stopNode(second)).code).toBe(0);
+  }, 30_000);
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { createDefaultPolicyRegistry } from "../../../src/agreement/registry.ts";
+import { isConcordError } from "../../../src/errors.ts";
+
+describe("createDefaultPolicyRegistry", () => {
+  it("registers exact, seeded, semantic, structured and first-wins at version 1", () => {
+    const registry = createDefaultPolicyRegistry();
+    expect(registry.list().map((p) => `${p.id}@${p.version}`)).toEqual([
+      "exact@1",
+      "seeded@1",
+      "semantic@1",
+      "structured@1",
+      "first-wins@1",
+    ]);
+  });
+
+  it("binds a request's policy once and rejects unknown ids and bad parameters", () => {
+    const registry = createDefaultPolicyRegistry();
+    const bound = registry.bind({ id: "semantic", version: 1, params: { thetaPpm: 900_000 } });
+    expect(bound.ref.id).toBe("semantic");
+    const codeOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        if (isConcordError(error)) return error.code;
+        throw error;
+      }
+      return undefined;
+    };
+    expect(codeOf(() => registry.bind({ id: "semantic", version: 2, params: {} }))).toBe("POLICY_UNKNOWN");
+    expect(codeOf(() => registry.bind({ id: "seeded", version: 1, params: { epsPpm: -5 } }))).toBe("POLICY_PARAMS");
+  });
+});
