@@ -22,6 +22,8 @@ export const firstWinsPolicy: AgreementPolicy<FirstWinsParams> = {
   id: "first-wins",
   version: 1,
   description: "baseline only: the first vote in arrival order wins, k ignored; rewards speed, not correctness",
+  // Requests cannot name it (PolicyRegistry.bind refuses): it exists to be compared against.
+  baselineOnly: true,
   parseParams(params: PolicyParams): FirstWinsParams {
     const keys = Object.keys(params);
     if (keys.length > 0) {

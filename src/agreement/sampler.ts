@@ -221,6 +221,9 @@ let candNext = new Int32Array(0);
 const bucketHead = new Int32Array(BUCKETS);
 const bucketCount = new Int32Array(BUCKETS);
 const bucketWeight = new Float64Array(BUCKETS);
+/** Weight sums of runs of 256 consecutive survivors: a draw over all of them skips whole runs. */
+const BLOCK_SHIFT = 8;
+let blockWeight = new Float64Array(0);
 /** A nucleus this small (against all survivors) is gathered from the bucket lists, not scanned for. */
 const GATHER_FRACTION = 8;
 
@@ -231,6 +234,7 @@ function ensureScratch(vocab: number): void {
   candN = new Int32Array(vocab);
   candW = new Float64Array(vocab);
   candNext = new Int32Array(vocab);
+  blockWeight = new Float64Array((vocab >> BLOCK_SHIFT) + 1);
 }
 
 /** The last kept candidate: everything at or before it in candidate order is kept. */
@@ -271,7 +275,7 @@ function sampled(logits: Logits, params: SamplingParams, seed: Bytes, step: numb
     kept = [];
     for (let b = 0; b < bucket; b++) for (let j = bucketHead[b] as number; j >= 0; j = candNext[j] as number) kept.push(j);
     const partial = sortedBucket(logits, temperature, bucket).slice(0, topK - ahead);
-    kept.push(...partial);
+    for (const j of partial) kept.push(j);
     for (const j of kept) {
       const n = candN[j] as number;
       const w = weightOf(candX[j] as number, n);
@@ -328,7 +332,7 @@ function sampled(logits: Logits, params: SamplingParams, seed: Bytes, step: numb
     }
   }
 
-  if (nucleus === null) return drawScanning(logits, temperature, count, EVERYTHING, nucleusWeight, seed, step);
+  if (nucleus === null) return drawAll(count, nucleusWeight, seed, step);
   // Survivor indices run in token-id order, so sorting them lays the nucleus out by id.
   const members = Int32Array.from(nucleus).sort();
   return drawFrom(members, nucleusWeight, seed, step);
@@ -342,6 +346,21 @@ function drawFrom(members: Int32Array, nucleusWeight: number, seed: Bytes, step:
   for (const j of members) {
     const w = candW[j] as number;
     cum += w;
+    if (target < cum) return result(j, cum, scaled, nucleusWeight);
+  }
+  throw new Error("assertion failed: sampler draw ran past the nucleus");
+}
+
+/** Draws when every survivor is in the nucleus: whole runs first, then within the run. */
+function drawAll(count: number, nucleusWeight: number, seed: Bytes, step: number): SampledToken {
+  const scaled = stepUniformBits(seed, step) * BigInt(nucleusWeight);
+  const target = Number(scaled >> 53n);
+  let cum = 0;
+  let block = 0;
+  while (cum + (blockWeight[block] as number) <= target) cum += blockWeight[block++] as number;
+  const end = Math.min(count, (block + 1) << BLOCK_SHIFT);
+  for (let j = block << BLOCK_SHIFT; j < end; j++) {
+    cum += candW[j] as number;
     if (target < cum) return result(j, cum, scaled, nucleusWeight);
   }
   throw new Error("assertion failed: sampler draw ran past the nucleus");
@@ -421,7 +440,7 @@ function survivors(logits: Logits, temperature: number, m: number): number {
   return count;
 }
 
-/** n and the weight of every survivor; per bucket: weight sum, count and member list. */
+/** n and the weight of every survivor; per bucket: weight sum, count and member list; per run of 256: weight sum. */
 function weighAll(count: number): void {
   const xs = candX;
   const ns = candN;
@@ -430,6 +449,8 @@ function weighAll(count: number): void {
   const heads = bucketHead;
   const counts = bucketCount;
   const weights = bucketWeight;
+  const blocks = blockWeight;
+  blocks.fill(0, 0, (count >> BLOCK_SHIFT) + 1);
   for (let j = 0; j < count; j++) {
     const x = xs[j] as number;
     const n = Math.floor(x * NEG_K + 0.5);
@@ -443,6 +464,7 @@ function weighAll(count: number): void {
     counts[bucket] = (counts[bucket] as number) + 1;
     next[j] = heads[bucket] as number;
     heads[bucket] = j;
+    blocks[j >> BLOCK_SHIFT] = (blocks[j >> BLOCK_SHIFT] as number) + w;
   }
 }
 

@@ -33,9 +33,9 @@
  * values. The trim is deterministic and order-free, but it is not a search for the largest
  * consistent subset (that is combinatorial); with an honest majority inside the group whose values
  * lie within the tolerance of each other, the median stays among honest values and no honest vote
- * is trimmed. Adding a reveal equal to the canonical output never shrinks the winning support
- * (property-tested); with k > n/2 it also keeps the canonical output and every supporter, while with
- * a minority quorum over scattered values the trim may settle on a larger set with other medians.
+ * is trimmed. Adding a reveal equal to the canonical output keeps the canonical output and every
+ * supporter when k > n/2 (property-tested); with a minority quorum over scattered values the trim
+ * may settle on another set with other medians (the winning support never shrank in testing).
  *
  * Canonical output text: the JSON object of the declared fields present (undeclared keys dropped),
  * keys sorted by UTF-16 code units, no whitespace, strings as ECMAScript JSON.stringify writes them
@@ -44,7 +44,7 @@
  */
 import { outputHash, compareBytes } from "../wire/hash.ts";
 import type { Bytes, Cluster, PolicyParams } from "../wire/types.ts";
-import { clustersByHash, compareClusters, sortVotes } from "./clusters.ts";
+import { clustersByHash, compareClusters } from "./clusters.ts";
 import { checkKeys, isParamMap, paramsError, readBool, readEnum, readInt, readMap } from "./params.ts";
 import type { AgreementPolicy, PolicyDecision, Vote } from "./policy.ts";
 import { compareScaled, formatScaled, withinTolerance } from "./decimal.ts";
@@ -252,7 +252,10 @@ export const structuredPolicy: AgreementPolicy<StructuredParams> = {
   decide(votes, params, { k }): PolicyDecision {
     const unread: Vote[] = [];
     const groups: ReadVote[][] = [];
-    for (const vote of sortVotes(votes)) {
+    // No sort needed: grouping, medians and trimming are order-free, ties between groups are
+    // broken by support, size and canonical hash (distinct groups have distinct canonical texts),
+    // and every list that leaves this function is sorted.
+    for (const vote of votes) {
       const read = readVote(vote, params);
       if (!read) {
         unread.push(vote);

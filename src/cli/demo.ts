@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { ConcordError } from "../errors.ts";
 import { createConcordNetwork, type ConcordNetwork } from "../net/concord.ts";
+import { BYZANTINE_MODES } from "../node/config.ts";
 import { createRegistry } from "../quorum/registry.ts";
 import { createPool, type Pool, type PoolOutcome } from "../sequencer/pool.ts";
 import { SqliteOutcomeStore } from "../sequencer/store.ts";
@@ -19,7 +20,6 @@ import type { Message, PolicyRef, SamplingParams } from "../wire/types.ts";
 import { createDevnet } from "./devnet.ts";
 import { startNodeProcess, stopNodeProcesses, type NodeProcess } from "./processes.ts";
 
-export const BYZANTINE_MODES = ["wrong-model", "copycat", "equivocator", "invalid-signature", "random-bytes"] as const;
 
 export interface DemoOptions {
   nodes: number;
@@ -33,6 +33,9 @@ export interface DemoOptions {
   /** Keep the devnet folder (keys, registry, databases) instead of deleting it. */
   keep?: string;
 }
+
+/** Emulated inference latency of the fastest honest node; each next node is 40 ms slower. */
+const HONEST_DELAY_MS = 150;
 
 interface Kind {
   label: string;
@@ -165,7 +168,15 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
     out.progress(`starting ${options.nodes} node processes (${options.byzantine.length} byzantine) in ${dir}`);
     for (const [index, node] of devnet.nodes.entries()) {
       const mode = index >= byzantineFrom ? options.byzantine[index - byzantineFrom] : undefined;
-      const args = ["--config", node.configPath, ...bootstrap.flatMap((address) => ["--bootstrap", address]), ...(mode ? ["--byzantine", mode] : [])];
+      // Honest nodes emulate GPU inference time with a per-node delay; a lazy node running a
+      // cheaper (wrong) model answers at once, which is exactly how it wins a first-wins race.
+      const delayMs = mode === "wrong-model" ? 0 : HONEST_DELAY_MS + 40 * index;
+      const args = [
+        "--config", node.configPath,
+        "--delay-ms", String(delayMs),
+        ...bootstrap.flatMap((address) => ["--bootstrap", address]),
+        ...(mode ? ["--byzantine", mode] : []),
+      ];
       const child = await startNodeProcess(node.id, args);
       children.push(child);
       bootstrap.push(...child.multiaddrs.map((address) => (address.includes("/p2p/") ? address : `${address}/p2p/${child.peerId}`)));

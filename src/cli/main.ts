@@ -8,7 +8,8 @@ import { ConcordError, isConcordError } from "../errors.ts";
 import { inspectCommand } from "./inspect.ts";
 import { keysNewCommand } from "./keys.ts";
 import { addNodeCommand } from "./node.ts";
-import { BYZANTINE_MODES, formatDemoSummary, runDemo } from "./demo.ts";
+import { formatDemoSummary, runDemo } from "./demo.ts";
+import { BYZANTINE_MODES } from "../node/config.ts";
 import { verifyCommand } from "./verify.ts";
 
 export const EXIT_OK = 0;

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import { SingleBar } from "cli-progress";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createDefaultPolicyRegistry } from "../agreement/registry.ts";
 import { ConcordError, isConcordError } from "../errors.ts";
 import { writeReport } from "../sim/report.ts";
@@ -124,16 +124,17 @@ export function addSimCommand(program: Command): Command {
 
 if (import.meta.main) {
   const program = addSimCommand(new Command("concord").exitOverride());
+  const args = process.argv.slice(2);
   try {
-    await program.parseAsync(process.argv.slice(2).length > 0 && process.argv[2] !== "sim" ? ["sim", ...process.argv.slice(2)] : process.argv.slice(2), { from: "user" });
+    await program.parseAsync(args[0] === "sim" ? args : ["sim", ...args], { from: "user" });
   } catch (error) {
-    if (isConcordError(error)) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+    } else if (isConcordError(error)) {
       process.stderr.write(`concord: ${error.code}: ${error.message}\n`);
-      process.exitCode = 2;
-    } else if (!(error instanceof Error && "exitCode" in error)) {
-      throw error;
+      process.exitCode = error.code === "SCENARIO" ? 2 : 1;
     } else {
-      process.exitCode = 2;
+      throw error;
     }
   }
 }

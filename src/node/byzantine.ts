@@ -11,9 +11,12 @@
  * - wrong-model: runs another model (another seed): valid messages, outvoted.
  * - equivocator: for every commitment (or direct-mode output) it signs, signs a second, different
  *   one and publishes both. The second signature skips its own slashing protection, which is
- *   exactly what an honest node can never do; every peer turns the pair into evidence.
+ *   exactly what an honest node can never do; every peer turns the pair into evidence. (It does
+ *   not see its own second message, so a direct-mode bundle it aggregates itself still counts its
+ *   first output, validly signed: verifyBundle cannot know about evidence.)
  * - invalid-signature: publishes its commitments, outputs and reveals with corrupted signatures
- *   (the reveal early, right after the commitment, since no close ever lists a rejected one).
+ *   (the reveal early, right after the commitment, since no close ever lists a rejected one), and
+ *   its own vote corrupted inside any bundle it aggregates.
  * - random-bytes: never sends a valid message; for every request it sees it publishes random
  *   bytes on every topic, and its own messages are replaced by random bytes.
  * - copycat: runs no model. Commit-reveal: copies the first commitment hash another member
@@ -162,6 +165,13 @@ function invalidSignature(init: ByzantineInit): ByzantineBehaviour {
       };
     },
     async publish(message) {
+      if (message.t === "bundle") {
+        // A bundle it aggregates holds its own vote, validly signed (the participant applied it
+        // locally before it went out corrupted): corrupt it there too.
+        const corruptOwn = <M extends { node: string }>(vote: M, field: keyof M & ("sig" | "commitmentSig")) =>
+          vote.node === nodeId ? { ...vote, [field]: corruptSignature(vote[field] as Bytes) } : vote;
+        return send({ ...message, reveals: message.reveals.map((r) => corruptOwn(r, "commitmentSig")), outputs: message.outputs.map((o) => corruptOwn(o, "sig")) });
+      }
       if (!isOwn(nodeId, message)) return send(message);
       if (message.t === "reveal") return send({ ...message, commitmentSig: corruptSignature(message.commitmentSig) });
       await send({ ...message, sig: corruptSignature(message.sig) });

@@ -9,7 +9,7 @@ import { ConcordError } from "../errors.ts";
 
 export type BackendConfig =
   | { type: "synthetic"; modelSeed: string; hardware: string; delayMs: number }
-  | { type: "openai"; baseUrl: string; model?: string; timeoutMs: number; apiKeyEnv?: string }
+  | { type: "openai"; baseUrl: string; model?: string; timeoutMs: number; apiKeyEnv?: string; api?: "completions" | "chat" }
   /** Not a model: hash-derived text after a fixed delay (benchmarks and protocol tests). */
   | { type: "fixed"; modelSeed: string; delayMs: number };
 
@@ -263,6 +263,10 @@ function validateBackend(value: unknown): BackendConfig {
     const out: BackendConfig = { type: "openai", baseUrl, timeoutMs: expectInt(backend.timeoutMs ?? 60_000, "backend.timeoutMs", 1, 3_600_000) };
     if (backend.model !== undefined) out.model = expectString(backend.model, "backend.model");
     if (backend.apiKeyEnv !== undefined) out.apiKeyEnv = expectString(backend.apiKeyEnv, "backend.apiKeyEnv");
+    if (backend.api !== undefined) {
+      if (backend.api !== "completions" && backend.api !== "chat") throw configError(`backend.api must be "completions" or "chat"`);
+      out.api = backend.api;
+    }
     return out;
   }
   if (backend.type === "fixed") {

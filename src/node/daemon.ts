@@ -54,7 +54,13 @@ export function createBackend(config: NodeConfig["backend"]): InferenceBackend {
   if (config.type === "fixed") return createFixedBackend({ seed: config.modelSeed, delayMs: config.delayMs });
   if (config.type === "synthetic") return createSyntheticBackend({ modelSeed: config.modelSeed, hardware: config.hardware, delayMs: config.delayMs });
   const apiKey = config.apiKeyEnv ? process.env[config.apiKeyEnv] : undefined;
-  return createOpenAIBackend({ baseUrl: config.baseUrl, timeoutMs: config.timeoutMs, ...(config.model ? { model: config.model } : {}), ...(apiKey ? { apiKey } : {}) });
+  return createOpenAIBackend({
+    baseUrl: config.baseUrl,
+    timeoutMs: config.timeoutMs,
+    ...(config.model ? { model: config.model } : {}),
+    ...(apiKey ? { apiKey } : {}),
+    ...(config.api ? { api: config.api } : {}),
+  });
 }
 
 export class NodeDaemon {

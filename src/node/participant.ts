@@ -108,7 +108,8 @@ export class Participant {
           break;
         case "agreed":
           this.#decided(event.context, "agreed", now);
-          this.#send(event.bundle);
+          // Whoever decides first publishes; a verified bundle already in means someone did.
+          if (!this.book.get(event.context.id)?.bundle) this.#send(event.bundle);
           break;
         case "no-agreement":
           this.#decided(event.context, "no-agreement", now);

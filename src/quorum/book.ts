@@ -8,11 +8,12 @@ import type { PolicyRegistry } from "../agreement/policy.ts";
 import { verifyMessage } from "../crypto/sign.ts";
 import { ConcordError } from "../errors.ts";
 import { toHex } from "../wire/hash.ts";
+import { requestId } from "../wire/ids.ts";
 import type {
   AgreedBundle,
   Bytes,
   EquivocationEvidence,
-  InferenceRequest,
+  BundledRequest,
   Message,
   NoAgreement,
 } from "../wire/types.ts";
@@ -98,8 +99,9 @@ export class RequestBook {
   }
 
   /** Follows a request (idempotent: a known one is DUPLICATE). */
-  addRequest(request: InferenceRequest, now: number): BookEntry {
-    const context = openRequest(request, this.registry, this.policies, { now, checkSignature: this.#keys !== undefined });
+  addRequest(request: BundledRequest, now: number, options: { authenticated?: boolean } = {}): BookEntry {
+    const checkSignature = this.#keys !== undefined && options.authenticated !== true;
+    const context = openRequest(request, this.registry, this.policies, { now, checkSignature });
     // [IGNORE] A request already followed.
     if (this.#entries.has(context.idHex)) throw ignore("DUPLICATE", "request already known");
     // [IGNORE] More requests than the book holds: a flood cannot grow memory without bound.
@@ -139,9 +141,16 @@ export class RequestBook {
   }
 
   #addBundle(bundle: AgreedBundle, now: number): BookEvent[] {
+    // [IGNORE] Only the first verified bundle for a request counts: once the request has one, or
+    // its own collector agreed, later bundles are dropped unverified. Every member that decides
+    // publishes one, and each costs k + 2 signature checks: verifying them all was most of a
+    // node's CPU per request (bench/network.bench.ts).
+    const known = this.get(requestId(bundle.request));
+    if (known && (known.bundle || known.collector.status === "agreed")) throw ignore("DUPLICATE", "request already agreed");
     const verified = verifyBundle(bundle, this.registry, this.policies);
     let entry = this.get(verified.context.id);
-    if (!entry) entry = this.addRequest(bundle.request, now);
+    // verifyBundle has authenticated the request (through the close, or its own signature).
+    if (!entry) entry = this.addRequest(bundle.request, now, { authenticated: true });
     // [IGNORE] Only the first verified bundle for a request counts.
     if (entry.bundle) throw ignore("DUPLICATE", "request already has a bundle");
     entry.bundle = bundle;

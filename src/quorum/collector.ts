@@ -16,6 +16,7 @@ import { commitmentOfReveal } from "../wire/ids.ts";
 import { PROTOCOL_VERSION } from "../wire/limits.ts";
 import type {
   AgreedBundle,
+  BundledRequest,
   Bytes,
   CommitClose,
   EquivocationEvidence,
@@ -252,7 +253,7 @@ export class Collector {
       t: "bundle",
       v: PROTOCOL_VERSION,
       chain: this.context.request.chain,
-      request: this.context.request,
+      request: bundledRequest(this.context.request),
       reveals: counted.flatMap((c) => (c.message.t === "reveal" ? [c.message] : [])),
       outputs: counted.flatMap((c) => (c.message.t === "output" ? [c.message] : [])),
       outcome,
@@ -260,4 +261,11 @@ export class Collector {
     if (this.#close) bundle.close = this.#close;
     return bundle;
   }
+}
+
+/** Commit-reveal bundles carry the request body only: the close signs its id (spec/08-verification.md). */
+function bundledRequest(request: BundledRequest): BundledRequest {
+  if (request.mode === "direct") return request;
+  const { sig: _sig, ...body } = request;
+  return body;
 }

@@ -11,13 +11,14 @@ import { verifyMessage } from "../crypto/sign.ts";
 import { ConcordError } from "../errors.ts";
 import { bytesEqual, outputHash, toHex } from "../wire/hash.ts";
 import { commitmentOfReveal, requestId } from "../wire/ids.ts";
-import type { Bytes, CommitClose, InferenceRequest, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
+import type { BundledRequest, Bytes, CommitClose, InferenceRequest, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
 import { checkThreshold, drawCommittee } from "./committee.ts";
 import type { Registry } from "./registry.ts";
 
 /** Everything derived once from a valid request. */
 export interface RequestContext {
-  readonly request: InferenceRequest;
+  /** The request; signed, except as a commit-reveal bundle carries it. */
+  readonly request: BundledRequest;
   readonly id: Bytes;
   readonly idHex: string;
   /** Committee in draw order. */
@@ -35,7 +36,7 @@ export interface OpenRequestOptions {
 
 /** Validates a request and derives its context (id, committee, bound policy). */
 export function openRequest(
-  request: InferenceRequest,
+  request: BundledRequest,
   registry: Registry,
   policies: PolicyRegistry,
   options: OpenRequestOptions = {},
@@ -47,7 +48,7 @@ export function openRequest(
   // [REJECT] The input is not empty.
   if (request.input.length === 0) throw new ConcordError("REQUEST_INVALID", "empty input");
   // [REJECT] The request is signed by the sequencer.
-  if (options.checkSignature !== false && !verifyMessage(registry.sequencer, request)) {
+  if (options.checkSignature !== false && (request.sig === undefined || !verifyMessage(registry.sequencer, request as InferenceRequest))) {
     throw new ConcordError("SIG_INVALID", "request not signed by the sequencer");
   }
   // [IGNORE] The deadline has not passed.

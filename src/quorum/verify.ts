@@ -28,6 +28,10 @@ export function verifyBundle(bundle: AgreedBundle, registry: Registry, policies:
     throw new ConcordError("CHAIN_MISMATCH", "bundle for another chain", { details: bundle.chain });
   }
   const direct = request.mode === "direct";
+  // [REJECT] Direct mode carries the signed request; commit-reveal the body only, since the
+  // close signs the request id (an unchecked signature would make the bundle malleable).
+  if (direct && request.sig === undefined) throw invalid("direct-mode bundle without the request's signature");
+  if (!direct && request.sig !== undefined) throw invalid("commit-reveal bundle carries a request signature: the close signs the request id");
   const context = openRequest(request, registry, policies, { checkSignature: direct });
   const votes: Vote[] = [];
   const seen = new Set<string>();

@@ -309,7 +309,7 @@ export class Pool {
         // must list at least k, so wait for k again (a signed close below k was rejected by
         // every peer and, thrown from this timer, crashed the sequencer).
         if (entry.collector.commitments.length < entry.context.request.k) {
-          tracked.kthCommitmentAt = undefined;
+          delete tracked.kthCommitmentAt;
           continue;
         }
         // At the deadline the request resolves to NoAgreement below; a close would be EXPIRED.

@@ -1,7 +1,7 @@
 /**
  * Run configurations: the (policy and parameters, n, k, mode) combinations a scenario asks for.
- * The base grid is every policy in every mode at the scenario's n and k; each sweep adds points
- * along one parameter (in the first mode). Identical combinations run once and are shared.
+ * The base grid is every policy in every mode at the scenario's n, k and close grace; each sweep
+ * adds points along one parameter, n, k or the grace (in the first mode). Identical combinations run once and are shared.
  */
 import type { AttestationMode, PolicyParamValue, PolicyRef } from "../wire/types.ts";
 import { policyLabel, thresholdFor, withParam, type PolicySpec, type RequestKind, type Scenario } from "./scenario.ts";
@@ -17,6 +17,8 @@ export interface RunConfig {
   n: number;
   k: number;
   mode: AttestationMode;
+  /** The sequencer's close grace period, ms. */
+  graceMs: number;
   /** In the base grid (policies x modes at the scenario's n and k). */
   base: boolean;
 }
@@ -29,7 +31,7 @@ export interface SweepSeries {
 
 export interface SweepPlan {
   name: string;
-  /** What varies: a parameter path, "n" or "k". */
+  /** What varies: a parameter path, "n", "k" or "graceMs". */
   over: string;
   series: SweepSeries[];
 }
@@ -39,8 +41,8 @@ export interface RunPlan {
   sweeps: SweepPlan[];
 }
 
-function configKey(policy: PolicyRef, n: number, k: number, mode: AttestationMode): string {
-  return JSON.stringify([policy.id, policy.version, canonicalParams(policy.params), n, k, mode]);
+function configKey(policy: PolicyRef, n: number, k: number, mode: AttestationMode, graceMs: number): string {
+  return JSON.stringify([policy.id, policy.version, canonicalParams(policy.params), n, k, mode, graceMs]);
 }
 
 function canonicalParams(value: PolicyParamValue): PolicyParamValue {
@@ -55,8 +57,8 @@ function canonicalParams(value: PolicyParamValue): PolicyParamValue {
 export function planRuns(scenario: Scenario): RunPlan {
   const configs: RunConfig[] = [];
   const byKey = new Map<string, RunConfig>();
-  const add = (spec: PolicySpec, policy: PolicyRef, label: string, n: number, k: number, mode: AttestationMode, base: boolean): RunConfig => {
-    const key = configKey(policy, n, k, mode);
+  const add = (spec: PolicySpec, policy: PolicyRef, label: string, n: number, k: number, mode: AttestationMode, base: boolean, graceMs = scenario.timing.graceMs): RunConfig => {
+    const key = configKey(policy, n, k, mode, graceMs);
     const existing = byKey.get(key);
     if (existing) {
       if (base) existing.base = true;
@@ -64,13 +66,14 @@ export function planRuns(scenario: Scenario): RunPlan {
     }
     const config: RunConfig = {
       index: configs.length,
-      label: `${label} | n=${n} k=${k} | ${mode}`,
+      label: `${label} | n=${n} k=${k} | ${mode}${graceMs === scenario.timing.graceMs ? "" : ` | grace=${graceMs}ms`}`,
       policyLabel: label,
       policy,
       kinds: spec.kinds,
       n,
       k,
       mode,
+      graceMs,
       base,
     };
     configs.push(config);
@@ -91,6 +94,14 @@ export function planRuns(scenario: Scenario): RunPlan {
         return { value, config: add(spec, { id: spec.id, version: spec.version, params }, label, n, k, mode, false).index };
       });
       return { name: sweep.name, over: sweep.param, series: [{ policy: spec.label, points }] };
+    }
+    if (sweep.type === "grace") {
+      const series = sweep.policies.map((name) => {
+        const spec = scenario.policies.find((p) => p.label === name) as PolicySpec;
+        const points = sweep.values.map((value) => ({ value, config: add(spec, { id: spec.id, version: spec.version, params: spec.params }, spec.label, n, k, mode, false, value).index }));
+        return { policy: spec.label, points };
+      });
+      return { name: sweep.name, over: "graceMs", series };
     }
     const series = sweep.policies.map((name) => {
       const spec = scenario.policies.find((p) => p.label === name) as PolicySpec;

@@ -278,7 +278,7 @@ export function simulateRun(ctx: EngineContext, world: RequestWorld, config: Run
           const count = collector.commitments.length;
           let next = closeAt;
           if (count >= config.n && (closeAt === undefined || closeAt > at)) next = at;
-          else if (count >= k && next === undefined) next = roundMs(at + scenario.timing.graceMs);
+          else if (count >= k && next === undefined) next = roundMs(at + config.graceMs);
           if (next !== undefined && next !== closeAt) {
             closeAt = next;
             queue.schedule(next, { type: "close" });

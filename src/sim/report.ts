@@ -112,7 +112,7 @@ export interface SummaryJson {
   fleet: SimulationResult["fleet"];
   baseline: BaselineSummary;
   configs: ConfigSummary[];
-  sweeps: { name: string; over: string; series: { policy: string; points: { value: unknown; config: number; acceptanceRate: number; falseAcceptRate: number; falseRejectRate: number }[] }[] }[];
+  sweeps: { name: string; over: string; series: { policy: string; points: { value: unknown; config: number; acceptanceRate: number; falseAcceptRate: number; falseRejectRate: number; stallRate: number }[] }[] }[];
 }
 
 export function summaryJson(result: SimulationResult): SummaryJson {
@@ -131,7 +131,7 @@ export function summaryJson(result: SimulationResult): SummaryJson {
         policy: series.policy,
         points: series.points.map((point) => {
           const s = byConfig(point.config);
-          return { value: point.value, config: point.config, acceptanceRate: s.acceptanceRate, falseAcceptRate: s.falseAcceptRate, falseRejectRate: s.falseRejectRate };
+          return { value: point.value, config: point.config, acceptanceRate: s.acceptanceRate, falseAcceptRate: s.falseAcceptRate, falseRejectRate: s.falseRejectRate, stallRate: s.stallRate };
         }),
       })),
     })),
@@ -276,9 +276,12 @@ export function sweepChart(result: SimulationResult, index: number): string {
     const x = (value: unknown, j: number) => (numeric ? (value as number) : j);
     const of = (config: number) => result.summaries[config] as ConfigSummary;
     const name = sweep.series.length > 1 ? `${s.policy}: ` : "";
+    const single = sweep.series.length === 1;
+    const stalls = s.points.some((p) => of(p.config).stalls > 0);
     series.push({ name: `${name}acceptance`, color, markers: true, points: s.points.map((p, j) => [x(p.value, j), of(p.config).acceptanceRate]) });
-    series.push({ name: `${name}false accepts`, color, dashed: true, markers: true, points: s.points.map((p, j) => [x(p.value, j), of(p.config).falseAcceptRate]) });
-    if (sweep.series.length === 1) series.push({ name: "false rejects", color: PALETTE[1] as string, markers: true, dashed: true, points: s.points.map((p, j) => [x(p.value, j), of(p.config).falseRejectRate]) });
+    series.push({ name: `${name}false accepts`, color: single ? (PALETTE[1] as string) : color, dashed: true, markers: true, points: s.points.map((p, j) => [x(p.value, j), of(p.config).falseAcceptRate]) });
+    if (single) series.push({ name: "false rejects", color: PALETTE[3] as string, markers: true, dashed: true, points: s.points.map((p, j) => [x(p.value, j), of(p.config).falseRejectRate]) });
+    if (stalls && (single || sweep.over === "graceMs")) series.push({ name: `${name}stalls`, color: single ? (PALETTE[4] as string) : color, markers: true, dotted: true, points: s.points.map((p, j) => [x(p.value, j), of(p.config).stallRate]) });
   });
   return lineChart({
     title: `${result.scenario.name}: sweep over ${sweep.over}${sweep.series.length === 1 ? ` (${sweep.series[0]?.policy ?? ""})` : ""}`,

@@ -128,6 +128,7 @@ export interface PolicySpec {
 
 export type Sweep =
   | { name: string; type: "param"; policy: string; param: string; values: PolicyParamValue[] }
+  | { name: string; type: "grace"; values: number[]; policies: string[] }
   | { name: string; type: "committee"; over: "n" | "k"; values: number[]; k: "default" | "majority" | "all" | number; policies: string[] };
 
 export type RegistryWeights =
@@ -486,7 +487,18 @@ function checkCommittee(n: number, k: number, registrySize: number, path: string
   if (n > registrySize) throw scenarioError(path, `n=${n} exceeds registry.size=${registrySize}`);
 }
 
+function sweepPolicies(value: Json, path: string, specs: readonly PolicySpec[]): string[] {
+  if (value === undefined) return specs.map((p) => p.label);
+  return list(value, path).map((p, i) => findPolicy(specs, text(p, at(path, i)), at(path, i)).label);
+}
+
 function parseSweep(value: Json, path: string, policies: PolicyRegistry, specs: readonly PolicySpec[], scenario: { n: number; k: number; size: number }): Sweep {
+  if (isObject(value) && value.timing !== undefined) {
+    const o = object(value, path, ["timing", "values"], ["name", "policies"]);
+    oneOf(o.timing, at(path, "timing"), ["graceMs"] as const);
+    const values = list(o.values, at(path, "values")).map((v, i) => number(v, at(at(path, "values"), i), { min: 0, max: 3_600_000 }));
+    return { name: o.name === undefined ? "graceMs" : text(o.name, at(path, "name")), type: "grace", values, policies: sweepPolicies(o.policies, at(path, "policies"), specs) };
+  }
   if (isObject(value) && value.committee !== undefined) {
     const o = object(value, path, ["committee", "values"], ["name", "k", "policies"]);
     const over = oneOf(o.committee, at(path, "committee"), ["n", "k"] as const);
@@ -500,7 +512,7 @@ function parseSweep(value: Json, path: string, policies: PolicyRegistry, specs: 
       const n = over === "n" ? v : scenario.n;
       checkCommittee(n, over === "k" ? v : thresholdFor(n, k), scenario.size, at(at(path, "values"), i));
     });
-    const names = o.policies === undefined ? specs.map((p) => p.label) : list(o.policies, at(path, "policies")).map((p, i) => findPolicy(specs, text(p, at(at(path, "policies"), i)), at(at(path, "policies"), i)).label);
+    const names = sweepPolicies(o.policies, at(path, "policies"), specs);
     return { name: o.name === undefined ? over : text(o.name, at(path, "name")), type: "committee", over, values, k, policies: names };
   }
   const o = object(value, path, ["policy", "param", "values"], ["name"]);

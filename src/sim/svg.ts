@@ -18,6 +18,7 @@ export interface Series {
   points: readonly (readonly [number, number])[];
   color?: string;
   dashed?: boolean;
+  dotted?: boolean;
   /** Draw as a step function (for CDFs). */
   step?: boolean;
   /** Mark each point with a dot. */
@@ -167,7 +168,12 @@ function legendRows(names: readonly string[]): number {
   return Math.ceil(names.length / perRowFor(names));
 }
 
-function legend(f: Frame, entries: { name: string; color: string; dashed?: boolean; dot?: boolean }[]): string[] {
+function dash(series: { dashed?: boolean; dotted?: boolean }): string {
+  if (series.dotted) return ' stroke-dasharray="2 3"';
+  return series.dashed ? ' stroke-dasharray="5 3"' : "";
+}
+
+function legend(f: Frame, entries: { name: string; color: string; dash?: string; dot?: boolean }[]): string[] {
   const out: string[] = [];
   const perRow = perRowFor(entries.map((e) => e.name));
   const colW = (f.width - MARGIN.left - MARGIN.right) / perRow;
@@ -175,7 +181,7 @@ function legend(f: Frame, entries: { name: string; color: string; dashed?: boole
     const x = MARGIN.left + (i % perRow) * colW;
     const y = f.height - 8 - (Math.ceil(entries.length / perRow) - 1 - Math.floor(i / perRow)) * LEGEND_ROW;
     if (entry.dot) out.push(`<circle cx="${fixed(x + 9)}" cy="${fixed(y - 4)}" r="4" fill="${entry.color}"/>`);
-    else out.push(`<line x1="${fixed(x)}" y1="${fixed(y - 4)}" x2="${fixed(x + 18)}" y2="${fixed(y - 4)}" stroke="${entry.color}" stroke-width="2"${entry.dashed ? ' stroke-dasharray="5 3"' : ""}/>`);
+    else out.push(`<line x1="${fixed(x)}" y1="${fixed(y - 4)}" x2="${fixed(x + 18)}" y2="${fixed(y - 4)}" stroke="${entry.color}" stroke-width="2"${entry.dash ?? ""}/>`);
     const limit = perRow === 1 ? 96 : 44;
     const name = entry.name.length > limit ? `${entry.name.slice(0, limit - 1)}…` : entry.name;
     out.push(`<text x="${fixed(x + 24)}" y="${fixed(y)}">${escapeXml(name)}</text>`);
@@ -201,10 +207,10 @@ export function lineChart(axes: Axes & { series: readonly Series[] }): string {
       coords.push(`${fixed(f.x(point[0]))},${fixed(f.y(point[1]))}`);
       prev = point;
     }
-    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="5 3"' : ""} points="${coords.join(" ")}"/>`);
+    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash(series)} points="${coords.join(" ")}"/>`);
     if (series.markers) for (const p of series.points) out.push(`<circle cx="${fixed(f.x(p[0]))}" cy="${fixed(f.y(p[1]))}" r="3" fill="${color}"/>`);
   });
-  out.push(...legend(f, axes.series.map((s, i) => ({ name: s.name, color: s.color ?? (PALETTE[i % PALETTE.length] as string), ...(s.dashed ? { dashed: true } : {}) }))));
+  out.push(...legend(f, axes.series.map((s, i) => ({ name: s.name, color: s.color ?? (PALETTE[i % PALETTE.length] as string), dash: dash(s) }))));
   out.push("</svg>");
   return `${out.join("\n")}\n`;
 }

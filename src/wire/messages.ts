@@ -41,6 +41,7 @@ import {
 } from "./limits.ts";
 import type {
   AgreedBundle,
+  BundledRequest,
   Bytes,
   Cluster,
   CommitClose,
@@ -48,6 +49,7 @@ import type {
   EquivocationEvidence,
   Evidence,
   InferenceRequest,
+  InferenceRequestBody,
   Message,
   MessageKind,
   NoAgreement,
@@ -195,10 +197,23 @@ function readSampling(value: unknown, path: string): SamplingParams {
 // ---------------------------------------------------------------------------------------------
 // Message kinds. Each has `read` (wire map -> message, strict) and `wire` (message -> wire map).
 
+const REQUEST_KEYS = ["t", "v", "chain", "entropy", "model", "input", "sampling", "policy", "mode", "n", "k", "deadline"];
+
 function readRequest(value: unknown, path = "request"): InferenceRequest {
-  const map = readMap(value, path, ["t", "v", "chain", "entropy", "model", "input", "sampling", "policy", "mode", "n", "k", "deadline", "sig"], ["weights"]);
+  const map = readMap(value, path, [...REQUEST_KEYS, "sig"], ["weights"]);
+  return { ...readRequestBody(map, path), sig: readSig(map.sig, `${path}.sig`) };
+}
+
+/** A bundle's request: the body, signed only in direct mode (spec/08-verification.md). */
+function readBundledRequest(value: unknown, path: string): BundledRequest {
+  const map = readMap(value, path, REQUEST_KEYS, ["weights", "sig"]);
+  const body = readRequestBody(map, path);
+  return map.sig === undefined ? body : { ...body, sig: readSig(map.sig, `${path}.sig`) };
+}
+
+function readRequestBody(map: WireMap, path: string): InferenceRequestBody {
   const header = readHeader(map, path, "request");
-  const request: InferenceRequest = {
+  const request: InferenceRequestBody = {
     t: "request",
     ...header,
     entropy: readHash(map.entropy, `${path}.entropy`),
@@ -210,13 +225,12 @@ function readRequest(value: unknown, path = "request"): InferenceRequest {
     n: readUint(map.n, `${path}.n`, MAX_COMMITTEE),
     k: readUint(map.k, `${path}.k`, MAX_COMMITTEE),
     deadline: readUint(map.deadline, `${path}.deadline`),
-    sig: readSig(map.sig, `${path}.sig`),
   };
   if (map.weights !== undefined) request.weights = readHash(map.weights, `${path}.weights`);
   return request;
 }
 
-function wireRequest(request: InferenceRequest): WireMap {
+function wireRequest(request: BundledRequest): WireMap {
   const { weights, ...rest } = request;
   return weights === undefined ? { ...rest } : { ...rest, weights };
 }
@@ -303,7 +317,7 @@ function readBundle(value: unknown, path = "bundle"): AgreedBundle {
   const bundle: AgreedBundle = {
     t: "bundle",
     ...readHeader(map, path, "bundle"),
-    request: readRequest(map.request, `${path}.request`),
+    request: readBundledRequest(map.request, `${path}.request`),
     reveals,
     outputs,
     outcome: readOutcome(map.outcome, `${path}.outcome`),

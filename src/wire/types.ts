@@ -135,11 +135,18 @@ export interface Outcome {
   supporters: string[];
 }
 
+/**
+ * A request as a bundle carries it. Commit-reveal bundles carry the body only: the close signs
+ * the request id, which is the hash of the body, so a request signature would be redundant and,
+ * unchecked, malleable. Direct-mode bundles carry the signed request.
+ */
+export type BundledRequest = InferenceRequestBody & { sig?: Bytes };
+
 export interface AgreedBundle {
   t: "bundle";
   v: number;
   chain: string;
-  request: InferenceRequest;
+  request: BundledRequest;
   /** Commit-reveal mode: the sequencer's close (its signature also vouches for the request id). */
   close?: CommitClose;
   /** Commit-reveal mode: the reveals the decision used, sorted by node id. */

@@ -1,18 +1,22 @@
 /**
- * Byzantine node processes among honest ones, on 127.0.0.1: eleven `concord node` processes, six
- * honest and one of each byzantine behaviour (`--byzantine`), with the sequencer's pool in this
- * process. n = 11, k = 6: five byzantine members is the most the threat model allows (n - k).
+ * Byzantine node processes whose messages are valid gossip, among honest ones, on 127.0.0.1:
+ * eight `concord node` processes, five honest, one wrong model, one equivocator and one copycat
+ * (`--byzantine`), with the sequencer's pool in this process. n = 8, k = 5: three byzantine
+ * members is the most the threat model allows (n - k). node-byzantine-garbage.test.ts covers the
+ * ones that send invalid messages. (Two clusters, not one of eleven: gossipsub's IP colocation
+ * penalty starts above ten peers behind one address, and on loopback every peer shares one.)
  *
- * Honest nodes and the byzantine ones run the fixed backend (the same "model" seed but the
- * wrong-model node's). One honest node answers at once, the others after 100 ms, so the copycat
- * has exactly one honest commitment (or output) to copy, deterministically: that node's.
+ * Every node runs the fixed backend (the same "model" seed but the wrong-model node's), with
+ * delays that make the order deterministic: one honest node answers at once, so the copycat has
+ * exactly one commitment (or output) to copy, that node's; the equivocator answers at 300 ms,
+ * everyone else at 800 ms, so both its commitments are in before the last one (which completes
+ * n and closes the commit phase at once). The margins are wide for loaded CI machines.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDefaultPolicyRegistry } from "../../src/agreement/registry.ts";
-import { SCORE_THRESHOLDS } from "../../src/net/constants.ts";
 import { concordTopic } from "../../src/net/concord.ts";
 import type { ByzantineMode } from "../../src/node/config.ts";
 import { verifyBundle } from "../../src/quorum/verify.ts";
@@ -25,8 +29,8 @@ import { counterValue, startCluster, type Cluster } from "../helpers/processes.t
 
 const MODEL_SEED = "e2e-byzantine";
 const SAMPLING: SamplingParams = { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 16 };
-const HONEST = 6;
-const BYZANTINE: ByzantineMode[] = ["wrong-model", "equivocator", "invalid-signature", "random-bytes", "copycat"];
+const HONEST = 5;
+const BYZANTINE: ByzantineMode[] = ["wrong-model", "equivocator", "copycat"];
 const FAST = "node-01";
 
 let dir: string;
@@ -41,10 +45,9 @@ beforeAll(async () => {
     dir,
     nodes: HONEST + BYZANTINE.length,
     seed: "node-byzantine",
-    backend: (i) => ({ type: "fixed", modelSeed: MODEL_SEED, delayMs: i === 0 ? 0 : 100 }),
+    backend: (i) => ({ type: "fixed", modelSeed: MODEL_SEED, delayMs: i === 0 ? 0 : i === HONEST + BYZANTINE.indexOf("equivocator") ? 300 : 800 }),
     byzantine: (i) => (i >= HONEST ? BYZANTINE[i - HONEST] : undefined),
-    // Valid commitments are in within ~100 ms; the close waits for late ones (n is never reached).
-    pool: { k: HONEST, closeGraceMs: 400, deadlineMs: 15_000 },
+    pool: { k: HONEST, closeGraceMs: 1_000, deadlineMs: 15_000 },
   });
 }, 50_000);
 afterAll(async () => {
@@ -62,7 +65,7 @@ interface Sent {
   input: string;
 }
 
-describe("five byzantine nodes (one of each behaviour) among six honest ones", () => {
+describe("a wrong model, an equivocator and a copycat among five honest nodes", () => {
   const sent: Sent[] = [];
   const bundles = new Map<string, AgreedBundle>();
 
@@ -89,9 +92,10 @@ describe("five byzantine nodes (one of each behaviour) among six honest ones", (
       if (request.model.endsWith("-json")) expect(JSON.parse(bundle.outcome.output)).toEqual(JSON.parse(honest));
       else expect(bundle.outcome.output).toBe(honest);
       expect(bundle.outcome.supporters.length).toBeGreaterThanOrEqual(bundle.request.k);
-      for (const mode of ["wrong-model", "equivocator", "invalid-signature", "random-bytes"] as const) {
-        expect(bundle.outcome.supporters).not.toContain(byzantineId(mode));
-      }
+      expect(bundle.outcome.supporters).not.toContain(byzantineId("wrong-model"));
+      // In commit-reveal mode the close leaves the equivocator out. (In direct mode a bundle it
+      // aggregates itself may still count its first, validly signed output; see byzantine.ts.)
+      if (request.mode === "commit-reveal") expect(bundle.outcome.supporters).not.toContain(byzantineId("equivocator"));
       expect(() => verifyBundle(bundle, cluster.registry, policies)).not.toThrow();
     }
     expect(cluster.pool.counters.badBundles).toBe(0);
@@ -105,9 +109,9 @@ describe("five byzantine nodes (one of each behaviour) among six honest ones", (
       expect(evidence.map((e) => e.node), request.mode).toEqual([equivocator]);
       const decoded = decodeMessage(evidence[0]?.encoded as Uint8Array, "equivocation");
       expect(decoded.first.t).toBe(request.mode === "direct" ? "output" : "commitment");
-      // Its vote never counts, and a close never lists it once both commitments are seen.
+      // A close never lists it once both commitments are seen.
       const bundle = bundles.get(request.id);
-      expect(bundle?.close?.commitments.map((c) => c.node) ?? []).not.toContain(equivocator);
+      if (request.mode === "commit-reveal") expect(bundle?.close?.commitments.map((c) => c.node)).not.toContain(equivocator);
     }
     expect(cluster.pool.counters.evidence).toBeGreaterThanOrEqual(sent.length);
     // Honest nodes detect it on their own and publish the evidence (identical bytes: one message id).
@@ -142,26 +146,15 @@ describe("five byzantine nodes (one of each behaviour) among six honest ones", (
     expect(bundle.outcome.supporters).toContain(byzantineId("copycat"));
   });
 
-  it("peers whose messages are rejected lose gossip score at the pool; valid-but-wrong ones do not", async () => {
-    const score = (id: string) => {
-      const index = cluster.devnet.nodes.findIndex((node) => node.id === id);
-      return cluster.network.gossip.getPeerScore(cluster.nodes[index]?.peerId as string);
-    };
-    const lowestHonest = () => Math.min(...honestIds.map(score));
-    const penalized = ["invalid-signature", "random-bytes", "copycat"] as const;
+  it("the copycat loses gossip score at the pool; a wrong model or an equivocator, valid gossip, does not", async () => {
+    const score = (id: string) => cluster.network.gossip.getPeerScore(cluster.nodes[cluster.devnet.nodes.findIndex((node) => node.id === id)]?.peerId as string);
+    const copycat = byzantineId("copycat");
     // Gossipsub refreshes scores on its heartbeat (1 s).
-    await until(async () => penalized.every((mode) => score(byzantineId(mode)) < 0), 5_000, "penalties in the scores");
-    for (const mode of penalized) expect(score(byzantineId(mode)), mode).toBeLessThan(Math.min(0, lowestHonest()));
-    // Random bytes on every topic, every request: graylisted (every RPC from it dropped).
-    expect(score(byzantineId("random-bytes"))).toBeLessThan(SCORE_THRESHOLDS.graylistThreshold);
+    await until(() => score(copycat) < 0, 5_000, "the copycat's penalty in its score");
     for (const id of honestIds) expect(score(id), id).toBeGreaterThanOrEqual(0);
-    // A wrong model or an equivocation is valid gossip: outvoted and slashable, not a transport fault.
+    // Outvoted and slashable instead: a wrong output or an equivocation is not a transport fault.
     expect(score(byzantineId("wrong-model"))).toBeGreaterThanOrEqual(0);
     expect(score(byzantineId("equivocator"))).toBeGreaterThanOrEqual(0);
-    const rejected = async (kind: "commitment" | "reveal", code: string) =>
-      counterValue(cluster.metrics, "concord_gossip_validation_total", { topic: concordTopic(cluster.devnet.chain, kind), result: "reject", code });
-    expect(await rejected("commitment", "SIG_INVALID")).toBeGreaterThan(0);
-    expect(await rejected("reveal", "SIG_INVALID")).toBeGreaterThan(0);
   }, 15_000);
 });
 

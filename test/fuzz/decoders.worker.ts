@@ -74,7 +74,7 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
     remember(message);
     if (message.t === "request") knownRequestIds.add(toHex(requestId(message)));
     if (message.t === "bundle") {
-      remember(message.request);
+      if (message.request.sig) remember(message.request as InferenceRequest);
       knownRequestIds.add(toHex(requestId(message.request)));
       if (message.close) remember(message.close);
       for (const part of [...message.reveals, ...message.outputs]) remember(part);
@@ -121,11 +121,13 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
         verifyBundle(message, net.registry, net.policies);
         // A bundle is an aggregate: any subset of known reveals that still agrees is a valid
         // bundle. What must never happen is a signed part that is not one of the known ones.
-        // In commit-reveal mode the request's own signature is not checked (the close signs the
-        // request id), so there only the request body has to be known.
+        // In commit-reveal mode the bundle carries the request body only (the close signs the
+        // request id), so there only the request id has to be known.
         const parts: Message[] = [...message.reveals, ...message.outputs, ...(message.close ? [message.close] : [])];
         const requestKnown =
-          message.request.mode === "direct" ? known.has(toHex(encodeMessage(message.request))) : knownRequestIds.has(toHex(requestId(message.request)));
+          message.request.mode === "direct"
+            ? known.has(toHex(encodeMessage(message.request as InferenceRequest)))
+            : knownRequestIds.has(toHex(requestId(message.request)));
         const partsKnown = parts.every((part) => known.has(toHex(encodeMessage(part))));
         return (requestKnown && partsKnown) || fail("accepted a bundle with an unknown signed part", message);
       }

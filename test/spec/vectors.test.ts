@@ -34,6 +34,19 @@ function run(fn: () => unknown): { expected: unknown } | { expectedError: string
   }
 }
 
+/** Generous: these run every committed case, and CI machines are shared. */
+const TIMEOUT = 60_000;
+
+const keys = new Map<string, Uint8Array>();
+function keyFor(label: string): Uint8Array {
+  let key = keys.get(label);
+  if (!key) {
+    key = testKey(label).publicKey;
+    keys.set(label, key);
+  }
+  return key;
+}
+
 const outcomeOf = (c: VectorCase) => (c.expectedError !== undefined ? { expectedError: c.expectedError } : { expected: c.expected });
 
 describe("spec/vectors are exactly what the generator writes", () => {
@@ -91,7 +104,7 @@ describe("committed vectors, run independently through the public functions", ()
       expect(toHex(encodeMessage(decoded)), c.name).toBe(toHex(bytes));
     }
     expect(kinds).toEqual(new Set(MESSAGE_KINDS));
-  });
+  }, TIMEOUT);
 
   it("signing.json: roots, keys, signatures and verification", () => {
     const file = load("signing.json");
@@ -125,7 +138,7 @@ describe("committed vectors, run independently through the public functions", ()
       if (input.op === "key" && typeof input.label === "string") expect(toHex(testKey(input.label, input.scheme).secretKey)).toBe(input.seed);
     }
     expect(ops).toEqual(new Set(["root", "key", "sign", "verify"]));
-  });
+  }, TIMEOUT);
 
   it("committee.json: draws from ids and weights alone", () => {
     const file = load("committee.json");
@@ -134,13 +147,13 @@ describe("committed vectors, run independently through the public functions", ()
       // Keys play no part in the draw: any valid key will do.
       const registry = createRegistry({
         chain: "vectors",
-        sequencer: { scheme: "ed25519", publicKey: testKey("sequencer").publicKey },
-        nodes: input.nodes.map((node) => ({ ...node, scheme: "ed25519", publicKey: testKey(node.id).publicKey })),
+        sequencer: { scheme: "ed25519", publicKey: keyFor("sequencer") },
+        nodes: input.nodes.map((node) => ({ ...node, scheme: "ed25519", publicKey: keyFor(node.id) })),
       });
       const result = run(() => ({ committee: drawCommittee(registry, fromHex(input.request), input.n) }));
       expect(result, c.name).toEqual(outcomeOf(c));
     }
-  });
+  }, TIMEOUT);
 
   it("bundles.json: decode, then verifyBundle against the registry, on both ed25519 paths", () => {
     const file = load("bundles.json");
@@ -157,5 +170,5 @@ describe("committed vectors, run independently through the public functions", ()
     }
     expect(valid).toBeGreaterThanOrEqual(3);
     expect(file.cases.length - valid).toBeGreaterThanOrEqual(30);
-  });
+  }, TIMEOUT);
 });

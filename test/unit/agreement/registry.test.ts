@@ -31,3 +31,11 @@ describe("createDefaultPolicyRegistry", () => {
     expect(codeOf(() => registry.bind({ id: "seeded", version: 1, params: { epsPpm: -5 } }))).toBe("POLICY_PARAMS");
   });
 });
+
+describe("baseline policies", () => {
+  it("refuses a request that names first-wins: it is a baseline, never a rule", () => {
+    const registry = createDefaultPolicyRegistry();
+    expect(() => registry.bind({ id: "first-wins", version: 1, params: {} })).toThrow(expect.objectContaining({ code: "POLICY_PARAMS" }));
+    expect(() => registry.bind({ id: "first-wins", version: 1, params: {} }, { allowBaseline: true })).not.toThrow();
+  });
+});

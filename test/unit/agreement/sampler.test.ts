@@ -251,6 +251,17 @@ describe("sampleNext: sampled", () => {
     }
   });
 
+  it("draws floor(u * V) from V equal logits; ties keep the lowest ids under top-k and top-p", () => {
+    const vocab = 32_000;
+    const flat = new Float32Array(vocab).fill(1.5);
+    for (let step = 0; step < 100; step++) {
+      const u = stepUniform(SEED, step);
+      expect(sampleNext(flat, sampled(700), SEED, step).token).toBe(Math.floor(u * vocab));
+      expect(sampleNext(flat, sampled(700, 50), SEED, step).token).toBe(Math.floor(u * 50));
+      expect(sampleNext(flat, sampled(700, 0, 500_000), SEED, step).token).toBe(Math.floor(u * (vocab / 2)));
+    }
+  });
+
   it("handles masked (-inf) tokens, one-token vocabularies and extreme temperatures", () => {
     expect(histogram([-Infinity, 0, -Infinity], sampled(1000), 50)).toEqual([0, 50, 0]);
     expect(sampleNext([7], sampled(700), SEED, 3).token).toBe(0);

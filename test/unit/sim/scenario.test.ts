@@ -77,4 +77,11 @@ describe("scenario validation", () => {
     expect(plan.sweeps[0]?.series[0]?.points.map((p) => p.config)).toEqual([8, 1]);
     expect(plan.configs[9]?.label).toBe("exact | n=5 k=4 | commit-reveal");
   });
+
+  it("sweeps the close grace period", () => {
+    const plan = planRuns(scenarioOf({ sweeps: [{ timing: "graceMs", values: [0, 50, 500], policies: ["exact"] }] }));
+    expect(plan.configs.map((c) => c.graceMs)).toEqual([50, 50, 50, 50, 0, 500]);
+    expect(plan.configs[5]?.label).toBe("exact | n=7 k=5 | commit-reveal | grace=500ms");
+    expect(errorOf(scenarioJson({ sweeps: [{ timing: "deadlineMs", values: [1] }] }))).toMatch(/sweeps\[0\]\.timing: must be one of "graceMs"/);
+  });
 });

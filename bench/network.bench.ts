@@ -1,0 +1,278 @@
+/**
+ * The network path end to end: five `concord node` processes on TCP loopback, the fixed backend
+ * (no model: hash-derived text after a fixed delay, 10/12/14/16/18 ms for nodes 1..5), and the
+ * sequencer's pool in this process. n = 5, k = 4.
+ *
+ * Figures, every one from the same run:
+ * - kth_reveal_to_bundle: from the k-th reveal (direct mode: signed output) a node sent to the
+ *   agreed bundle delivered by the pool (verified, stored, emitted by `outcomes()`), at 100
+ *   requests/s. Node send times come from their --trace-file (Unix ms to the microsecond, the
+ *   same clock as this process on one machine).
+ * - quorum vs first-wins: submit to bundle delivered, against submit to the first result's
+ *   arrival at the pool (first-wins' latency: the fastest node's commitment in commit-reveal
+ *   mode, its signed output in direct mode), and the ratio of the two; also the first reveal's
+ *   arrival (commit-reveal). Quorum pays the k-th fastest node, the close round trip
+ *   (commit-reveal) and gossip hops.
+ * - saturation: agreed requests/s with 200 requests kept in flight (the backend allows 64 jobs
+ *   per node, so the protocol, not the stub, is the limit).
+ * The pool's outcome store is SQLite in memory for all of the above (the same code as on disk,
+ * without the fsync per write), so the figures are the network's and the protocol's; one more
+ * saturation run with the store on disk (WAL, synchronous=FULL) shows what durability costs.
+ *
+ * Run alone: `npx node bench/network.bench.ts` (or `npm run bench network`).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { createDevnet, type Devnet } from "../src/cli/devnet.ts";
+import { startNodeProcess, stopNodeProcesses, type NodeProcess } from "../src/cli/processes.ts";
+import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../src/net/concord.ts";
+import { createRegistry } from "../src/quorum/registry.ts";
+import { createPool, type Pool, type PoolOutcome } from "../src/sequencer/pool.ts";
+import { SqliteOutcomeStore } from "../src/sequencer/store.ts";
+import { taggedHash, toHex } from "../src/wire/hash.ts";
+import { MESSAGE_KINDS } from "../src/wire/messages.ts";
+import type { AttestationMode, Message } from "../src/wire/types.ts";
+
+const NODES = 5;
+const K = 4;
+const DELAYS_MS = [10, 12, 14, 16, 18];
+const RATE = 100;
+const PACED_REQUESTS = 400;
+const WARMUP_REQUESTS = 40;
+const SATURATION_WINDOW = 200;
+const SATURATION_SECONDS = 6;
+
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+const round2 = (value: number) => Math.round(value * 100) / 100;
+
+interface Track {
+  mode: AttestationMode;
+  submittedAt: number;
+  firstResultAt?: number;
+  firstRevealAt?: number;
+  deliveredAt?: number;
+  outcome?: PoolOutcome["kind"];
+}
+
+interface Network {
+  devnet: Devnet;
+  network: ConcordNetwork;
+  pool: Pool;
+  store: SqliteOutcomeStore;
+  nodes: NodeProcess[];
+  tracks: Map<string, Track>;
+  traceFiles: string[];
+}
+
+async function startNetwork(dir: string, storePath: string): Promise<Network> {
+  const devnet = await createDevnet({
+    dir,
+    nodes: NODES,
+    seed: "bench-network",
+    logLevel: "warn",
+    maxConcurrentJobs: 64,
+    backend: (i) => ({ type: "fixed", modelSeed: "bench", delayMs: DELAYS_MS[i] as number }),
+  });
+  const registry = createRegistry(devnet.registry);
+  const network = await createConcordNetwork(
+    { chain: devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], privateKey: taggedHash("bench/sequencer-peer", dir), handlerQueueLength: 100_000 },
+    { logger: pino({ level: "silent" }) },
+  );
+  const store = new SqliteOutcomeStore({ path: storePath });
+  store.open();
+  const tracks = new Map<string, Track>();
+  // Watches what reaches the pool (arrival times) without changing what it does.
+  const watched = {
+    attach: (receiver: (message: Message, from: string) => void) =>
+      network.attach((message, from) => {
+        receiver(message, from);
+        if (message.t !== "commitment" && message.t !== "output" && message.t !== "reveal") return;
+        const track = tracks.get(toHex(message.request));
+        if (!track) return;
+        const at = now();
+        if (message.t === "reveal") track.firstRevealAt ??= at;
+        else track.firstResultAt ??= at;
+      }),
+    publish: (message: Message) => network.publish(message),
+  };
+  const pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: NODES, k: K, deadlineMs: 30_000, closeGraceMs: 50, maxInFlight: 100_000 }, tickMs: 5 });
+  await pool.start();
+  await network.start();
+  void (async () => {
+    for await (const outcome of pool.outcomes()) {
+      const track = tracks.get(outcome.requestId);
+      if (!track || track.outcome) continue;
+      track.deliveredAt = now();
+      track.outcome = outcome.kind;
+    }
+  })();
+  const nodes: NodeProcess[] = [];
+  const traceFiles: string[] = [];
+  const bootstrap = [...network.gossip.multiaddrs];
+  for (const node of devnet.nodes) {
+    const traceFile = join(dir, `trace-${node.id}.jsonl`);
+    traceFiles.push(traceFile);
+    const child = await startNodeProcess(node.id, ["--config", node.configPath, "--trace-file", traceFile, "--no-metrics", ...bootstrap.flatMap((address) => ["--bootstrap", address])]);
+    nodes.push(child);
+    bootstrap.push(...child.multiaddrs);
+  }
+  const topics = [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(devnet.chain, kind)))];
+  await Promise.all(topics.map((topic) => network.gossip.waitForMeshPeers(topic, NODES, 20_000)));
+  return { devnet, network, pool, store, nodes, tracks, traceFiles };
+}
+
+async function stopNetwork(net: Network): Promise<void> {
+  await stopNodeProcesses(net.nodes);
+  await net.pool.stop();
+  await net.network.stop();
+  await net.store.close();
+}
+
+let sequence = 0;
+async function submit(net: Network, mode: AttestationMode, label: string): Promise<string> {
+  const i = sequence++;
+  const submittedAt = now();
+  const id = await net.pool.submit({ model: "bench", input: `${label} request ${i}`, entropy: taggedHash("bench/entropy", String(i)), mode });
+  net.tracks.set(id, { mode, submittedAt });
+  return id;
+}
+
+async function waitFor(net: Network, ids: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (ids.some((id) => net.tracks.get(id)?.outcome === undefined)) {
+    if (Date.now() > deadline) throw new Error(`${ids.filter((id) => !net.tracks.get(id)?.outcome).length} requests undecided after ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
+
+/** Submits `count` requests at `rate` per second (open loop); returns their ids. */
+async function paced(net: Network, mode: AttestationMode, count: number, rate: number): Promise<string[]> {
+  const ids: Promise<string>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    ids.push(submit(net, mode, `paced-${mode}`));
+  }
+  return Promise.all(ids);
+}
+
+/** Keeps `window` requests in flight for `seconds`; returns agreed requests per second. */
+async function saturate(net: Network, window: number, seconds: number): Promise<number> {
+  const started = performance.now();
+  const endAt = started + seconds * 1000;
+  let agreed = 0;
+  const inFlight = new Set<string>();
+  while (performance.now() < endAt) {
+    while (inFlight.size < window) inFlight.add(await submit(net, "commit-reveal", "saturation"));
+    for (const id of inFlight) {
+      const outcome = net.tracks.get(id)?.outcome;
+      if (outcome === undefined) continue;
+      inFlight.delete(id);
+      if (outcome === "agreed") agreed++;
+    }
+    await sleep(2);
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  await waitFor(net, [...inFlight], 60_000).catch(() => undefined);
+  return agreed / elapsed;
+}
+
+interface Sent {
+  /** Send times of each node's reveal (or direct-mode output), by request. */
+  votes: Map<string, number[]>;
+}
+
+function readTraces(files: readonly string[]): Sent {
+  const votes = new Map<string, number[]>();
+  for (const file of files) {
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (line.length === 0) continue;
+      const entry = JSON.parse(line) as { direction: string; kind: string; request: string; at: number };
+      if (entry.direction !== "out" || (entry.kind !== "reveal" && entry.kind !== "output")) continue;
+      const list = votes.get(entry.request) ?? [];
+      list.push(entry.at);
+      votes.set(entry.request, list);
+    }
+  }
+  return { votes };
+}
+
+function latencies(net: Network, ids: readonly string[], sent: Sent) {
+  const kthToBundle: number[] = [];
+  const quorum: number[] = [];
+  const firstWins: number[] = [];
+  const firstReveal: number[] = [];
+  let agreed = 0;
+  for (const id of ids) {
+    const track = net.tracks.get(id);
+    if (track?.outcome !== "agreed" || track.deliveredAt === undefined) continue;
+    agreed++;
+    const votes = [...(sent.votes.get(id) ?? [])].sort((a, b) => a - b);
+    const kth = votes[K - 1];
+    if (kth !== undefined) kthToBundle.push(track.deliveredAt - kth);
+    quorum.push(track.deliveredAt - track.submittedAt);
+    if (track.firstResultAt !== undefined) firstWins.push(track.firstResultAt - track.submittedAt);
+    if (track.firstRevealAt !== undefined) firstReveal.push(track.firstRevealAt - track.submittedAt);
+  }
+  return { agreed, kthToBundle, quorum, firstWins, firstReveal };
+}
+
+export async function run(): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), "concord-bench-network-"));
+  const out: Record<string, number> = { "network.nodes": NODES, "network.k": K, "network.rate_per_s": RATE };
+  let net: Network | undefined;
+  try {
+    net = await startNetwork(join(dir, "memory"), ":memory:");
+    // Warm-up: JIT, connections, first fsyncs of the nodes' slashing databases.
+    const warm = [];
+    for (let i = 0; i < WARMUP_REQUESTS; i++) warm.push(await submit(net, i % 2 === 0 ? "commit-reveal" : "direct", "warmup"));
+    await waitFor(net, warm, 30_000);
+
+    const phases: { mode: AttestationMode; ids: string[] }[] = [];
+    for (const mode of ["commit-reveal", "direct"] as const) {
+      const ids = await paced(net, mode, PACED_REQUESTS, RATE);
+      await waitFor(net, ids, 60_000);
+      phases.push({ mode, ids });
+    }
+    out["network.saturation.agreed_per_s"] = Math.round(await saturate(net, SATURATION_WINDOW, SATURATION_SECONDS));
+    await stopNetwork(net);
+    const sent = readTraces(net.traceFiles);
+    for (const { mode, ids } of phases) {
+      const prefix = mode === "commit-reveal" ? "network.commit_reveal" : "network.direct";
+      const figures = latencies(net, ids, sent);
+      out[`${prefix}.agreed_fraction`] = round2(figures.agreed / ids.length);
+      out[`${prefix}.kth_reveal_to_bundle.p50_ms`] = round2(percentile(figures.kthToBundle, 50));
+      out[`${prefix}.kth_reveal_to_bundle.p99_ms`] = round2(percentile(figures.kthToBundle, 99));
+      out[`${prefix}.quorum.p50_ms`] = round2(percentile(figures.quorum, 50));
+      out[`${prefix}.quorum.p99_ms`] = round2(percentile(figures.quorum, 99));
+      out[`${prefix}.first_wins.p50_ms`] = round2(percentile(figures.firstWins, 50));
+      out[`${prefix}.first_wins.p99_ms`] = round2(percentile(figures.firstWins, 99));
+      out[`${prefix}.quorum_over_first_wins.p50`] = round2(percentile(figures.quorum, 50) / percentile(figures.firstWins, 50));
+      if (mode === "commit-reveal") out[`${prefix}.first_reveal.p50_ms`] = round2(percentile(figures.firstReveal, 50));
+    }
+    net = undefined;
+
+    // The same saturation run with the pool's store on disk.
+    net = await startNetwork(join(dir, "disk"), join(dir, "disk", "sequencer.sqlite"));
+    const warmDisk = [];
+    for (let i = 0; i < 10; i++) warmDisk.push(await submit(net, "commit-reveal", "warmup-disk"));
+    await waitFor(net, warmDisk, 30_000);
+    out["network.saturation_store_on_disk.agreed_per_s"] = Math.round(await saturate(net, SATURATION_WINDOW, SATURATION_SECONDS));
+    return out;
+  } finally {
+    if (net) await stopNetwork(net).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) console.log(JSON.stringify(await run(), null, 2));

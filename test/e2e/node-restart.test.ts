@@ -1,0 +1,153 @@
+/**
+ * A node killed with SIGKILL in the middle of a request, after it committed and before the
+ * close, then restarted with the same key and data directory: it never equivocates. Shown the
+ * same request again (a replay, as a sequencer retry or late gossip would bring it) while its
+ * model now answers differently (another floating-point path after the restart), its slashing
+ * protection, which survived the kill, refuses the conflicting commitment; no evidence against
+ * it appears anywhere. Restarted once more, it serves later requests as before.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isConcordError } from "../../src/errors.ts";
+import { messageSigningRoot } from "../../src/crypto/sign.ts";
+import { concordTopic, createConcordNetwork } from "../../src/net/concord.ts";
+import { silentLogger } from "../../src/net/logger.ts";
+import { SlashingProtection } from "../../src/node/slashing.ts";
+import { fromHex, taggedHash } from "../../src/wire/hash.ts";
+import { decodeMessage } from "../../src/wire/messages.ts";
+import type { InferenceRequest } from "../../src/wire/types.ts";
+import { startCluster, stopNode, type Cluster } from "../helpers/processes.ts";
+
+const VICTIM = 4;
+const VICTIM_ID = "node-05";
+
+let dir: string;
+let cluster: Cluster;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "concord-node-restart-"));
+  cluster = await startCluster({
+    dir,
+    nodes: 5,
+    seed: "node-restart",
+    // The victim answers at once; the others take 3 s, so it can be killed between its
+    // commitment and the close (wide margins for loaded machines).
+    backend: (i) => ({ type: "fixed", modelSeed: "e2e-restart", delayMs: i === VICTIM ? 0 : 3_000 }),
+    pool: { closeGraceMs: 100, deadlineMs: 60_000 },
+  });
+}, 45_000);
+afterAll(async () => {
+  await cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The node's concord_peers gauge, from its metrics endpoint. */
+async function peersOf(port: number | null): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text());
+  return Number(/^concord_peers (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("a node killed mid-request and restarted", () => {
+  let requestId = "";
+
+  it("is killed with SIGKILL after its commitment, before the close; the others still agree", async () => {
+    requestId = await cluster.pool.submit({ model: "chat", input: "interrupted", entropy: taggedHash("e2e/restart", "1") });
+    const entry = cluster.pool.book.get(requestId);
+    await until(() => entry?.collector.commitments.some((c) => c.node === VICTIM_ID) === true, 10_000, "the victim's commitment at the pool");
+    expect(entry?.collector.status).toBe("committing");
+    const victim = cluster.nodes[VICTIM];
+    victim?.child.kill("SIGKILL");
+    expect(await victim?.exited).toEqual({ code: null, signal: "SIGKILL" });
+
+    const outcome = await cluster.outcome(requestId, 15_000);
+    expect(outcome.kind).toBe("agreed");
+    if (outcome.kind !== "agreed") return;
+    // Its commitment made the close; it never revealed.
+    expect(outcome.bundle.close?.commitments.map((c) => c.node)).toContain(VICTIM_ID);
+    expect(outcome.bundle.outcome.supporters).not.toContain(VICTIM_ID);
+  }, 30_000);
+
+  it("restarted (same key, same data dir) with a model that now answers differently, refuses to sign the replayed request", async () => {
+    const restarted = await cluster.startNode(VICTIM, ["--model-seed", "e2e-restart-after-crash"]);
+    await cluster.waitForMesh(5, 15_000);
+    expect(restarted.peerId).toBe(cluster.nodes[VICTIM]?.peerId);
+
+    // Replay: a fresh gossip node (its own seen-cache) hands the victim the signed request again.
+    const request = cluster.pool.book.get(requestId)?.context.request as InferenceRequest;
+    const replayer = await createConcordNetwork(
+      { chain: cluster.devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: restarted.multiaddrs, privateKey: taggedHash("e2e/replayer", "1") },
+      { logger: silentLogger },
+    );
+    replayer.attach(() => undefined);
+    await replayer.start();
+    try {
+      await replayer.gossip.waitForMeshPeers(concordTopic(cluster.devnet.chain, "request"), 1, 10_000);
+      expect((await replayer.publish(request)).recipients).toBeGreaterThan(0);
+      await restarted.waitForLog((line) => line.msg === "refused to sign: slashing protection holds a different signature for this request" && line["request"] === requestId, 10_000, "refusal log line");
+    } finally {
+      await replayer.stop();
+    }
+    // Nothing conflicting left the node: no evidence against it, anywhere.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await cluster.store.get(fromHex(requestId)))?.evidence).toEqual([]);
+    expect(cluster.pool.counters.evidence).toBe(0);
+    for (const node of cluster.nodes) expect(node.logs.filter((line) => line.msg === "equivocation detected"), node.label).toEqual([]);
+    expect((await stopNode(restarted)).code).toBe(0);
+  }, 30_000);
+
+  it("its slashing database kept the first commitment across the kill and refuses any other", async () => {
+    const record = await cluster.store.get(fromHex(requestId));
+    const stored = record?.messages.find((m) => m.kind === "commitment" && m.node === VICTIM_ID);
+    const commitment = decodeMessage(stored?.encoded as Uint8Array, "commitment");
+    const protection = new SlashingProtection({ path: join(cluster.devnet.nodes[VICTIM]?.dataDir as string, "slashing.sqlite") });
+    protection.open();
+    try {
+      const key = { chain: commitment.chain, request: commitment.request, node: VICTIM_ID, kind: "commitment" as const };
+      const signingRoot = messageSigningRoot("ed25519", commitment);
+      expect(protection.get(key)?.signingRoot).toEqual(signingRoot);
+      expect(protection.checkAndInsert({ ...key, signingRoot, deadline: request().deadline })).toBe("identical");
+      let refused: unknown;
+      try {
+        protection.checkAndInsert({ ...key, signingRoot: taggedHash("another", "root"), deadline: request().deadline });
+      } catch (error) {
+        refused = error;
+      }
+      expect(isConcordError(refused, "SLASHING_CONFLICT")).toBe(true);
+    } finally {
+      protection.close();
+    }
+  });
+
+  it("restarted again with its usual model, it rejoins and serves later requests", async () => {
+    const restarted = await cluster.startNode(VICTIM);
+    await cluster.waitForMesh(5, 15_000);
+    // And from its side: connected to the pool and the four others.
+    await until(async () => (await peersOf(restarted.metricsPort)) >= 5, 10_000, "the restarted node's peers");
+    const later = await Promise.all(
+      (["commit-reveal", "direct"] as const).map(async (mode) => ({ mode, id: await cluster.pool.submit({ model: "chat", input: `after the restart (${mode})`, entropy: taggedHash("e2e/restart", mode), mode }) })),
+    );
+    for (const { mode, id } of later) {
+      const outcome = await cluster.outcome(id, 15_000);
+      expect(outcome.kind, mode).toBe("agreed");
+      if (outcome.kind !== "agreed") continue;
+      // It committed in time to be listed; in direct mode its output, first by 3 s, always counts.
+      if (mode === "commit-reveal") expect(outcome.bundle.close?.commitments.map((c) => c.node)).toContain(VICTIM_ID);
+      else expect(outcome.bundle.outcome.supporters).toContain(VICTIM_ID);
+    }
+    expect(cluster.pool.counters.evidence).toBe(0);
+  }, 30_000);
+
+  function request(): InferenceRequest {
+    return cluster.pool.book.get(requestId)?.context.request as InferenceRequest;
+  }
+});
