@@ -1,7 +1,7 @@
 /**
  * exact@1: agreement means identical outputs (identical output hashes). For deterministic
  * models and structured output. With k > n/2 and no honest node equivocating, two different
- * outputs can never both reach k supporters (spec/06-quorum.md).
+ * outputs can never both reach k supporters (spec/05-committee.md).
  */
 import { ConcordError } from "../errors.ts";
 import { clustersByHash } from "./clusters.ts";

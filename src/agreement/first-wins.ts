@@ -4,13 +4,11 @@
  * operator that answers first with a cheap or wrong output wins outright, and nothing about the
  * output is checked against any other node.
  *
- * The one exception to order independence. Every other policy sorts its votes, so arrival order
- * never matters; "first" has no meaning without an order, so this policy takes `votes[0]` as given:
- * the collector feeds votes in arrival order, and first-wins agrees on the first of them with that
- * node as its only supporter. `k` is ignored (one supporter suffices). The decision uses that one
- * vote only, so a bundle carries just it and a verifier rerunning first-wins on the bundle (whose
- * votes are sorted by node) gets the same outcome; the choice is the collector's, not the
- * committee's.
+ * The one exception to order independence: "first" has no meaning without an order, so this
+ * policy takes `votes[0]` as given and agrees on it with that node as its only supporter (`k` is
+ * ignored). Requests cannot name it (`baselineOnly`: PolicyRegistry.bind refuses it), so the
+ * collector never runs it; the simulator and the demo apply it to votes in arrival order to
+ * show what today's rule would have accepted on the same draws.
  */
 import { ConcordError } from "../errors.ts";
 import type { PolicyParams } from "../wire/types.ts";

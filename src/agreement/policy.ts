@@ -1,5 +1,5 @@
 /**
- * The agreement-policy interface (spec/05-policies.md). A policy is a pure, deterministic
+ * The agreement-policy interface (spec/09-policies.md). A policy is a pure, deterministic
  * function over verified votes: same votes (in any order) and parameters, same decision, on
  * every verifier. Policies never read the clock or randomness and never compare floats.
  */

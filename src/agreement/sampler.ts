@@ -1,5 +1,5 @@
 /**
- * Concord's normative sampler (spec/05-policies.md, seeded policy). Any backend that exposes
+ * Concord's normative sampler (spec/09-policies.md, seeded policy). Any backend that exposes
  * logits gets the spec's token from them, so sampling randomness drops out of agreement and only
  * floating-point drift in the logits is left.
  *

@@ -2,7 +2,7 @@
  * The similarity plug point and the medoid-star decision shared by the semantic policy and any
  * policy built on another measure (an embedding cosine, say).
  *
- * Decision (spec/05-policies.md, "medoid star"): normalize every output; identical normalized
+ * Decision (spec/09-policies.md, "medoid star"): normalize every output; identical normalized
  * texts form one group. The canonical group is the one within theta of the most votes (itself
  * included); ties go to the group with more votes (exact normalized duplicates), then to the lowest
  * output hash of the group's representative. Agreed when that count reaches k; the supporters are

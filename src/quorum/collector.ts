@@ -1,5 +1,5 @@
 /**
- * The per-request collector (spec/06-quorum.md): a deterministic state machine. Feed it
+ * The per-request collector (spec/06-commit-reveal.md): a deterministic state machine. Feed it
  * messages (already decoded) and the current time; it applies the rules, detects equivocation
  * and asks the request's policy to decide as soon as enough votes are in. It never waits for all
  * n: k agreeing votes decide. At the deadline an undecided request becomes NoAgreement.

@@ -47,7 +47,7 @@ export function defaultThreshold(n: number): number {
 /**
  * The threshold rule: 1 <= n <= MAX_COMMITTEE and n/2 < k <= n. With k > n/2 any two sets of k
  * supporters share a member, so without an equivocating member two different exact outputs can
- * never both be agreed (spec/06-quorum.md).
+ * never both be agreed (spec/06-commit-reveal.md).
  */
 export function checkThreshold(n: number, k: number): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_COMMITTEE) {

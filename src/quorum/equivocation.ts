@@ -1,5 +1,5 @@
 /**
- * Equivocation (spec/07-rules.md): one node, one request, two different signed commitments or
+ * Equivocation (spec/07-quorum-rules.md): one node, one request, two different signed commitments or
  * two different signed outputs. The two messages together are slashable evidence.
  */
 import { verifyMessage } from "../crypto/sign.ts";

@@ -1,5 +1,5 @@
 /**
- * The per-message rules (spec/07-rules.md), shared by the collector, verifyBundle and the gossip
+ * The per-message rules (spec/07-quorum-rules.md), shared by the collector, verifyBundle and the gossip
  * validators, so a rule lives in exactly one place. Each check is preceded by the spec line it
  * enforces; violations throw a ConcordError whose `action` tells gossip what to do.
  * Signatures are checked only when a registry is passed as `keys` (the collector's benchmark

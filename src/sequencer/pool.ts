@@ -137,6 +137,8 @@ export class Pool {
   /** Store writes run one after another, in the order their events happened. */
   #writes: Promise<unknown> = Promise.resolve();
   #running = false;
+  /** Ids of the requests `start` resumed from the store, for `rebroadcast`. */
+  #resumed: string[] = [];
   /** Counters a caller can read or export as metrics. */
   readonly counters = { submitted: 0, agreed: 0, noAgreement: 0, badBundles: 0, retries: 0, evidence: 0 };
 
@@ -167,6 +169,37 @@ export class Pool {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#writes;
+  }
+
+  /**
+   * After a restart: publishes again every request `start` resumed that is still undecided, then
+   * the close the store holds for it, if any (the same bytes: peers that saw them drop them as
+   * duplicates). Without it, a crash between a store write and its publish leaves the committee
+   * without the request (nobody runs it) or without the close (nobody reveals) until the
+   * deadline. Call it once the network is started (`start` runs before the network's start).
+   * Returns how many messages it published.
+   */
+  async rebroadcast(): Promise<number> {
+    await this.#writes;
+    let published = 0;
+    const publish = (id: string, message: Message) =>
+      this.#init.network.publish(message).then(
+        () => void published++,
+        (error: unknown) => this.#logger.warn({ request: id, kind: message.t, error: String(error) }, "rebroadcast failed"),
+      );
+    await Promise.all(
+      this.#resumed.splice(0).map(async (id) => {
+        const entry = this.book.get(id);
+        if (!entry || this.#isDecided(entry)) return;
+        const record = await this.#init.store.get(entry.context.id);
+        if (!record) return;
+        await publish(id, decodeMessage(record.request.encoded, "request"));
+        // The stored bytes, not the collector's copy: a close leaves only once it is durable.
+        const close = record.messages.find((message) => message.kind === "close");
+        if (close) await publish(id, decodeMessage(close.encoded, "close"));
+      }),
+    );
+    return published;
   }
 
   /** Requests submitted and not yet decided. */
@@ -320,12 +353,13 @@ export class Pool {
     this.#react(this.book.tick(now));
   }
 
-  #storeMessage(message: Message): void {
-    if (message.t !== "commitment" && message.t !== "close" && message.t !== "reveal" && message.t !== "output") return;
+  /** Queues the message's store write; the promise settles with it (already logged on failure). */
+  #storeMessage(message: Message): Promise<unknown> | undefined {
+    if (message.t !== "commitment" && message.t !== "close" && message.t !== "reveal" && message.t !== "output") return undefined;
     const encoded = encodeMessage(message);
     const kind: StoredMessageKind = message.t;
     const node = message.t === "close" ? undefined : message.node;
-    void this.#write(() => this.#init.store.addMessage(message.request, { kind, ...(node ? { node } : {}), hash: sha256(encoded), encoded }));
+    return this.#write(() => this.#init.store.addMessage(message.request, { kind, ...(node ? { node } : {}), hash: sha256(encoded), encoded }));
   }
 
   #maybeClose(requestId: Bytes): void {
@@ -344,8 +378,12 @@ export class Pool {
     const { context } = entry;
     const close = signClose(this.#init.sequencerKey, context.request.chain, context.id, entry.collector.commitments);
     const events = entry.collector.addClose(close, this.#clock());
-    this.#storeMessage(close);
-    void this.#writes.then(() => this.#publish(close));
+    // Published only once it is durable: a close that left without being stored could be followed,
+    // after a restart, by a second, different one (an equivocation by the sequencer).
+    this.#storeMessage(close)?.then(
+      () => this.#publish(close),
+      () => this.#logger.warn({ request: context.idHex }, "close not stored, so not published"),
+    );
     this.#react(events.map((event) => ({ ...event, context })));
   }
 
@@ -482,6 +520,7 @@ export class Pool {
         continue;
       }
       this.#tracked.set(entry.context.idHex, { attempt: 0, ...(stored.retryOf ? { retryOf: toHex(stored.retryOf) } : {}) });
+      this.#resumed.push(entry.context.idHex);
       const record = await this.#init.store.get(stored.id);
       const messages = (record?.messages ?? []).map((m) => decodeMessage(m.encoded));
       // Commitments first, then the close, then votes: the order the protocol ran in.

@@ -36,7 +36,8 @@ export interface PolicyRef {
 
 /**
  * Evidence a reveal carries for its policy. For decoders: `tokens` are the generated token ids
- * and `margins` the per-step decision margins in 1/1,000,000 nats (see spec/05-policies.md).
+ * and `margins` the per-step decision margins in millionths (of a nat for greedy decoding, of
+ * probability mass for sampled decoding) (see spec/09-policies.md).
  */
 export interface Evidence {
   tokens: number[];
@@ -71,7 +72,7 @@ export interface OutputCommitmentBody {
   chain: string;
   request: Bytes;
   node: string;
-  /** H(domain, request, node, payload hash, salt): see spec/04-commit-reveal.md. */
+  /** H(domain, request, node, payload hash, salt): see spec/03-encoding.md. */
   commitment: Bytes;
 }
 export interface OutputCommitment extends OutputCommitmentBody {

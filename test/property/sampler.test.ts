@@ -1,5 +1,5 @@
 /**
- * The fast sampler against the naive definition of spec/05-policies.md (full sort of the
+ * The fast sampler against the naive definition of spec/09-policies.md (full sort of the
  * vocabulary, exact BigInt sums), and the margin's promise: logit changes too small to move the
  * chosen interval's edges past u never change the token.
  */
