@@ -1,0 +1,21 @@
+/**
+ * The public face of src/agreement: every name listed explicitly, so a reader sees where each lives.
+ */
+export { policyKey, PolicyRegistry } from "./policy.ts";
+export type { Vote, DecideContext, PolicyDecision, AgreementPolicy, BoundPolicy } from "./policy.ts";
+export { createDefaultPolicyRegistry } from "./registry.ts";
+export { sortVotes, compareClusters, clustersByHash } from "./clusters.ts";
+export { exactPolicy } from "./exact.ts";
+export type { ExactParams } from "./exact.ts";
+export { SEEDED_MIN_PRODUCERS, isValidSeededEvidence, seededPolicy } from "./seeded.ts";
+export type { SeededParams } from "./seeded.ts";
+export { levenshteinMeasure, semanticPolicy } from "./semantic.ts";
+export type { SemanticUnit, SemanticParams } from "./semantic.ts";
+export { parseStructuredParams, canonicalJson, structuredPolicy } from "./structured.ts";
+export type { StructuredFieldType, StructuredField, StructuredParams } from "./structured.ts";
+export { firstWinsPolicy } from "./first-wins.ts";
+export type { FirstWinsParams } from "./first-wins.ts";
+export { normalizeText, DEFAULT_THETA_PPM, parseSimilarityParams, decideByMedoidStar, createSimilarityPolicy } from "./similarity.ts";
+export type { PairOracle, SimilarityMeasure, NormalizeOptions, SimilarityParams, SimilarityPolicyOptions } from "./similarity.ts";
+export { MAX_VOCAB, MARGIN_CAP_PPM, WEIGHT_CUTOFF, weightTable, candidateWeight, deriveDecodeSeed, stepUniformBits, stepUniform, sampleNext } from "./sampler.ts";
+export type { Logits, SampledToken } from "./sampler.ts";

@@ -1,0 +1,11 @@
+/**
+ * The public face of src/runner: every name listed explicitly, so a reader sees where each lives.
+ */
+export { throwIfAborted, sleep } from "./backend.ts";
+export type { InferenceJob, InferenceResult, InferenceBackend } from "./backend.ts";
+export { HARDWARE_PROFILES, hardwareProfile, SYNTHETIC_MAX_TOKENS, runSynthetic, replaySynthetic, syntheticText, createSyntheticBackend } from "./synthetic.ts";
+export type { HardwareProfile, SyntheticBackendOptions } from "./synthetic.ts";
+export { serverSeed, hashedTokenId, parseCompletion, createOpenAIBackend } from "./openai.ts";
+export type { OpenAIBackendOptions } from "./openai.ts";
+export { fixedOutput, createFixedBackend } from "./fixed.ts";
+export type { FixedBackendInit } from "./fixed.ts";
