@@ -255,7 +255,10 @@ export async function run(): Promise<Record<string, number>> {
       out[`${prefix}.first_wins.p50_ms`] = round2(percentile(figures.firstWins, 50));
       out[`${prefix}.first_wins.p99_ms`] = round2(percentile(figures.firstWins, 99));
       out[`${prefix}.quorum_over_first_wins.p50`] = round2(percentile(figures.quorum, 50) / percentile(figures.firstWins, 50));
-      if (mode === "commit-reveal") out[`${prefix}.first_reveal.p50_ms`] = round2(percentile(figures.firstReveal, 50));
+      if (mode === "commit-reveal") {
+        out[`${prefix}.first_reveal.p50_ms`] = round2(percentile(figures.firstReveal, 50));
+        out[`${prefix}.quorum_over_first_reveal.p50`] = round2(percentile(figures.quorum, 50) / percentile(figures.firstReveal, 50));
+      }
     }
     net = undefined;
 

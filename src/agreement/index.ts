@@ -7,7 +7,7 @@ export { createDefaultPolicyRegistry } from "./registry.ts";
 export { sortVotes, compareClusters, clustersByHash } from "./clusters.ts";
 export { exactPolicy } from "./exact.ts";
 export type { ExactParams } from "./exact.ts";
-export { SEEDED_MIN_PRODUCERS, isValidSeededEvidence, seededPolicy } from "./seeded.ts";
+export { isValidSeededEvidence, seededMinProducers, seededPolicy } from "./seeded.ts";
 export type { SeededParams } from "./seeded.ts";
 export { levenshteinMeasure, semanticPolicy } from "./semantic.ts";
 export type { SemanticUnit, SemanticParams } from "./semantic.ts";

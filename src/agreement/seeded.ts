@@ -20,8 +20,10 @@
  * Fork tolerance (epsPpm > 0; 0 = off, the default). A vote v whose tokens equal the canonical
  * tokens C on steps 0..d-1 and differ at step d (v has a token at d, C has a token at d) also
  * supports C iff all of:
- *   1. C was produced exactly (same tokens and hash) by at least two votes;
- *   2. at least two of those producers claim a margin <= epsPpm at step d;
+ *   1. C was produced exactly (same tokens and hash) by at least m = max(2, n - k + 1) votes
+ *      (`seededMinProducers`): more than the n - k byzantine members the threat model allows, so
+ *      an honest node produced all of C;
+ *   2. at least m of those producers claim a margin <= epsPpm at step d;
  *   3. v itself claims a margin <= epsPpm at step d.
  * Only C collects fork support; forks never make a group canonical (the exact-duplicate count
  * decides first; total support only breaks ties between equally large groups).
@@ -41,12 +43,11 @@
  *     measured one, i.e. if drift could have made it pick C's token at d. So lying producers of C
  *     cannot recruit honest forkers at steps that were not near ties, and a lying forker adds only
  *     its own one vote, as a Byzantine node voting for C could anyway.
- * Residual risk, for the spec: a fork supporter vouches for C's tokens up to and including step d
- * only. C's tokens after d are backed by C's exact producers alone; if two or more colluding nodes
- * form the largest exact group, honest nodes that forked from it at a real near tie lend support to
- * a suffix they never produced. Knowing that an honest node produced all of C takes f + 1 exact
- * producers, which fork tolerance does not ensure (rule 1 asks for 2); where two colluding nodes
- * are plausible, keep epsPpm = 0 (or a later version could make the producer count a parameter).
+ * Why m = n - k + 1 and not 2: a fork supporter vouches for C's tokens up to step d only; C's
+ * tokens after d are backed by C's exact producers alone. With m = 2, two colluders that leave the
+ * honest text at a real near tie and then write their own continuation recruited the honest nodes
+ * that forked there (the simulator's margin-liar scenario: 52-63% false accepts at eps > 0).
+ * With m = n - k + 1 at least one producer of C is honest, so C is an honest output.
  * With epsPpm = 0 the policy is exact: two different outputs never both reach k > n/2 over subsets
  * of one set of votes.
  */
@@ -61,8 +62,16 @@ export interface SeededParams {
   epsPpm: number;
 }
 
-/** Producers of C needed before a near tie at C's step counts, and claims needed at that step. */
-export const SEEDED_MIN_PRODUCERS = 2;
+/**
+ * Exact producers of C (each also claiming the near tie at the fork step) needed before a fork
+ * counts: n - k + 1, at least 2. Up to n - k members may be byzantine, so this many producers
+ * include an honest one: C, after the fork step too, is an output an honest node produced, and
+ * colluders that leave the honest text at a real near tie cannot recruit honest forkers for a
+ * continuation of their own (the simulator's margin-liar scenario measured that attack).
+ */
+export function seededMinProducers(n: number, k: number): number {
+  return Math.max(2, n - k + 1);
+}
 
 const EPS_MAX = 1_000_000;
 
@@ -112,8 +121,8 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
 }
 
 /** Votes outside `group` that support it by fork tolerance (rules 1-3 above), in vote order. */
-function forkSupporters(group: ExactGroup, valid: readonly SeededVote[], epsPpm: number): SeededVote[] {
-  if (epsPpm === 0 || group.votes.length < SEEDED_MIN_PRODUCERS) return [];
+function forkSupporters(group: ExactGroup, valid: readonly SeededVote[], epsPpm: number, minProducers: number): SeededVote[] {
+  if (epsPpm === 0 || group.votes.length < minProducers) return [];
   const canonical = group.tokens;
   const forkers: SeededVote[] = [];
   for (const vote of valid) {
@@ -128,7 +137,7 @@ function forkSupporters(group: ExactGroup, valid: readonly SeededVote[], epsPpm:
     for (const producer of group.votes) {
       if ((producer.evidence.margins[step] as number) <= epsPpm) corroborating++;
     }
-    if (corroborating >= SEEDED_MIN_PRODUCERS) forkers.push(vote);
+    if (corroborating >= minProducers) forkers.push(vote);
   }
   return forkers;
 }
@@ -141,7 +150,8 @@ export const seededPolicy: AgreementPolicy<SeededParams> = {
     checkKeys("seeded@1", "", params, ["epsPpm"]);
     return { epsPpm: readInt("seeded@1", params, "epsPpm", { min: 0, max: EPS_MAX, fallback: 0 }) };
   },
-  decide(votes, { epsPpm }, { k }): PolicyDecision {
+  decide(votes, { epsPpm }, { n, k }): PolicyDecision {
+    const minProducers = seededMinProducers(n, k);
     const valid: SeededVote[] = [];
     const invalid: Vote[] = [];
     for (const vote of sortVotes(votes)) {
@@ -166,7 +176,7 @@ export const seededPolicy: AgreementPolicy<SeededParams> = {
     let canonical: { group: ExactGroup; forkers: SeededVote[] } | undefined;
     for (const group of groups) {
       if (group.votes.length !== mostExact) continue;
-      const forkers = forkSupporters(group, valid, epsPpm);
+      const forkers = forkSupporters(group, valid, epsPpm, minProducers);
       if (!canonical) {
         canonical = { group, forkers };
         continue;

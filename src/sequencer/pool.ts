@@ -125,6 +125,9 @@ interface Tracked {
 
 const silent: PoolLogger = { debug() {}, info() {}, warn() {} };
 
+/** How long after its deadline the pool keeps following a request (late equivocations still caught). */
+const FORGET_AFTER_DEADLINE_MS = 10_000;
+
 export class Pool {
   readonly defaults: PoolDefaults;
   readonly book: RequestBook;
@@ -270,16 +273,18 @@ export class Pool {
     });
   }
 
-  /** Agreed, verified bundles not yet included in a block, in a deterministic order. Never waits on the network. */
+  /**
+   * Agreed, verified bundles not yet included in a block, in a deterministic order: those already
+   * durable (every one `outcomes()` has reported). Never waits, on the network or on store
+   * writes still queued: a bundle whose write is behind them goes into a later block.
+   */
   async ready(options: { max?: number } = {}): Promise<AgreedBundle[]> {
-    await this.#writes;
     const outcomes = await this.#init.store.readyOutcomes(options.max ?? 1000);
     return outcomes.map((outcome) => decodeMessage(outcome.encoded, "bundle"));
   }
 
   /** Marks bundles as included in a block: they never reach `ready` again. */
   async markIncluded(requestIds: readonly string[], blockNumber: number): Promise<void> {
-    await this.#writes;
     await this.#init.store.markIncluded(requestIds.map(fromHex), blockNumber);
   }
 
@@ -351,6 +356,12 @@ export class Pool {
       }
     }
     this.#react(this.book.tick(now));
+    // Forget requests well past their deadline: decided and stored (status() reads the store),
+    // and any message still arriving for one is ignored either way. Without this the book only
+    // grew: after maxInFlight × 2 requests in the pool's life, every submit was BACKPRESSURE.
+    if (this.book.prune(now, FORGET_AFTER_DEADLINE_MS) > 0) {
+      for (const id of this.#tracked.keys()) if (!this.book.get(id)) this.#tracked.delete(id);
+    }
   }
 
   /** Queues the message's store write; the promise settles with it (already logged on failure). */
@@ -500,7 +511,10 @@ export class Pool {
   }
 
   #write<T>(write: () => Promise<T>): Promise<T> {
-    const next = this.#writes.then(write);
+    // One write per turn of the event loop: the store commits synchronously (node:sqlite, an
+    // fsync each), so a backlog drained in one go would hold up every timer, the block builder's
+    // included, for the whole backlog.
+    const next = this.#writes.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(write);
     this.#writes = next.catch((error: unknown) => {
       this.#logger.warn({ code: isConcordError(error) ? error.code : "STORE", error: String(error) }, "store write failed");
     });

@@ -431,8 +431,7 @@ function checkPolicy(policies: PolicyRegistry, ref: PolicyRef, path: string): vo
     const known = policies.list().filter((p) => !p.baselineOnly).map((p) => `${p.id}@${p.version}`).join(", ");
     throw scenarioError(at(path, "id"), `unknown agreement policy "${ref.id}@${ref.version}" (registered: ${known})`, cause);
   }
-  // first-wins is the baseline every run already measures (it should carry baselineOnly too).
-  if (policy.baselineOnly || policy.id === "first-wins") {
+  if (policy.baselineOnly) {
     throw scenarioError(at(path, "id"), `${ref.id} is the baseline: every run already reports it against the same draws, so list only the policies to compare`);
   }
   try {

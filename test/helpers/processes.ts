@@ -219,7 +219,7 @@ export interface Cluster {
   outcomes: Map<string, PoolOutcome>;
   /** Resolves with a request's outcome (already emitted or to come). */
   outcome(requestId: string, timeoutMs: number): Promise<PoolOutcome>;
-  /** Starts node `index` again (same config, data dir and key), bootstrapping to everyone. */
+  /** Starts node `index` (again: same config, data dir and key; a running one is stopped first), bootstrapping to everyone. */
   startNode(index: number, extraArgs?: string[]): Promise<StartedNode>;
   /**
    * Waits until `count` peers are subscribed to every topic at the pool and its mesh holds as
@@ -260,6 +260,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const addresses = (node: StartedNode) => node.multiaddrs;
   const startOne = async (index: number, extraArgs: string[] = []): Promise<StartedNode> => {
     const config = devnet.nodes[index] as DevnetNode;
+    // Never two processes with one key and data directory (a failed test may have left one).
+    const previous = nodes[index];
+    if (previous) await stopNode(previous);
     // Bootstrap to the pool and every other node that runs: a full mesh.
     const peers = [...network.gossip.multiaddrs, ...nodes.filter((node, i) => i !== index && node.child.exitCode === null && node.child.signalCode === null).flatMap(addresses)];
     const node = await startNode(config.id, ["--config", config.configPath, ...peers.flatMap((address) => ["--bootstrap", address]), ...(options.nodeArgs?.(index) ?? []), ...extraArgs]);
