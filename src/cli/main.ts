@@ -8,6 +8,7 @@ import { ConcordError, isConcordError } from "../errors.ts";
 import { inspectCommand } from "./inspect.ts";
 import { keysNewCommand } from "./keys.ts";
 import { addNodeCommand } from "./node.ts";
+import { addSimCommand } from "./sim.ts";
 import { formatDemoSummary, runDemo } from "./demo.ts";
 import { BYZANTINE_MODES } from "../node/config.ts";
 import { verifyCommand } from "./verify.ts";
@@ -57,6 +58,7 @@ function buildProgram(): Command {
     });
 
   addNodeCommand(program);
+  addSimCommand(program);
 
   program
     .command("demo")
