@@ -6,13 +6,13 @@
 import { describe, expect, it } from "vitest";
 import { createLabelPolicyRegistry, labelPolicy, normalizeLabel } from "../../../examples/policies/majority-label.ts";
 import type { PolicyDecision, Vote } from "../../../src/agreement/policy.ts";
-import { isConcordError } from "../../../src/errors.ts";
 import { openRequest } from "../../../src/quorum/rules.ts";
 import { verifyBundle } from "../../../src/quorum/verify.ts";
 import { outputHash, utf8 } from "../../../src/wire/hash.ts";
 import { decodeMessage, encodeMessage } from "../../../src/wire/messages.ts";
 import type { PolicyParams, PolicyRef } from "../../../src/wire/types.ts";
 import { runRequest, testNetwork, testRequest } from "../../helpers/fixtures.ts";
+import { codeOf } from "../../helpers/errors.ts";
 
 const LABELS: PolicyRef = { id: "label", version: 1, params: { labels: ["positive", "negative", "neutral"] } };
 
@@ -20,15 +20,6 @@ const LABELS: PolicyRef = { id: "label", version: 1, params: { labels: ["positiv
 const net = testNetwork(9);
 net.policies.register(labelPolicy);
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 const vote = (node: string, output: string): Vote => ({ node, output, outputHash: outputHash(output) });
 

@@ -4,21 +4,12 @@ import { sha512 } from "@noble/hashes/sha2.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { describe, expect, it } from "vitest";
 import { keyPairFromSeed, publicKey, signingPreimage, signingRoot, signRoot, type KeyPair } from "../../../src/crypto/schemes.ts";
-import { isConcordError } from "../../../src/errors.ts";
 import { encodeCanonical } from "../../../src/wire/cbor.ts";
 import { fromHex, sha256, taggedHash, toHex } from "../../../src/wire/hash.ts";
 import { MESSAGE_KINDS } from "../../../src/wire/messages.ts";
 import { testKey } from "../../helpers/fixtures.ts";
+import { codeOf } from "../../helpers/errors.ts";
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return "ok";
-};
 
 const ED = testKey("crypto-ed", "ed25519");
 const K1 = testKey("crypto-k1", "secp256k1");

@@ -4,22 +4,13 @@ import { Collector } from "../../../src/quorum/collector.ts";
 import { openRequest } from "../../../src/quorum/rules.ts";
 import { verifyBundle } from "../../../src/quorum/verify.ts";
 import { verifyEquivocation } from "../../../src/quorum/equivocation.ts";
-import { isConcordError } from "../../../src/errors.ts";
 import { signMessage } from "../../../src/crypto/sign.ts";
 import type { OutputCommitment } from "../../../src/wire/types.ts";
 import { runRequest, salt, testNetwork, testRequest } from "../../helpers/fixtures.ts";
+import { codeOf } from "../../helpers/errors.ts";
 
 const net = testNetwork(9);
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 describe("Collector, commit-reveal", () => {
   it("agrees as soon as k identical reveals are in, without waiting for all n", () => {

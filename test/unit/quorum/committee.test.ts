@@ -1,20 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { isConcordError } from "../../../src/errors.ts";
 import { checkThreshold, defaultThreshold, drawCommittee } from "../../../src/quorum/committee.ts";
 import { createRegistry } from "../../../src/quorum/registry.ts";
 import { taggedHash } from "../../../src/wire/hash.ts";
 import { MAX_COMMITTEE } from "../../../src/wire/limits.ts";
 import { testNetwork } from "../../helpers/fixtures.ts";
+import { codeOf } from "../../helpers/errors.ts";
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return "ok";
-};
 
 const id = (i: number) => taggedHash("request", String(i));
 

@@ -1,25 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { isConcordError } from "../../../src/errors.ts";
 import { equivocationOf, verifyEquivocation } from "../../../src/quorum/equivocation.ts";
 import { createRegistry } from "../../../src/quorum/registry.ts";
 import { decodeMessage, encodeMessage } from "../../../src/wire/messages.ts";
 import type { EquivocationEvidence, OutputCommitment } from "../../../src/wire/types.ts";
 import { testKey } from "../../helpers/fixtures.ts";
 import { sampleMessages, sampleNetwork } from "../../spec/samples.ts";
+import { codeOf } from "../../helpers/errors.ts";
 
 const net = sampleNetwork();
 const samples = sampleMessages(net);
 const evidenceOf = (name: string) => samples.find((s) => s.name === name)?.message as EquivocationEvidence;
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return "ok";
-};
 
 describe("equivocation evidence", () => {
   for (const name of ["equivocation-commitments", "equivocation-outputs", "equivocation-outputs-evidence"]) {

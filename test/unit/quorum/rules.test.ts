@@ -4,18 +4,10 @@ import { commitOutput, signClose, signOutput } from "../../../src/quorum/attest.
 import { checkClose, checkCommitment, checkReveal, checkSignedOutput, openRequest } from "../../../src/quorum/rules.ts";
 import { requestId } from "../../../src/wire/ids.ts";
 import { salt, testNetwork, testRequest } from "../../helpers/fixtures.ts";
+import { codeOf } from "../../helpers/errors.ts";
 
 const net = testNetwork(9);
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return "ok";
-};
 
 const actionOf = (fn: () => unknown): string | undefined => {
   try {

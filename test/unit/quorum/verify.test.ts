@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { isConcordError } from "../../../src/errors.ts";
 import { createRegistry } from "../../../src/quorum/registry.ts";
 import { verifyBundle } from "../../../src/quorum/verify.ts";
 import { toHex } from "../../../src/wire/hash.ts";
@@ -7,20 +6,12 @@ import { decodeMessage, encodeMessage } from "../../../src/wire/messages.ts";
 import type { AgreedBundle } from "../../../src/wire/types.ts";
 import { testKey } from "../../helpers/fixtures.ts";
 import { bundleCases, sampleNetwork } from "../../spec/samples.ts";
+import { codeOf } from "../../helpers/errors.ts";
 
 const net = sampleNetwork();
 const cases = bundleCases(net);
 const nobleRegistry = createRegistry(net.config, { ed25519Path: "noble" });
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return "ok";
-};
 
 const get = (name: string): AgreedBundle => {
   const found = cases.find((c) => c.name === name);

@@ -1,19 +1,10 @@
 import { encode, rfc8949EncodeOptions } from "cborg";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isConcordError } from "../../../src/errors.ts";
 import { decodeStrict, encodeCanonical, readBytes, readList, readMap, readOneOf, readText, readUint } from "../../../src/wire/cbor.ts";
 import { toHex } from "../../../src/wire/hash.ts";
+import { codeOf } from "../../helpers/errors.ts";
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return "ok";
-}
 
 describe("encodeCanonical (RFC 8949 §4.2.1)", () => {
   it("sorts map keys by their encoded bytes: shorter keys first", () => {

@@ -1,11 +1,11 @@
 import { decode, encode, rfc8949EncodeOptions } from "cborg";
 import { describe, expect, it } from "vitest";
-import { isConcordError, type ErrorCode } from "../../../src/errors.ts";
 import { fromHex, toHex } from "../../../src/wire/hash.ts";
 import { MAX_KIND_BYTES, MAX_MESSAGE_BYTES, MAX_OUTPUT_BYTES } from "../../../src/wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS, toWire } from "../../../src/wire/messages.ts";
 import type { Message, MessageKind } from "../../../src/wire/types.ts";
 import { sampleMessages, sampleNetwork } from "../../spec/samples.ts";
+import { codeOf } from "../../helpers/errors.ts";
 
 const net = sampleNetwork();
 const samples = sampleMessages(net);
@@ -16,15 +16,6 @@ function sample(name: string): Message {
   return found.message;
 }
 
-function codeOf(fn: () => unknown): ErrorCode | "ok" {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return "ok";
-}
 
 type Raw = Record<string, unknown>;
 
