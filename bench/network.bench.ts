@@ -28,6 +28,7 @@ import { pino } from "pino";
 import { createDevnet, type Devnet } from "../src/cli/devnet.ts";
 import { startNodeProcess, stopNodeProcesses, type NodeProcess } from "../src/cli/processes.ts";
 import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../src/net/concord.ts";
+import { MESH_PARAMS } from "../src/net/constants.ts";
 import { createRegistry } from "../src/quorum/registry.ts";
 import { createPool, type Pool, type PoolOutcome } from "../src/sequencer/pool.ts";
 import { SqliteOutcomeStore } from "../src/sequencer/store.ts";
@@ -118,17 +119,30 @@ async function startNetwork(dir: string, storePath: string): Promise<Network> {
   })();
   const nodes: NodeProcess[] = [];
   const traceFiles: string[] = [];
-  const bootstrap = [...network.gossip.multiaddrs];
-  for (const node of devnet.nodes) {
-    const traceFile = join(dir, `trace-${node.id}.jsonl`);
-    traceFiles.push(traceFile);
-    const child = await startNodeProcess(node.id, ["--config", node.configPath, "--trace-file", traceFile, "--no-metrics", ...bootstrap.flatMap((address) => ["--bootstrap", address])]);
-    nodes.push(child);
-    bootstrap.push(...child.multiaddrs);
+  const net: Network = { devnet, network, pool, store, nodes, tracks, traceFiles };
+  try {
+    const bootstrap = [...network.gossip.multiaddrs];
+    for (const node of devnet.nodes) {
+      const traceFile = join(dir, `trace-${node.id}.jsonl`);
+      traceFiles.push(traceFile);
+      const child = await startNodeProcess(node.id, ["--config", node.configPath, "--trace-file", traceFile, "--no-metrics", ...bootstrap.flatMap((address) => ["--bootstrap", address])]);
+      nodes.push(child);
+      bootstrap.push(...child.multiaddrs);
+    }
+    // Every node subscribed at the pool, and its mesh as full as gossipsub makes it (it grafts
+    // while below Dlo = 4, so a fifth peer may stay outside it and reach it through the others).
+    const topics = [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(devnet.chain, kind)))];
+    const deadline = Date.now() + 20_000;
+    while (!topics.every((topic) => network.gossip.subscribers(topic).length >= NODES)) {
+      if (Date.now() > deadline) throw new Error("nodes did not subscribe in 20 s");
+      await sleep(20);
+    }
+    await Promise.all(topics.map((topic) => network.gossip.waitForMeshPeers(topic, Math.min(NODES, MESH_PARAMS.Dlo), Math.max(1, deadline - Date.now()))));
+  } catch (error) {
+    await stopNetwork(net);
+    throw error;
   }
-  const topics = [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(devnet.chain, kind)))];
-  await Promise.all(topics.map((topic) => network.gossip.waitForMeshPeers(topic, NODES, 20_000)));
-  return { devnet, network, pool, store, nodes, tracks, traceFiles };
+  return net;
 }
 
 async function stopNetwork(net: Network): Promise<void> {

@@ -1,24 +1,27 @@
 /**
  * The sequencer pool, two ways. n = 5, k = 4, exact policy, commit-reveal. Every figure is the
- * median over repeated runs (RUNS of each), each run's own percentile first.
+ * median over repeated runs (RUNS or LOOPBACK_RUNS of each), each run's own percentile first.
  *
  * 1. Its own overhead per request (`pool.overhead.*`), in this process, without inference or
  *    gossip: the five members' commitments and reveals are signed beforehand and fed straight
  *    into `pool.receive`; the network is a publish that goes nowhere. Timed from `submit` to
  *    the agreed outcome being durable (reported by `outcomes()`; from then `ready()` returns it):
  *    signing and storing the request, five commitment checks, signing and storing the close,
- *    four reveal checks, the policy, `verifyBundle` on the pool's own bundle, and ~13 store
- *    commits. Store in memory (SQLite ":memory:", the CPU cost; target p50 < 1 ms) and on disk
- *    (WAL, synchronous=FULL: an fsync per commit). Also `submit` alone, and the synchronous part of
- *    `receive` (everything but the store writes) per request.
+ *    four reveal checks, the policy, `verifyBundle` on the pool's own bundle, and 12 store
+ *    commits. Store in memory (SQLite ":memory:": the CPU cost; the target is p50 < 1 ms) and on
+ *    disk (WAL, synchronous=FULL: an fsync per commit). Also `submit` alone, the synchronous part
+ *    of `receive` (everything but the store writes), and what the signatures cost: the pool signs
+ *    twice per request (request, close; noble ed25519) and checks 16 signatures (its own request
+ *    and close once each, 5 commitments, 4 reveals, and the 5 of its own bundle again in
+ *    verifyBundle; node:crypto).
  *
  * 2. Throughput and latency on loopback (`pool.loopback.*`): five `concord node` processes over
  *    TCP on 127.0.0.1 with the fixed backend (not a model: hash-derived text after 10/12/14/16/18 ms
- *    for nodes 1..5, up to 64 jobs at once), the pool in this process with its own libp2p node
- *    and its store on disk, as a sequencer would run it.
+ *    for nodes 1..5, up to 64 jobs at once), the pool in this process with its own libp2p node,
+ *    its store on disk (as a sequencer runs it), then again in memory (to separate the disk's share).
  *    - saturation: agreed requests/s with SATURATION_WINDOW requests kept in flight;
- *    - submit -> ready: from `submit` to the agreed outcome being durable, percentiles, at a
- *      paced PACED_RATE requests/s (below saturation) and during the saturation runs.
+ *    - submit -> ready: from `submit` to the agreed outcome being durable, percentiles, paced at
+ *      PACED_RATE requests/s (below saturation) and during the saturation runs.
  *
  * Run alone: `npx node bench/pool.bench.ts` (or `npm run bench pool`).
  */
@@ -29,6 +32,7 @@ import { createDevnet } from "../src/cli/devnet.ts";
 import { startNodeProcess, stopNodeProcesses, type NodeProcess } from "../src/cli/processes.ts";
 import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../src/net/concord.ts";
 import { silentLogger } from "../src/net/logger.ts";
+import { signRoot } from "../src/crypto/schemes.ts";
 import { commitOutput, commitmentSalt } from "../src/quorum/attest.ts";
 import { createRegistry } from "../src/quorum/registry.ts";
 import { fixedOutput } from "../src/runner/fixed.ts";
@@ -49,10 +53,11 @@ const OVERHEAD_WARMUP = 200;
 const DISK_REQUESTS = 200;
 const LOOPBACK_RUNS = 3;
 const DELAYS_MS = [10, 12, 14, 16, 18];
-const PACED_RATE = 40;
-const PACED_REQUESTS = 120;
-const SATURATION_WINDOW = 200;
-const SATURATION_SECONDS = 4;
+const PACED_RATE = 10;
+const PACED_REQUESTS = 40;
+const SATURATION_WINDOW = 64;
+const SATURATION_FILL_SECONDS = 2;
+const SATURATION_SECONDS = 5;
 
 const POLICY: PolicyRef = { id: "exact", version: 1, params: {} };
 const SAMPLING: SamplingParams = { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 16 };
@@ -224,6 +229,23 @@ async function overhead(dir: string): Promise<Record<string, number>> {
   };
   report("pool.overhead.store_memory", memory);
   report("pool.overhead.store_disk", disk);
+  // What the signatures alone cost: per request the pool makes 2 (request, close) and checks 16.
+  const net = testNetwork(N);
+  const root = taggedHash("bench/pool/root", "x");
+  const signature = signRoot(net.sequencer, root);
+  const signMs: number[] = [];
+  const verifyMs: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    let started = performance.now();
+    for (let i = 0; i < 500; i++) signRoot(net.sequencer, root);
+    signMs.push((performance.now() - started) / 500);
+    started = performance.now();
+    for (let i = 0; i < 2_000; i++) net.registry.sequencer.verify(root, signature);
+    verifyMs.push((performance.now() - started) / 2_000);
+  }
+  out["pool.overhead.ed25519_sign_ms"] = round3(median(signMs));
+  out["pool.overhead.ed25519_verify_ms"] = round3(median(verifyMs));
+  out["pool.overhead.signatures_ms_per_request"] = round3(2 * median(signMs) + 16 * median(verifyMs));
   return out;
 }
 
@@ -238,7 +260,7 @@ interface Loopback {
   outcomes: ReturnType<typeof outcomeWaiter>;
 }
 
-async function startLoopback(dir: string): Promise<Loopback> {
+async function startLoopback(dir: string, storePath: string): Promise<Loopback> {
   const devnet = await createDevnet({
     dir,
     nodes: N,
@@ -251,7 +273,7 @@ async function startLoopback(dir: string): Promise<Loopback> {
     { chain: devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], privateKey: taggedHash("bench/pool/sequencer-peer", dir), handlerQueueLength: 100_000 },
     { logger: silentLogger },
   );
-  const store = new SqliteOutcomeStore({ path: join(dir, "sequencer.sqlite") });
+  const store = new SqliteOutcomeStore({ path: storePath });
   store.open();
   const pool = createPool({
     registry: createRegistry(devnet.registry),
@@ -306,40 +328,41 @@ async function paced(loopback: Loopback): Promise<number[]> {
   return Promise.all(pending);
 }
 
-/** SATURATION_WINDOW requests in flight for SATURATION_SECONDS: agreed/s, and the latencies. */
+/**
+ * SATURATION_WINDOW requests kept in flight (closed loop): after SATURATION_FILL_SECONDS to fill
+ * the pipeline, agreed requests completed per second over SATURATION_SECONDS, and the latencies
+ * of those completions.
+ */
 async function saturate(loopback: Loopback): Promise<{ agreedPerS: number; latencies: number[] }> {
   const latencies: number[] = [];
-  const started = performance.now();
-  const endAt = started + SATURATION_SECONDS * 1000;
-  let agreed = 0;
+  const measureFrom = performance.now() + SATURATION_FILL_SECONDS * 1000;
+  const measureTo = measureFrom + SATURATION_SECONDS * 1000;
   let inFlight = 0;
   let wake: (() => void) | undefined;
-  while (performance.now() < endAt) {
+  while (performance.now() < measureTo) {
     while (inFlight < SATURATION_WINDOW) {
       inFlight++;
       void timedRequest(loopback, "saturation").then((ms) => {
         inFlight--;
-        if (performance.now() <= endAt && !Number.isNaN(ms)) {
-          agreed++;
-          latencies.push(ms);
-        }
+        const at = performance.now();
+        if (at >= measureFrom && at < measureTo && !Number.isNaN(ms)) latencies.push(ms);
         wake?.();
       });
     }
     await new Promise<void>((resolve) => {
       wake = resolve;
-      setTimeout(resolve, Math.max(0, endAt - performance.now()));
+      setTimeout(resolve, Math.max(0, measureTo - performance.now()));
     });
   }
-  const agreedPerS = agreed / ((performance.now() - started) / 1000);
   // Drain before the next run.
   const drainUntil = Date.now() + 60_000;
   while (inFlight > 0 && Date.now() < drainUntil) await sleep(10);
-  return { agreedPerS, latencies };
+  return { agreedPerS: latencies.length / SATURATION_SECONDS, latencies };
 }
 
-async function loopbackFigures(dir: string): Promise<Record<string, number>> {
-  const loopback = await startLoopback(dir);
+/** `prefix`: pool.loopback.store_disk or pool.loopback.store_memory. */
+async function loopbackFigures(prefix: string, dir: string, storePath: string): Promise<Record<string, number>> {
+  const loopback = await startLoopback(dir, storePath);
   try {
     // Warm-up: JIT, connections, the first fsyncs.
     await Promise.all(Array.from({ length: 40 }, () => timedRequest(loopback, "warmup")));
@@ -352,17 +375,13 @@ async function loopbackFigures(dir: string): Promise<Record<string, number>> {
     const agreedFraction = (values: number[]) => values.filter((v) => !Number.isNaN(v)).length / values.length;
     const ok = (values: number[]) => values.filter((v) => !Number.isNaN(v));
     return {
-      "pool.loopback.nodes": N,
-      "pool.loopback.k": K,
-      "pool.loopback.saturation.window": SATURATION_WINDOW,
-      "pool.loopback.saturation.agreed_per_s": Math.round(median(saturationRuns.map((r) => r.agreedPerS))),
-      "pool.loopback.saturation.submit_to_ready.p50_ms": round3(median(saturationRuns.map((r) => percentile(r.latencies, 50)))),
-      "pool.loopback.saturation.submit_to_ready.p99_ms": round3(median(saturationRuns.map((r) => percentile(r.latencies, 99)))),
-      "pool.loopback.paced.rate_per_s": PACED_RATE,
-      "pool.loopback.paced.agreed_fraction": round3(median(pacedRuns.map(agreedFraction))),
-      "pool.loopback.paced.submit_to_ready.p50_ms": round3(median(pacedRuns.map((r) => percentile(ok(r), 50)))),
-      "pool.loopback.paced.submit_to_ready.p90_ms": round3(median(pacedRuns.map((r) => percentile(ok(r), 90)))),
-      "pool.loopback.paced.submit_to_ready.p99_ms": round3(median(pacedRuns.map((r) => percentile(ok(r), 99)))),
+      [`${prefix}.saturation.agreed_per_s`]: round3(median(saturationRuns.map((r) => r.agreedPerS))),
+      [`${prefix}.saturation.submit_to_ready.p50_ms`]: round3(median(saturationRuns.map((r) => percentile(r.latencies, 50)))),
+      [`${prefix}.saturation.submit_to_ready.p99_ms`]: round3(median(saturationRuns.map((r) => percentile(r.latencies, 99)))),
+      [`${prefix}.paced.agreed_fraction`]: round3(median(pacedRuns.map(agreedFraction))),
+      [`${prefix}.paced.submit_to_ready.p50_ms`]: round3(median(pacedRuns.map((r) => percentile(ok(r), 50)))),
+      [`${prefix}.paced.submit_to_ready.p90_ms`]: round3(median(pacedRuns.map((r) => percentile(ok(r), 90)))),
+      [`${prefix}.paced.submit_to_ready.p99_ms`]: round3(median(pacedRuns.map((r) => percentile(ok(r), 99)))),
     };
   } finally {
     await stopLoopback(loopback);
@@ -373,8 +392,17 @@ export async function run(): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), "concord-bench-pool-"));
   try {
     const own = await overhead(dir);
-    const loopback = await loopbackFigures(join(dir, "loopback"));
-    return { ...own, ...loopback };
+    const disk = await loopbackFigures("pool.loopback.store_disk", join(dir, "disk"), join(dir, "disk", "sequencer.sqlite"));
+    const memory = await loopbackFigures("pool.loopback.store_memory", join(dir, "memory"), ":memory:");
+    return {
+      ...own,
+      "pool.loopback.nodes": N,
+      "pool.loopback.k": K,
+      "pool.loopback.saturation.window": SATURATION_WINDOW,
+      "pool.loopback.paced.rate_per_s": PACED_RATE,
+      ...disk,
+      ...memory,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -189,12 +189,17 @@ async function main(): Promise<void> {
       registry: createRegistry(devnet.registry),
       sequencerKey: devnet.sequencer,
       store,
-      blocks: 30,
+      blocks: 50,
       blockMs: 100,
       seed: "example",
+      requests: 20,
     });
     const included = run.blocks.reduce((sum, block) => sum + block.requestIds.length, 0);
-    console.log(`${run.submitted.length} calls submitted, ${included} bundles included in ${run.blocks.length} blocks`);
+    const noAgreement = [...run.outcomes.values()].filter((kind) => kind === "no-agreement").length;
+    const running = run.submitted.length - run.outcomes.size;
+    console.log(
+      `${run.submitted.length} calls: ${included} agreed and included in ${run.blocks.length} blocks, ${noAgreement} without agreement, ${running} still running`,
+    );
   } finally {
     await stopNodeProcesses(children);
     await network.stop();
