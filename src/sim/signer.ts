@@ -1,22 +1,15 @@
 /**
  * Signing for the simulator: real ed25519 keys derived from the scenario seed, and the messages
- * an honest node and the sequencer sign, built exactly as src/quorum/attest.ts builds them.
- *
- * Speed: ed25519 signatures are deterministic (RFC 8032), so node:crypto (OpenSSL, ~36,000
- * signatures/s here) and noble (~2,300/s) produce the same bytes for the same key and message;
- * test/unit/sim/signer.test.ts checks that every message built here equals the core's.
+ * an honest node and the sequencer sign — the core's own (src/quorum/attest.ts), so the simulator
+ * never builds a message differently from a node.
  */
-import { createPrivateKey, sign as nodeSign, type KeyObject } from "node:crypto";
 import { keyPairFromSeed, signRoot, type KeyPair } from "../crypto/schemes.ts";
-import { messageSigningRoot, type Unsigned } from "../crypto/sign.ts";
-import { commitmentSalt } from "../quorum/attest.ts";
+import { signMessage, type Unsigned } from "../crypto/sign.ts";
+import { commitOutput, commitmentSalt, signClose, signNoAgreement, signOutput, signRequest, type Attestation } from "../quorum/attest.ts";
 import { taggedHash } from "../wire/hash.ts";
-import { commitmentHash, payloadHash } from "../wire/ids.ts";
-import { PROTOCOL_VERSION } from "../wire/limits.ts";
 import type {
   Bytes,
   CommitClose,
-  Evidence,
   InferenceRequest,
   InferenceRequestBody,
   Message,
@@ -29,25 +22,14 @@ import type {
 
 type Signed = Extract<Message, { sig: Bytes }>;
 
-const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
-
 export interface Signer {
   readonly key: KeyPair;
-  /** Signs a 32-byte signing root; the same bytes as signRoot(key, root). */
+  /** Signs a 32-byte signing root (signRoot: node:crypto for ed25519). */
   signRoot(root: Bytes): Bytes;
 }
 
-/** A signer for `key`: node:crypto for ed25519, the core's signRoot otherwise. */
 export function createSigner(key: KeyPair): Signer {
-  if (key.scheme !== "ed25519") return { key, signRoot: (root) => signRoot(key, root) };
-  const privateKey: KeyObject = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, key.secretKey]), format: "der", type: "pkcs8" });
-  return {
-    key,
-    signRoot: (root) => {
-      const sig = nodeSign(null, root, privateKey);
-      return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
-    },
-  };
+  return { key, signRoot: (root) => signRoot(key, root) };
 }
 
 /** The key of a simulated node (or "sequencer"): ed25519 from H("concord/sim-key", seed, name). */
@@ -56,53 +38,28 @@ export function simKey(seed: string, name: string): KeyPair {
 }
 
 export function signWith<M extends Signed>(signer: Signer, body: Unsigned<M>): M {
-  return { ...body, sig: signer.signRoot(messageSigningRoot(signer.key.scheme, body)) } as M;
+  return signMessage<M>(signer.key, body);
 }
 
 export function simSignRequest(sequencer: Signer, body: Omit<InferenceRequestBody, "t" | "v">): InferenceRequest {
-  return signWith<InferenceRequest>(sequencer, { t: "request", v: PROTOCOL_VERSION, ...body });
+  return signRequest(sequencer.key, body);
 }
 
-export interface SimAttestation {
-  chain: string;
-  request: Bytes;
-  node: string;
-  output: string;
-  evidence?: Evidence;
-  /** payloadHash(output, evidence), when the caller has it already. */
-  payload?: Bytes;
-}
+export type SimAttestation = Attestation;
 
-/** commitOutput with the node's real salt (commitmentSalt), signed by `signer`. */
+/** The core's commitOutput with the node's real salt (commitmentSalt). */
 export function simCommit(signer: Signer, attestation: SimAttestation): { commitment: OutputCommitment; reveal: OutputReveal } {
-  const { chain, request, node, output, evidence } = attestation;
-  const salt = commitmentSalt(signer.key, request);
-  const payload = attestation.payload ?? payloadHash(output, evidence);
-  const commitment = signWith<OutputCommitment>(signer, {
-    t: "commitment",
-    v: PROTOCOL_VERSION,
-    chain,
-    request,
-    node,
-    commitment: commitmentHash(request, node, payload, salt),
-  });
-  const reveal: OutputReveal = { t: "reveal", v: PROTOCOL_VERSION, chain, request, node, output, salt, commitmentSig: commitment.sig };
-  if (evidence) reveal.evidence = evidence;
-  return { commitment, reveal };
+  return commitOutput(signer.key, attestation, commitmentSalt(signer.key, attestation.request));
 }
 
 export function simSignOutput(signer: Signer, attestation: SimAttestation): SignedOutput {
-  const { chain, request, node, output, evidence } = attestation;
-  return signWith<SignedOutput>(signer, { t: "output", v: PROTOCOL_VERSION, chain, request, node, output, ...(evidence ? { evidence } : {}) });
+  return signOutput(signer.key, attestation);
 }
 
 export function simSignClose(sequencer: Signer, chain: string, request: Bytes, commitments: readonly OutputCommitment[]): CommitClose {
-  const refs = [...commitments]
-    .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
-    .map((c) => ({ node: c.node, commitment: c.commitment }));
-  return signWith<CommitClose>(sequencer, { t: "close", v: PROTOCOL_VERSION, chain, request, commitments: refs });
+  return signClose(sequencer.key, chain, request, commitments);
 }
 
 export function simSignNoAgreement(sequencer: Signer, body: NoAgreementBody): NoAgreement {
-  return signWith<NoAgreement>(sequencer, body);
+  return signNoAgreement(sequencer.key, body);
 }
