@@ -3,6 +3,7 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { keyPairFromSeed, publicKey, signingPreimage, signingRoot, signRoot, type KeyPair } from "../../../src/crypto/schemes.ts";
 import { encodeCanonical } from "../../../src/wire/cbor.ts";
 import { fromHex, sha256, taggedHash, toHex } from "../../../src/wire/hash.ts";
@@ -286,5 +287,17 @@ describe("ed25519 pinned rule: node:crypto and noble agree on constructed edge c
     const flipped = Uint8Array.from(honest);
     flipped[31] = (flipped[31] as number) ^ 0x80;
     expect(both(flipped)).toEqual([false, false]);
+  });
+});
+
+describe("ed25519 signing through node:crypto", () => {
+  it("gives noble's bytes (RFC 8032 signatures are deterministic) on random keys and roots", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed, root) => {
+        const key = keyPairFromSeed("ed25519", seed);
+        expect(toHex(signRoot(key, root))).toBe(toHex(ed25519.sign(root, seed)));
+      }),
+      { seed: 8032, numRuns: 300 },
+    );
   });
 });
