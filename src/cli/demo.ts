@@ -160,7 +160,7 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
         }),
       publish: (message: Message) => live.publish(message),
     };
-    pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: options.nodes, deadlineMs: 15_000, closeGraceMs: 100 } });
+    pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: options.nodes, deadlineMs: 15_000, closeGraceMs: 500 } });
     await pool.start();
     await network.start();
     const bootstrap = [...network.gossip.multiaddrs];

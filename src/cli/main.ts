@@ -72,13 +72,18 @@ function buildProgram(): Command {
     .option("--json", "print the summary as JSON")
     .action(async (options: { nodes: number; requests: number; rate: number; byzantine: string[]; seed: string; keep?: string; json?: boolean }) => {
       const tty = process.stderr.isTTY === true;
+      let lastLineAt = 0;
       const summary = await runDemo(
         { ...options, json: options.json === true },
         {
           progress(line, final) {
             if (options.json) return;
-            if (tty) process.stderr.write(`\r\x1b[2K${line}${final ? "\n" : ""}`);
-            else if (final) process.stderr.write(`${line}\n`);
+            if (tty) return void process.stderr.write(`\r\x1b[2K${line}${final ? "\n" : ""}`);
+            // Not a terminal (CI, a log file): a plain line at most every two seconds.
+            if (final || Date.now() - lastLineAt >= 2_000) {
+              lastLineAt = Date.now();
+              process.stderr.write(`${line}\n`);
+            }
           },
         },
       );

@@ -162,7 +162,12 @@ export class Collector {
     }
     // The [REJECT] rules first, even after the decision: a reveal that opens nothing (a copycat's)
     // is its sender's fault whenever it arrives, and must cost its score, not slip by as LATE.
-    const vote = checkReveal(this.context, this.#listed, reveal, this.#keys);
+    // A signature already verified on the node's commitment (same bytes, same listed hash) needs
+    // no second check: an honest reveal carries exactly the signature its commitment had.
+    const seen = this.#signed.get(reveal.node);
+    const listed = this.#listed.get(reveal.node);
+    const verified = seen?.t === "commitment" && listed !== undefined && bytesEqual(seen.sig, reveal.commitmentSig) && bytesEqual(seen.commitment, listed);
+    const vote = checkReveal(this.context, this.#listed, reveal, verified ? undefined : this.#keys);
     if (this.decided) throw late("request already decided");
     this.#checkDeadline(now);
     if (this.#votes.has(reveal.node)) throw new ConcordError("DUPLICATE", "reveal already counted", { action: "ignore" });
