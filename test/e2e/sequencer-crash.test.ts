@@ -20,7 +20,6 @@
  *   stored close, and the agreed bundle carries that close;
  * - no participant's slashing protection had to refuse a signature.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,48 +29,14 @@ import { SqliteOutcomeStore } from "../../src/sequencer/store.ts";
 import { fromHex, sha256, toHex } from "../../src/wire/hash.ts";
 import { decodeMessage, encodeMessage } from "../../src/wire/messages.ts";
 import type { ChildConfig } from "../fixtures/pool/crash-child.ts";
+import { killRunningChildren, runChild, type ChildResult } from "../helpers/child.ts";
 
 const CHILD = fileURLToPath(new URL("../fixtures/pool/crash-child.ts", import.meta.url));
 const SEED = "sequencer-crash";
 
-interface ChildResult {
-  lines: string[];
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-const running = new Set<ReturnType<typeof spawn>>();
-
-/** Runs the child; `killWhen` sees every whole line so far and returns true to SIGKILL it. */
-function runChild(config: ChildConfig, killWhen?: (lines: readonly string[]) => boolean, timeoutMs = 30_000): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    // Under vitest process.execPath is node_modules' Node 24, which runs the .ts child directly.
-    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", CHILD, JSON.stringify(config)], { stdio: ["ignore", "pipe", "pipe"] });
-    running.add(child);
-    const lines: string[] = [];
-    let partial = "";
-    let stderr = "";
-    let killed = false;
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      const parts = (partial + chunk).split("\n");
-      partial = parts.pop() ?? "";
-      lines.push(...parts);
-      if (!killed && killWhen?.(lines)) {
-        killed = true;
-        child.kill("SIGKILL");
-      }
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("error", reject);
-    // A line cut by the kill is no acknowledgement: only whole lines count.
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      running.delete(child);
-      resolve({ lines, code, signal, stderr });
-    });
-  });
+/** Runs the child with its JSON config; `killWhen` sees every whole line and returns true to SIGKILL it. */
+function runPoolChild(config: ChildConfig, killWhen?: (lines: readonly string[]) => boolean, timeoutMs = 30_000): Promise<ChildResult> {
+  return runChild(CHILD, [JSON.stringify(config)], killWhen, timeoutMs);
 }
 
 interface AckedOutcome {
@@ -186,7 +151,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "concord-sequencer-crash-"));
 });
 afterEach(() => {
-  for (const child of running) child.kill("SIGKILL");
+  killRunningChildren();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -229,7 +194,7 @@ describe("sequencer pool survives kill -9", () => {
     };
     for (const [run, firstBlock] of [1, 1001].entries()) {
       const probe = [...acks.included.entries()][0];
-      const result = await runChild({
+      const result = await runPoolChild({
         ...base,
         from,
         to: 1_000_000,
@@ -251,7 +216,7 @@ describe("sequencer pool survives kill -9", () => {
 
     // The last run: 30 more entries, then until everything is decided and included.
     const probe = [...acks.included.entries()].at(-1) as [string, number];
-    const last = await runChild({ ...base, from, to: from + 30, firstBlock: 2001, finish: true, probe: { request: probe[0], block: probe[1] + 500 } });
+    const last = await runPoolChild({ ...base, from, to: from + 30, firstBlock: 2001, finish: true, probe: { request: probe[0], block: probe[1] + 500 } });
     expect(last.code, last.stderr).toBe(0);
     acks.add(last.lines);
     expect([...(acks.resumed[2]?.keys() ?? [])].sort(), "resumed by the last run").toEqual(pending);

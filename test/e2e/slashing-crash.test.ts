@@ -4,7 +4,6 @@
  * same requests. Every record the first process acknowledged must be refused, and present in
  * the file. Also: two processes racing on one file never both sign one request.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,45 +12,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SlashingProtection } from "../../src/node/slashing.ts";
 import { toHex } from "../../src/wire/hash.ts";
 import { CRASH_CHAIN, crashKind, crashNode, crashRequest, crashRoot } from "../fixtures/slashing/crash-child.ts";
+import { runChild } from "../helpers/child.ts";
 
 const CHILD = fileURLToPath(new URL("../fixtures/slashing/crash-child.ts", import.meta.url));
-
-/** Node 24 runs the .ts child directly; under `npx vitest` process.execPath is node_modules' Node 24. */
-function nodeBinary(): string {
-  const major = Number(process.versions.node.split(".")[0]);
-  return major >= 24 ? process.execPath : fileURLToPath(new URL("../../node_modules/node/bin/node", import.meta.url));
-}
-
-interface ChildResult {
-  lines: string[];
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/** Runs the child; when `killWhen(lines)` first holds, sends SIGKILL. Resolves once it is gone. */
-function runChild(args: string[], killWhen?: (lines: string[]) => boolean): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(nodeBinary(), ["--disable-warning=ExperimentalWarning", CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    const lines: string[] = [];
-    let partial = "";
-    let stderr = "";
-    let killed = false;
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      const parts = (partial + chunk).split("\n");
-      partial = parts.pop() ?? "";
-      lines.push(...parts);
-      if (!killed && killWhen?.(lines)) {
-        killed = true;
-        child.kill("SIGKILL");
-      }
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("error", reject);
-    // A line cut by the kill is not an acknowledgement: only whole lines count.
-    child.on("close", (code, signal) => resolve({ lines, code, signal, stderr }));
-  });
-}
 
 function indices(lines: string[], word: string): Set<number> {
   const found = new Set<number>();
@@ -76,7 +39,7 @@ describe("slashing protection survives kill -9", () => {
       const path = join(dir, "slashing.sqlite");
 
       // 1. Sign with roots "A" until killed.
-      const first = await runChild([path, "A", "0", "1000000"], (lines) => lines.length >= killAfter);
+      const first = await runChild(CHILD, [path, "A", "0", "1000000"], (lines) => lines.length >= killAfter);
       expect(first.signal, first.stderr).toBe("SIGKILL");
       const acked = indices(first.lines, "ack");
       expect(acked.size).toBeGreaterThanOrEqual(killAfter);
@@ -89,7 +52,7 @@ describe("slashing protection survives kill -9", () => {
       const highest = Math.max(...acked);
 
       // 2. Restart on the same file and try roots "B" for the same requests (and a few beyond).
-      const second = await runChild([path, "B", "0", String(highest + 50)]);
+      const second = await runChild(CHILD, [path, "B", "0", String(highest + 50)]);
       expect(second.code, second.stderr).toBe(0);
       expect(indices(second.lines, "error").size, second.lines.join("\n")).toBe(0);
       const refused = indices(second.lines, "refused");
@@ -114,7 +77,7 @@ describe("slashing protection survives kill -9", () => {
       }
 
       // 4. Re-signing the identical data after the restart is still allowed.
-      const third = await runChild([path, "A", "0", String(highest + 1)]);
+      const third = await runChild(CHILD, [path, "A", "0", String(highest + 1)]);
       expect(third.code, third.stderr).toBe(0);
       const reacked = indices(third.lines, "ack");
       for (const i of acked) expect(reacked.has(i)).toBe(true);
@@ -128,7 +91,7 @@ describe("slashing protection survives kill -9", () => {
     init.open();
     init.close();
     const count = 200;
-    const [x, y] = await Promise.all([runChild([path, "X", "0", String(count)]), runChild([path, "Y", "0", String(count)])]);
+    const [x, y] = await Promise.all([runChild(CHILD, [path, "X", "0", String(count)]), runChild(CHILD, [path, "Y", "0", String(count)])]);
     expect(x.code, x.stderr).toBe(0);
     expect(y.code, y.stderr).toBe(0);
     const ackedX = indices(x.lines, "ack");

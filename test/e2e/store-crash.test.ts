@@ -4,7 +4,6 @@
  * crash, every outcome and inclusion a child acknowledged is in the file, as acknowledged, and no
  * outcome is ever included in two blocks.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,44 +13,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteOutcomeStore, StoreConflictError } from "../../src/sequencer/store.ts";
 import { fromHex, toHex } from "../../src/wire/hash.ts";
 import { crashOutcomeBytes, crashOutcomeKind, crashRequestId } from "../fixtures/store/crash-child.ts";
+import { runChild } from "../helpers/child.ts";
 
 const CHILD = fileURLToPath(new URL("../fixtures/store/crash-child.ts", import.meta.url));
-
-/** Node 24 runs the .ts child directly; under `npx vitest` process.execPath is node_modules' Node 24. */
-function nodeBinary(): string {
-  const major = Number(process.versions.node.split(".")[0]);
-  return major >= 24 ? process.execPath : fileURLToPath(new URL("../../node_modules/node/bin/node", import.meta.url));
-}
-
-interface ChildResult {
-  lines: string[];
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-function runChild(args: string[], killWhen?: (lines: string[]) => boolean): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(nodeBinary(), ["--disable-warning=ExperimentalWarning", CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    const lines: string[] = [];
-    let partial = "";
-    let stderr = "";
-    let killed = false;
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      const parts = (partial + chunk).split("\n");
-      partial = parts.pop() ?? "";
-      lines.push(...parts);
-      if (!killed && killWhen?.(lines)) {
-        killed = true;
-        child.kill("SIGKILL");
-      }
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("error", reject);
-    // A line cut by the kill is not an acknowledgement: only whole lines count.
-    child.on("close", (code, signal) => resolve({ lines, code, signal, stderr }));
-  });
-}
 
 /** What the children acknowledged, across runs. */
 class Acks {
@@ -134,10 +98,10 @@ describe("outcome store survives kill -9", () => {
   it("keeps every acknowledged outcome and inclusion, and never includes an outcome twice", async () => {
     const path = join(dir, "outcomes.sqlite");
     const acks = new Acks();
-    const countLines = (lines: string[]): number => lines.filter((line) => line.startsWith("outcome ")).length;
+    const countLines = (lines: readonly string[]): number => lines.filter((line) => line.startsWith("outcome ")).length;
 
     // 1. Run until killed.
-    const first = await runChild([path, "1000000", "1000"], (lines) => countLines(lines) >= 150);
+    const first = await runChild(CHILD, [path, "1000000", "1000"], (lines) => countLines(lines) >= 150);
     expect(first.signal, first.stderr).toBe("SIGKILL");
     acks.add(first.lines);
     expect(acks.outcomes.size).toBeGreaterThanOrEqual(150);
@@ -146,14 +110,14 @@ describe("outcome store survives kill -9", () => {
 
     // 2. Restart: it replays the same writes (identical, so accepted) and goes further; kill again.
     const reached = Math.max(...acks.outcomes.keys());
-    const second = await runChild([path, "1000000", "2000"], (lines) => countLines(lines) >= reached + 100);
+    const second = await runChild(CHILD, [path, "1000000", "2000"], (lines) => countLines(lines) >= reached + 100);
     expect(second.signal, second.stderr).toBe("SIGKILL");
     acks.add(second.lines);
     await verify(path, acks);
 
     // 3. Restart and run to the end.
     const end = Math.max(...acks.outcomes.keys()) + 30;
-    const third = await runChild([path, String(end), "3000"]);
+    const third = await runChild(CHILD, [path, String(end), "3000"]);
     expect(third.code, third.stderr).toBe(0);
     acks.add(third.lines);
     await verify(path, acks);
