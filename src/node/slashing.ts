@@ -21,7 +21,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ConcordError, assert } from "../errors.ts";
 import { bytesEqual, toHex } from "../wire/hash.ts";
 import type { Bytes } from "../wire/types.ts";
-import { asStoreError, inTransaction, openSqliteFile } from "../storage/sqlite-file.ts";
+import { asStoreError, inTransaction, openPreparedSqliteFile } from "../storage/sqlite-file.ts";
 
 /** The signed message kinds that equivocation is about. */
 export type SignedKind = "commitment" | "output";
@@ -237,17 +237,17 @@ export class SlashingProtection {
   /** Opens (creating if needed) the file. A damaged or foreign file is a STORE error. */
   open(): void {
     assert(this.#db === undefined, "slashing protection is already open");
-    const db = openSqliteFile({
-      path: this.path,
-      applicationId: APPLICATION_ID,
-      schemaVersion: SCHEMA_VERSION,
-      schema: SCHEMA,
-      busyTimeoutMs: this.#busyTimeoutMs,
-      integrityCheck: this.#integrityCheck,
-      what: "slashing-protection database",
-    });
-    try {
-      this.#statements = {
+    const { db, statements } = openPreparedSqliteFile(
+      {
+        path: this.path,
+        applicationId: APPLICATION_ID,
+        schemaVersion: SCHEMA_VERSION,
+        schema: SCHEMA,
+        busyTimeoutMs: this.#busyTimeoutMs,
+        integrityCheck: this.#integrityCheck,
+        what: "slashing-protection database",
+      },
+      (db) => ({
         select: db.prepare("SELECT signing_root, deadline FROM signed WHERE chain = ? AND request = ? AND node = ? AND kind = ?"),
         insert: db.prepare("INSERT INTO signed (chain, request, node, kind, signing_root, deadline) VALUES (?, ?, ?, ?, ?, ?)"),
         floor: db.prepare("SELECT floor FROM floors WHERE chain = ?"),
@@ -256,12 +256,10 @@ export class SlashingProtection {
         ),
         prune: db.prepare("DELETE FROM signed WHERE chain = ? AND deadline < ?"),
         all: db.prepare("SELECT request, node, kind, signing_root, deadline FROM signed WHERE chain = ? ORDER BY request, node, kind"),
-      };
-    } catch (error) {
-      db.close();
-      throw asStoreError(error, "cannot prepare slashing-protection statements", this.path);
-    }
+      }),
+    );
     this.#db = db;
+    this.#statements = statements;
   }
 
   /** Closes the file. Safe to call twice. */

@@ -25,7 +25,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ConcordError, assert } from "../errors.ts";
 import { bytesEqual, sha256, toHex } from "../wire/hash.ts";
 import type { Bytes } from "../wire/types.ts";
-import { asStoreError, inTransaction, openSqliteFile } from "../storage/sqlite-file.ts";
+import { asStoreError, inTransaction, openPreparedSqliteFile } from "../storage/sqlite-file.ts";
 
 export type RequestStatus = "pending" | "agreed" | "no-agreement";
 export type OutcomeKind = "agreed" | "no-agreement";
@@ -243,22 +243,20 @@ export class SqliteOutcomeStore implements OutcomeStore {
   /** Opens (creating if needed) the file. A damaged or foreign file is a STORE error. */
   open(): void {
     assert(this.#db === undefined, "outcome store is already open");
-    const db = openSqliteFile({
-      path: this.path,
-      applicationId: APPLICATION_ID,
-      schemaVersion: SCHEMA_VERSION,
-      schema: SCHEMA,
-      busyTimeoutMs: this.#busyTimeoutMs,
-      integrityCheck: this.#integrityCheck,
-      what: "outcome store",
-    });
-    try {
-      this.#statements = prepareStatements(db);
-    } catch (error) {
-      db.close();
-      throw asStoreError(error, "cannot prepare outcome-store statements", this.path);
-    }
+    const { db, statements } = openPreparedSqliteFile(
+      {
+        path: this.path,
+        applicationId: APPLICATION_ID,
+        schemaVersion: SCHEMA_VERSION,
+        schema: SCHEMA,
+        busyTimeoutMs: this.#busyTimeoutMs,
+        integrityCheck: this.#integrityCheck,
+        what: "outcome store",
+      },
+      prepareStatements,
+    );
     this.#db = db;
+    this.#statements = statements;
   }
 
   async close(): Promise<void> {

@@ -128,3 +128,17 @@ function pragmaValue(db: DatabaseSync, sql: string): unknown {
   const row = db.prepare(sql).get();
   return row === undefined ? undefined : Object.values(row)[0];
 }
+
+/**
+ * Opens the file and prepares the store's statements; if preparing fails, the file is closed
+ * again and the failure is a STORE error.
+ */
+export function openPreparedSqliteFile<S>(init: SqliteFileInit, prepare: (db: DatabaseSync) => S): { db: DatabaseSync; statements: S } {
+  const db = openSqliteFile(init);
+  try {
+    return { db, statements: prepare(db) };
+  } catch (error) {
+    db.close();
+    throw asStoreError(error, `cannot prepare ${init.what} statements`, init.path);
+  }
+}
