@@ -15,6 +15,7 @@ import { createGossipNode } from "../src/net/gossip.ts";
 import type { GossipNode } from "../src/net/gossip.ts";
 import { silentLogger } from "../src/net/logger.ts";
 import { topicName } from "../src/net/topics.ts";
+import { mulberry32 } from "../test/helpers/prng.ts";
 
 const NODES = 5;
 const PAYLOAD_BYTES = 1024;
@@ -22,20 +23,8 @@ const LATENCY_MESSAGES = 500;
 const THROUGHPUT_MESSAGES = 5_000;
 const TOPIC = topicName("bench", "commitments");
 
-/** mulberry32: the same payload filler on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const filler = (() => {
-  const random = prng(0x90551b);
+  const random = mulberry32(0x90551b);
   const bytes = new Uint8Array(PAYLOAD_BYTES);
   for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
   return bytes;

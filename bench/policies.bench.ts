@@ -16,21 +16,10 @@ import { semanticPolicy } from "../src/agreement/semantic.ts";
 import { structuredPolicy } from "../src/agreement/structured.ts";
 import { outputHash, utf8 } from "../src/wire/hash.ts";
 import type { Evidence, PolicyParams } from "../src/wire/types.ts";
+import { mulberry32 } from "../test/helpers/prng.ts";
 
 const N = 7;
 const CONTEXT: DecideContext = { n: N, k: 5, requestId: utf8("bench/policies") };
-
-/** mulberry32: a seeded PRNG so every run sees the same inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   "the of and to in is was for on that with as by at from it be this are or an have not which " +
@@ -119,7 +108,7 @@ function semanticCommittees(length: number, rate: number, seed: number, count: n
   const committees: Vote[][] = [];
   let pairwisePpm = 0;
   for (let c = 0; c < count; c++) {
-    const random = prng(seed * 1000 + c);
+    const random = mulberry32(seed * 1000 + c);
     const base = baseText(random, length);
     const outputs = Array.from({ length: N }, () => mutate(random, base, rate));
     if (outlier) outputs[3] = baseText(random, length);
@@ -171,7 +160,7 @@ function wordPairwisePpm(votes: Vote[]): number {
 function tokenCommittees(count: number, seed: number, forks: boolean): Vote[][] {
   const committees: Vote[][] = [];
   for (let c = 0; c < count; c++) {
-    const random = prng(seed * 1000 + c);
+    const random = mulberry32(seed * 1000 + c);
     const tokens = Array.from({ length: 512 }, () => Math.floor(random() * 32_000));
     const margins = Array.from({ length: 512 }, () => Math.floor(random() * 3_000_000));
     margins[300] = 900; // a near tie at step 300
@@ -206,7 +195,7 @@ const STRUCTURED_PARAMS: PolicyParams = {
 function structuredCommittees(count: number, seed: number): Vote[][] {
   const committees: Vote[][] = [];
   for (let c = 0; c < count; c++) {
-    const random = prng(seed * 1000 + c);
+    const random = mulberry32(seed * 1000 + c);
     const prices = Array.from({ length: 10 }, () => Math.round(random() * 1e8) / 1e4);
     const votes: Vote[] = [];
     for (let i = 0; i < N; i++) {

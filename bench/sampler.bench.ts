@@ -9,23 +9,12 @@
 import { deriveDecodeSeed, sampleNext } from "../src/agreement/sampler.ts";
 import { utf8 } from "../src/wire/hash.ts";
 import type { SamplingParams } from "../src/wire/types.ts";
+import { mulberry32 } from "../test/helpers/prng.ts";
 
 const VOCAB = 32_000;
 const VECTORS = 32;
 const STEPS_PER_ROUND = 2_000;
 const ROUNDS = 7;
-
-/** mulberry32: a seeded PRNG so the logits are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(random: () => number): number {
   const u = 1 - random();
@@ -33,7 +22,7 @@ function gaussian(random: () => number): number {
 }
 
 export function makeLogits(kind: "peaked" | "flat", seed: number): Float32Array[] {
-  const random = prng(seed);
+  const random = mulberry32(seed);
   const out: Float32Array[] = [];
   for (let v = 0; v < VECTORS; v++) {
     const logits = new Float32Array(VOCAB);

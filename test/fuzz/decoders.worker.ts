@@ -20,6 +20,7 @@ import { commitmentOfReveal, requestId } from "../../src/wire/ids.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../../src/wire/messages.ts";
 import type { CommitClose, InferenceRequest, Message, MessageKind } from "../../src/wire/types.ts";
 import { bundleCases, sampleMessages, sampleNetwork } from "../spec/samples.ts";
+import { mulberry32 } from "../helpers/prng.ts";
 
 export interface FuzzOptions {
   seed: number;
@@ -43,23 +44,11 @@ export interface FuzzReport {
   failures: { problem: string; hex: string }[];
 }
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Bytes that matter to CBOR: headers of every major type at each length width, break, floats. */
 const INTERESTING = [0x00, 0x01, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1f, 0x20, 0x38, 0x40, 0x58, 0x5f, 0x60, 0x78, 0x7f, 0x80, 0x98, 0x9f, 0xa0, 0xb8, 0xbf, 0xc0, 0xc2, 0xd8, 0xf4, 0xf5, 0xf6, 0xf7, 0xf9, 0xfa, 0xfb, 0xff];
 
 export function runFuzz(options: FuzzOptions): FuzzReport {
-  const random = prng(options.seed);
+  const random = mulberry32(options.seed);
   const int = (n: number) => Math.floor(random() * n);
   const net = sampleNetwork();
   const samples = sampleMessages(net);

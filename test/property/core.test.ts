@@ -36,6 +36,7 @@ import type {
   SignedOutput,
 } from "../../src/wire/types.ts";
 import { salt, testNetwork, testRequest, type TestNetwork } from "../helpers/fixtures.ts";
+import { mulberry32 } from "../helpers/prng.ts";
 
 const SEED = 0x0c0c0ad;
 /** Generous: these run hundreds of signed scenarios, and CI machines are shared. */
@@ -332,16 +333,9 @@ describe("property: the collector's decision does not depend on arrival order", 
 // ---------------------------------------------------------------------------------------------
 // 3. Safety.
 
-/** Deterministic Fisher-Yates from a seed (mulberry32). */
+/** Deterministic Fisher-Yates from a seed. */
 function shuffle<T>(items: readonly T[], seed: number): T[] {
-  let a = seed >>> 0;
-  const random = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(seed);
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
