@@ -27,7 +27,7 @@ import type {
   PolicyRef,
   SamplingParams,
 } from "../wire/types.ts";
-import type { NewOutcome, OutcomeStore, StoredMessageKind } from "./store.ts";
+import type { NewMessage, NewOutcome, OutcomeStore, StoredMessageKind } from "./store.ts";
 
 /** What the pool needs of the network: ConcordNetwork fits. */
 export interface PoolNetwork {
@@ -141,6 +141,9 @@ export class Pool {
   /** Store writes run one after another, in the order their events happened. */
   #writes: Promise<unknown> = Promise.resolve();
   #running = false;
+  /** Messages waiting for the next batched store write, and that write. */
+  readonly #messageBatch: { requestId: Bytes; message: NewMessage }[] = [];
+  #batchWrite: Promise<unknown> | undefined;
   /** Ids of the requests `start` resumed from the store, for `rebroadcast`. */
   #resumed: string[] = [];
   /** Counters a caller can read or export as metrics. */
@@ -367,12 +370,22 @@ export class Pool {
   }
 
   /** Queues the message's store write; the promise settles with it (already logged on failure). */
+  /**
+   * Queues a message for the store. Messages queued while a write is pending share one commit
+   * (one fsync) instead of one each; the returned promise settles once this message is durable.
+   */
   #storeMessage(message: Message): Promise<unknown> | undefined {
     if (message.t !== "commitment" && message.t !== "close" && message.t !== "reveal" && message.t !== "output") return undefined;
     const encoded = encodeMessage(message);
     const kind: StoredMessageKind = message.t;
     const node = message.t === "close" ? undefined : message.node;
-    return this.#write(() => this.#init.store.addMessage(message.request, { kind, ...(node ? { node } : {}), hash: sha256(encoded), encoded }));
+    this.#messageBatch.push({ requestId: message.request, message: { kind, ...(node ? { node } : {}), hash: sha256(encoded), encoded } });
+    this.#batchWrite ??= this.#write(() => {
+      const batch = this.#messageBatch.splice(0);
+      this.#batchWrite = undefined;
+      return this.#init.store.addMessages(batch);
+    });
+    return this.#batchWrite;
   }
 
   #maybeClose(requestId: Bytes): void {

@@ -102,6 +102,8 @@ export interface OutcomeStore {
   putRequest(request: NewRequest): Promise<PutResult>;
   /** Records a message seen for a stored request, once per hash. */
   addMessage(requestId: Bytes, message: NewMessage): Promise<PutResult>;
+  /** Several messages in one atomic, durable write (one commit instead of one each). */
+  addMessages(entries: readonly { requestId: Bytes; message: NewMessage }[]): Promise<PutResult[]>;
   /** Records equivocation evidence about a stored request, once per hash. */
   addEvidence(requestId: Bytes, evidence: NewEvidence): Promise<PutResult>;
   /**
@@ -288,27 +290,36 @@ export class SqliteOutcomeStore implements OutcomeStore {
   }
 
   async addMessage(requestId: Bytes, message: NewMessage): Promise<PutResult> {
-    assertId(requestId, "request id");
-    assertId(message.hash, "message hash");
-    assert(MESSAGE_KINDS.includes(message.kind), `unknown message kind ${String(message.kind)}`);
-    assert(message.encoded instanceof Uint8Array, "encoded must be bytes");
-    return this.#write("addMessage", (statements) => {
-      this.#requireRequest(statements, requestId);
-      const stored = statements.messageByHash.get(requestId, message.hash);
-      if (stored !== undefined) {
-        const same =
-          stored["kind"] === message.kind && nullable(stored["node"]) === message.node && bytesEqual(blob(stored["encoded"]), message.encoded);
-        if (same) return "identical";
-        throw new StoreConflictError({
-          conflict: "message",
-          requestId,
-          stored: `${String(stored["kind"])}:${digest(blob(stored["encoded"]))}`,
-          attempted: `${message.kind}:${digest(message.encoded)}`,
-        });
-      }
-      statements.insertMessage.run(requestId, message.hash, message.kind, message.node ?? null, message.encoded);
-      return "inserted";
-    });
+    const [result] = await this.addMessages([{ requestId, message }]);
+    return result as PutResult;
+  }
+
+  async addMessages(entries: readonly { requestId: Bytes; message: NewMessage }[]): Promise<PutResult[]> {
+    for (const { requestId, message } of entries) {
+      assertId(requestId, "request id");
+      assertId(message.hash, "message hash");
+      assert(MESSAGE_KINDS.includes(message.kind), `unknown message kind ${String(message.kind)}`);
+      assert(message.encoded instanceof Uint8Array, "encoded must be bytes");
+    }
+    return this.#write("addMessage", (statements) => entries.map(({ requestId, message }) => this.#putMessage(statements, requestId, message)));
+  }
+
+  #putMessage(statements: Statements, requestId: Bytes, message: NewMessage): PutResult {
+    this.#requireRequest(statements, requestId);
+    const stored = statements.messageByHash.get(requestId, message.hash);
+    if (stored !== undefined) {
+      const same =
+        stored["kind"] === message.kind && nullable(stored["node"]) === message.node && bytesEqual(blob(stored["encoded"]), message.encoded);
+      if (same) return "identical";
+      throw new StoreConflictError({
+        conflict: "message",
+        requestId,
+        stored: `${String(stored["kind"])}:${digest(blob(stored["encoded"]))}`,
+        attempted: `${message.kind}:${digest(message.encoded)}`,
+      });
+    }
+    statements.insertMessage.run(requestId, message.hash, message.kind, message.node ?? null, message.encoded);
+    return "inserted";
   }
 
   async addEvidence(requestId: Bytes, evidence: NewEvidence): Promise<PutResult> {

@@ -70,6 +70,10 @@ describe("pool liveness", () => {
         busy(WRITE_MS);
         return memory.addMessage(id, message);
       },
+      addMessages: (entries) => {
+        busy(WRITE_MS);
+        return memory.addMessages(entries);
+      },
       addEvidence: (id, evidence) => memory.addEvidence(id, evidence),
       putOutcome: (id, outcome) => memory.putOutcome(id, outcome),
       pending: () => memory.pending(),
