@@ -108,6 +108,21 @@ describe("addMessage and addEvidence", () => {
     expect(isConcordError(await rejection(store.addMessage(id("b"), message)), "STORE")).toBe(true);
   });
 
+  it("writes a batch of messages for several requests in one transaction, all or nothing", async () => {
+    await store.putRequest(request("a"));
+    await store.putRequest(request("b"));
+    const m1 = { kind: "commitment" as const, node: "n1", hash: sha256("m1"), encoded: utf8("m1") };
+    const m2 = { kind: "commitment" as const, node: "n2", hash: sha256("m2"), encoded: utf8("m2") };
+    const m3 = { kind: "reveal" as const, node: "n1", hash: sha256("m3"), encoded: utf8("m3") };
+    const batch = [{ requestId: id("a"), message: m1 }, { requestId: id("b"), message: m2 }, { requestId: id("a"), message: m1 }];
+    expect(await store.addMessages(batch)).toEqual(["inserted", "inserted", "identical"]);
+    expect((await store.get(id("a")))?.messages).toEqual([m1]);
+    expect((await store.get(id("b")))?.messages).toEqual([m2]);
+    // One bad entry (an unknown request) and nothing of the batch is written.
+    await rejection(store.addMessages([{ requestId: id("a"), message: m3 }, { requestId: id("zz"), message: m3 }]));
+    expect((await store.get(id("a")))?.messages).toEqual([m1]);
+  });
+
   it("keeps evidence once per hash", async () => {
     await store.putRequest(request("a"));
     const evidence = { node: "n1", hash: sha256("e1"), encoded: utf8("e1") };
