@@ -121,8 +121,9 @@ export class Collector {
     return events;
   }
 
-  addClose(close: CommitClose, now: number): CollectorEvent[] {
-    const listed = checkClose(this.context, close, this.#keys);
+  /** `signedHere`: the sequencer applying the close it just signed skips checking its own signature. */
+  addClose(close: CommitClose, now: number, options: { signedHere?: boolean } = {}): CollectorEvent[] {
+    const listed = checkClose(this.context, close, options.signedHere ? undefined : this.#keys);
     // [IGNORE] A repeated close; a second, different close is the sequencer's fault: reject.
     if (this.#close) {
       if (toHex(this.#close.sig) === toHex(close.sig)) throw new ConcordError("DUPLICATE", "close already seen", { action: "ignore" });

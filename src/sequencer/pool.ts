@@ -27,7 +27,7 @@ import type {
   PolicyRef,
   SamplingParams,
 } from "../wire/types.ts";
-import type { NewMessage, NewOutcome, OutcomeStore, StoredMessageKind } from "./store.ts";
+import { StoreConflictError, type NewMessage, type NewOutcome, type OutcomeStore, type StoredMessageKind } from "./store.ts";
 
 /** What the pool needs of the network: ConcordNetwork fits. */
 export interface PoolNetwork {
@@ -403,7 +403,7 @@ export class Pool {
   #close(entry: BookEntry): void {
     const { context } = entry;
     const close = signClose(this.#init.sequencerKey, context.request.chain, context.id, entry.collector.commitments);
-    const events = entry.collector.addClose(close, this.#clock());
+    const events = entry.collector.addClose(close, this.#clock(), { signedHere: true });
     // Published only once it is durable: a close that left without being stored could be followed,
     // after a restart, by a second, different one (an equivocation by the sequencer).
     this.#storeMessage(close)?.then(
@@ -480,10 +480,14 @@ export class Pool {
 
   /** Stores an outcome once; false if the request already has one (the first one stands). */
   async #putOutcome(id: Bytes, outcome: NewOutcome): Promise<boolean> {
-    const stored = await this.#init.store.get(id);
-    if (stored?.outcome) return false;
-    await this.#init.store.putOutcome(id, outcome);
-    return true;
+    try {
+      await this.#init.store.putOutcome(id, outcome);
+      return true;
+    } catch (error) {
+      // The store keeps the first outcome of a request; a different second one is refused.
+      if (error instanceof StoreConflictError && error.conflict === "outcome") return false;
+      throw error;
+    }
   }
 
   /** A retry is a new request (new entropy, so a fresh committee), optionally with the next policy. */
