@@ -45,6 +45,11 @@ export interface DevnetOptions {
 }
 
 /** Node i emulates profile i (mod 5): a devnet shows the floating-point drift of mixed GPUs. */
+/** The id of a devnet's node by index: node-01, node-02, ... */
+export function devnetNodeId(index: number): string {
+  return `node-${String(index + 1).padStart(2, "0")}`;
+}
+
 export const SYNTHETIC_HARDWARE: readonly string[] = HARDWARE_PROFILES.map((profile) => profile.name);
 
 export async function createDevnet(options: DevnetOptions): Promise<Devnet> {
@@ -58,7 +63,7 @@ export async function createDevnet(options: DevnetOptions): Promise<Devnet> {
   const nodes: DevnetNode[] = [];
   const entries: RegistryConfig["nodes"] = [];
   for (let i = 0; i < options.nodes; i++) {
-    const id = `node-${String(i + 1).padStart(2, "0")}`;
+    const id = devnetNodeId(i);
     const key = keyFor(id);
     const keystore = join(dir, `${id}.key.json`);
     await writeKeystore(keystore, key, id, { overwrite: true });

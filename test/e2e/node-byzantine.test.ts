@@ -26,6 +26,7 @@ import { fromHex, taggedHash } from "../../src/wire/hash.ts";
 import { decodeMessage } from "../../src/wire/messages.ts";
 import type { AttestationMode, PolicyRef, SamplingParams } from "../../src/wire/types.ts";
 import { counterValue, startCluster, type Cluster } from "../helpers/processes.ts";
+import { devnetNodeId } from "../../src/cli/devnet.ts";
 
 const MODEL_SEED = "e2e-byzantine";
 const SAMPLING: SamplingParams = { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 16 };
@@ -35,7 +36,7 @@ const FAST = "node-01";
 
 let dir: string;
 let cluster: Cluster;
-const idOf = (index: number) => `node-${String(index + 1).padStart(2, "0")}`;
+const idOf = devnetNodeId;
 const byzantineId = (mode: ByzantineMode) => idOf(HONEST + BYZANTINE.indexOf(mode));
 const honestIds = Array.from({ length: HONEST }, (_, i) => idOf(i));
 

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Registry as PromRegistry } from "prom-client";
 import { createDevnet, type Devnet, type DevnetNode, type DevnetOptions } from "../../src/cli/devnet.ts";
+import { stopNodeProcesses } from "../../src/cli/processes.ts";
 import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
 import { MESH_PARAMS } from "../../src/net/constants.ts";
 import { silentLogger } from "../../src/net/logger.ts";
@@ -168,22 +169,9 @@ export async function stopNode(node: { child: ChildProcess; exited: Promise<Exit
   return node.exited;
 }
 
-/** Kills every child still running (afterEach). */
+/** Stops every child still running (afterEach): SIGTERM, then SIGKILL after `graceMs`. */
 export async function stopAllNodes(graceMs = 3_000): Promise<void> {
-  await Promise.all(
-    [...live].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-          child.once("exit", () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          child.kill("SIGTERM");
-        }),
-    ),
-  );
+  await stopNodeProcesses([...live].map((child) => ({ child })), graceMs);
 }
 
 // ---------------------------------------------------------------------------------------------
