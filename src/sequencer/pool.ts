@@ -27,7 +27,8 @@ import type {
   PolicyRef,
   SamplingParams,
 } from "../wire/types.ts";
-import { StoreConflictError, type NewMessage, type NewOutcome, type OutcomeStore, type StoredMessageKind } from "./store.ts";
+import { GroupCommit } from "./group-commit.ts";
+import { StoreConflictError, type NewOutcome, type OutcomeStore, type StoredMessageKind } from "./store.ts";
 
 /** What the pool needs of the network: ConcordNetwork fits. */
 export interface PoolNetwork {
@@ -138,12 +139,9 @@ export class Pool {
   readonly #tracked = new Map<string, Tracked>();
   readonly #waiters = new Set<(outcome: PoolOutcome) => void>();
   #timer: NodeJS.Timeout | undefined;
-  /** Store writes run one after another, in the order their events happened. */
-  #writes: Promise<unknown> = Promise.resolve();
+  /** Store writes, in the order their events happened, one commit per turn of the event loop. */
+  readonly #commits: GroupCommit;
   #running = false;
-  /** Messages waiting for the next batched store write, and that write. */
-  readonly #messageBatch: { requestId: Bytes; message: NewMessage }[] = [];
-  #batchWrite: Promise<unknown> | undefined;
   /** Ids of the requests `start` resumed from the store, for `rebroadcast`. */
   #resumed: string[] = [];
   /** Counters a caller can read or export as metrics. */
@@ -154,6 +152,7 @@ export class Pool {
     this.defaults = { ...DEFAULT_POOL_DEFAULTS, ...init.defaults };
     this.#clock = init.clock ?? Date.now;
     this.#logger = init.logger ?? silent;
+    this.#commits = new GroupCommit(init.store);
     this.book = new RequestBook({
       registry: init.registry,
       policies: init.policies ?? createDefaultPolicyRegistry(),
@@ -175,7 +174,7 @@ export class Pool {
     this.#running = false;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    await this.#writes;
+    await this.#commits.settled();
   }
 
   /**
@@ -187,7 +186,7 @@ export class Pool {
    * Returns how many messages it published.
    */
   async rebroadcast(): Promise<number> {
-    await this.#writes;
+    await this.#commits.settled();
     let published = 0;
     const publish = (id: string, message: Message) =>
       this.#init.network.publish(message).then(
@@ -247,15 +246,14 @@ export class Pool {
     const id = entry.context.idHex;
     this.#tracked.set(id, { ...tracked, submission });
     this.counters.submitted++;
-    await this.#write(() =>
-      this.#init.store.putRequest({
-        id: entry.context.id,
-        encoded: bytes,
-        deadline: request.deadline,
-        createdAt: this.#clock(),
-        ...(tracked.retryOf ? { retryOf: fromHex(tracked.retryOf) } : {}),
-      }),
-    );
+    const stored = await this.#commits.add("requests", {
+      id: entry.context.id,
+      encoded: bytes,
+      deadline: request.deadline,
+      createdAt: this.#clock(),
+      ...(tracked.retryOf ? { retryOf: fromHex(tracked.retryOf) } : {}),
+    });
+    if (stored instanceof StoreConflictError) throw stored;
     this.#publish(request);
     return id;
   }
@@ -300,7 +298,7 @@ export class Pool {
       if (entry.noAgreement || entry.collector.status === "no-agreement") return "no-agreement";
       return "pending";
     }
-    await this.#writes;
+    await this.#commits.settled();
     const record = await this.#init.store.get(fromHex(requestId));
     return record ? record.request.status : "unknown";
   }
@@ -369,23 +367,13 @@ export class Pool {
     }
   }
 
-  /** Queues the message's store write; the promise settles with it (already logged on failure). */
-  /**
-   * Queues a message for the store. Messages queued while a write is pending share one commit
-   * (one fsync) instead of one each; the returned promise settles once this message is durable.
-   */
+  /** Queues the message for the store; the promise settles once it is durable (a failure is logged). */
   #storeMessage(message: Message): Promise<unknown> | undefined {
     if (message.t !== "commitment" && message.t !== "close" && message.t !== "reveal" && message.t !== "output") return undefined;
     const encoded = encodeMessage(message);
     const kind: StoredMessageKind = message.t;
     const node = message.t === "close" ? undefined : message.node;
-    this.#messageBatch.push({ requestId: message.request, message: { kind, ...(node ? { node } : {}), hash: sha256(encoded), encoded } });
-    this.#batchWrite ??= this.#write(() => {
-      const batch = this.#messageBatch.splice(0);
-      this.#batchWrite = undefined;
-      return this.#init.store.addMessages(batch);
-    });
-    return this.#batchWrite;
+    return this.#logged(this.#commits.add("messages", { requestId: message.request, message: { kind, ...(node ? { node } : {}), hash: sha256(encoded), encoded } }));
   }
 
   #maybeClose(requestId: Bytes): void {
@@ -428,7 +416,7 @@ export class Pool {
           const evidence = event.evidence;
           this.counters.evidence++;
           const encoded = encodeMessage(evidence);
-          void this.#write(() => this.#init.store.addEvidence(evidence.first.request, { node: evidence.first.node, hash: sha256(encoded), encoded }));
+          void this.#logged(this.#commits.add("evidence", { requestId: evidence.first.request, evidence: { node: evidence.first.node, hash: sha256(encoded), encoded } }));
           if (event.type === "equivocation") this.#publish(evidence);
           break;
         }
@@ -448,12 +436,12 @@ export class Pool {
     if (entry.bundle && entry.bundle !== bundle) return;
     entry.bundle = bundle;
     const decidedAt = this.#clock();
-    void this.#write(async () => {
-      if (!(await this.#putOutcome(entry.context.id, { kind: "agreed", encoded: encodeMessage(bundle), decidedAt }))) return;
+    void this.#logged(this.#putOutcome(entry.context.id, { kind: "agreed", encoded: encodeMessage(bundle), decidedAt }).then((stored) => {
+      if (!stored) return;
       this.counters.agreed++;
       const tracked = this.#tracked.get(id);
       this.#emit({ kind: "agreed", requestId: id, bundle, ...(tracked?.retryOf ? { retryOf: tracked.retryOf } : {}) });
-    });
+    }));
     this.#publish(bundle);
   }
 
@@ -463,8 +451,8 @@ export class Pool {
     entry.noAgreement = result;
     const tracked = this.#tracked.get(id);
     const decidedAt = this.#clock();
-    void this.#write(async () => {
-      if (!(await this.#putOutcome(entry.context.id, { kind: "no-agreement", encoded: encodeMessage(result), decidedAt }))) return;
+    void this.#logged(this.#putOutcome(entry.context.id, { kind: "no-agreement", encoded: encodeMessage(result), decidedAt }).then(async (stored) => {
+      if (!stored) return;
       this.counters.noAgreement++;
       const retriedAs = await this.#retry(id, tracked);
       this.#emit({
@@ -474,20 +462,14 @@ export class Pool {
         ...(tracked?.retryOf ? { retryOf: tracked.retryOf } : {}),
         ...(retriedAs ? { retriedAs } : {}),
       });
-    });
+    }));
     this.#publish(result);
   }
 
-  /** Stores an outcome once; false if the request already has one (the first one stands). */
-  async #putOutcome(id: Bytes, outcome: NewOutcome): Promise<boolean> {
-    try {
-      await this.#init.store.putOutcome(id, outcome);
-      return true;
-    } catch (error) {
-      // The store keeps the first outcome of a request; a different second one is refused.
-      if (error instanceof StoreConflictError && error.conflict === "outcome") return false;
-      throw error;
-    }
+  /** Stores an outcome once; false if the request already has another (the first one stands). */
+  async #putOutcome(requestId: Bytes, outcome: NewOutcome): Promise<boolean> {
+    const stored = await this.#commits.add("outcomes", { requestId, outcome });
+    return !(stored instanceof StoreConflictError);
   }
 
   /** A retry is a new request (new entropy, so a fresh committee), optionally with the next policy. */
@@ -524,15 +506,12 @@ export class Pool {
     });
   }
 
-  #write<T>(write: () => Promise<T>): Promise<T> {
-    // One write per turn of the event loop: the store commits synchronously (node:sqlite, an
-    // fsync each), so a backlog drained in one go would hold up every timer, the block builder's
-    // included, for the whole backlog.
-    const next = this.#writes.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(write);
-    this.#writes = next.catch((error: unknown) => {
+  /** Logs a failed store write (the promise still rejects for callers that act on it). */
+  #logged<T>(write: Promise<T>): Promise<T> {
+    write.catch((error: unknown) => {
       this.#logger.warn({ code: isConcordError(error) ? error.code : "STORE", error: String(error) }, "store write failed");
     });
-    return next;
+    return write;
   }
 
   /** Rebuilds the book from the store: pending requests with every message they had. */

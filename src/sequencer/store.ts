@@ -8,7 +8,8 @@
  *   is kept), so a request never resolves two ways even across restarts;
  * - a bundle goes into at most one block: `markIncluded` with another block is refused, and
  *   `readyOutcomes` never offers an included one again;
- * - every write is one transaction, committed with synchronous=FULL before the promise resolves.
+ * - every write is one transaction, committed with synchronous=FULL before the promise resolves;
+ *   `write` puts many (a turn of the pool's event loop) in one, so they share one fsync.
  *
  * `OutcomeStore` is the small interface a sequencer codes against; `SqliteOutcomeStore` is the
  * embedded default (node:sqlite, WAL).
@@ -96,21 +97,37 @@ export interface RequestRecord {
 /** `inserted`: new; `identical`: the same thing was stored before (nothing changed). */
 export type PutResult = "inserted" | "identical";
 
-/** The sequencer's view of durable storage. Every method is one atomic, durable write or read. */
+/**
+ * Several writes in one atomic, durable commit (one fsync for all of them), applied in this
+ * order: requests, messages, evidence, outcomes, so one batch may store a request and what
+ * follows it. Every message and outcome must name a request stored before or in the batch.
+ */
+export interface StoreBatch {
+  requests?: readonly NewRequest[];
+  messages?: readonly { requestId: Bytes; message: NewMessage }[];
+  evidence?: readonly { requestId: Bytes; evidence: NewEvidence }[];
+  outcomes?: readonly { requestId: Bytes; outcome: NewOutcome }[];
+}
+
+/**
+ * Each item's result, in the batch's order. A conflict is that item's result, not a failure of
+ * the batch: what is stored stays and the rest of the batch is written.
+ */
+export interface StoreBatchResult {
+  requests: (PutResult | StoreConflictError)[];
+  messages: (PutResult | StoreConflictError)[];
+  evidence: (PutResult | StoreConflictError)[];
+  /** The outcome as stored (an identical repeat returns the first), or the conflict. */
+  outcomes: (StoredOutcome | StoreConflictError)[];
+}
+
+/**
+ * The sequencer's view of durable storage: the pool writes through `write` only. Every method is
+ * one atomic, durable write or read; anything but a conflict (a full disk, an unknown request)
+ * fails the whole call and writes nothing.
+ */
 export interface OutcomeStore {
-  /** Stores a new pending request. Same id with other bytes → StoreConflictError. */
-  putRequest(request: NewRequest): Promise<PutResult>;
-  /** Records a message seen for a stored request, once per hash. */
-  addMessage(requestId: Bytes, message: NewMessage): Promise<PutResult>;
-  /** Several messages in one atomic, durable write (one commit instead of one each). */
-  addMessages(entries: readonly { requestId: Bytes; message: NewMessage }[]): Promise<PutResult[]>;
-  /** Records equivocation evidence about a stored request, once per hash. */
-  addEvidence(requestId: Bytes, evidence: NewEvidence): Promise<PutResult>;
-  /**
-   * Resolves a request, once. The same outcome again returns the stored one; a different one is
-   * refused with StoreConflictError and the first is kept.
-   */
-  putOutcome(requestId: Bytes, outcome: NewOutcome): Promise<StoredOutcome>;
+  write(batch: StoreBatch): Promise<StoreBatchResult>;
   /** Requests not yet resolved, by deadline then id. */
   pending(): Promise<StoredRequest[]>;
   /** Up to `max` agreed outcomes not yet in a block, by sequence then request id. */
@@ -268,109 +285,108 @@ export class SqliteOutcomeStore implements OutcomeStore {
     db?.close();
   }
 
+  async write(batch: StoreBatch): Promise<StoreBatchResult> {
+    for (const request of batch.requests ?? []) assertRequest(request);
+    for (const { requestId, message } of batch.messages ?? []) assertMessage(requestId, message);
+    for (const { requestId, evidence } of batch.evidence ?? []) assertEvidence(requestId, evidence);
+    for (const { requestId, outcome } of batch.outcomes ?? []) assertOutcome(requestId, outcome);
+    return this.#write("write", (statements) => ({
+      requests: (batch.requests ?? []).map((request) => orConflict(() => this.#putRequest(statements, request))),
+      messages: (batch.messages ?? []).map(({ requestId, message }) => orConflict(() => this.#putMessage(statements, requestId, message))),
+      evidence: (batch.evidence ?? []).map(({ requestId, evidence }) => orConflict(() => this.#putEvidence(statements, requestId, evidence))),
+      outcomes: (batch.outcomes ?? []).map(({ requestId, outcome }) => orConflict(() => this.#putOutcome(statements, requestId, outcome))),
+    }));
+  }
+
+  /** Stores a new pending request. Same id with other bytes → StoreConflictError. */
   async putRequest(request: NewRequest): Promise<PutResult> {
-    assertId(request.id, "request id");
-    assert(request.encoded instanceof Uint8Array, "encoded must be bytes");
-    assertUnixMs(request.deadline, "deadline");
-    assertUnixMs(request.createdAt, "createdAt");
-    if (request.retryOf !== undefined) assertId(request.retryOf, "retryOf");
-    return this.#write("putRequest", (statements) => {
-      const stored = statements.requestById.get(request.id);
-      if (stored !== undefined) {
-        const encoded = blob(stored["encoded"]);
-        if (bytesEqual(encoded, request.encoded)) return "identical";
-        throw new StoreConflictError({ conflict: "request", requestId: request.id, stored: digest(encoded), attempted: digest(request.encoded) });
-      }
-      if (request.retryOf !== undefined && statements.requestById.get(request.retryOf) === undefined) {
-        throw unknownRequest(request.retryOf, "retryOf");
-      }
-      statements.insertRequest.run(request.id, request.encoded, request.deadline, request.createdAt, request.retryOf ?? null);
-      return "inserted";
-    });
+    return single((await this.write({ requests: [request] })).requests);
   }
 
+  /** Records a message seen for a stored request, once per hash. */
   async addMessage(requestId: Bytes, message: NewMessage): Promise<PutResult> {
-    const [result] = await this.addMessages([{ requestId, message }]);
-    return result as PutResult;
+    return single((await this.write({ messages: [{ requestId, message }] })).messages);
   }
 
-  async addMessages(entries: readonly { requestId: Bytes; message: NewMessage }[]): Promise<PutResult[]> {
-    for (const { requestId, message } of entries) {
-      assertId(requestId, "request id");
-      assertId(message.hash, "message hash");
-      assert(MESSAGE_KINDS.includes(message.kind), `unknown message kind ${String(message.kind)}`);
-      assert(message.encoded instanceof Uint8Array, "encoded must be bytes");
-    }
-    return this.#write("addMessage", (statements) => entries.map(({ requestId, message }) => this.#putMessage(statements, requestId, message)));
+  /** Records equivocation evidence about a stored request, once per hash. */
+  async addEvidence(requestId: Bytes, evidence: NewEvidence): Promise<PutResult> {
+    return single((await this.write({ evidence: [{ requestId, evidence }] })).evidence);
   }
 
-  #putMessage(statements: Statements, requestId: Bytes, message: NewMessage): PutResult {
-    this.#requireRequest(statements, requestId);
-    const stored = statements.messageByHash.get(requestId, message.hash);
+  /**
+   * Resolves a request, once. The same outcome again returns the stored one; a different one is
+   * refused with StoreConflictError and the first is kept.
+   */
+  async putOutcome(requestId: Bytes, outcome: NewOutcome): Promise<StoredOutcome> {
+    return single((await this.write({ outcomes: [{ requestId, outcome }] })).outcomes);
+  }
+
+  #putRequest(statements: Statements, request: NewRequest): PutResult {
+    const stored = statements.requestById.get(request.id);
     if (stored !== undefined) {
-      const same =
-        stored["kind"] === message.kind && nullable(stored["node"]) === message.node && bytesEqual(blob(stored["encoded"]), message.encoded);
-      if (same) return "identical";
-      throw new StoreConflictError({
-        conflict: "message",
-        requestId,
-        stored: `${String(stored["kind"])}:${digest(blob(stored["encoded"]))}`,
-        attempted: `${message.kind}:${digest(message.encoded)}`,
-      });
+      const encoded = blob(stored["encoded"]);
+      if (bytesEqual(encoded, request.encoded)) return "identical";
+      throw new StoreConflictError({ conflict: "request", requestId: request.id, stored: digest(encoded), attempted: digest(request.encoded) });
     }
-    statements.insertMessage.run(requestId, message.hash, message.kind, message.node ?? null, message.encoded);
+    if (request.retryOf !== undefined && statements.requestById.get(request.retryOf) === undefined) {
+      throw unknownRequest(request.retryOf, "retryOf");
+    }
+    statements.insertRequest.run(request.id, request.encoded, request.deadline, request.createdAt, request.retryOf ?? null);
     return "inserted";
   }
 
-  async addEvidence(requestId: Bytes, evidence: NewEvidence): Promise<PutResult> {
-    assertId(requestId, "request id");
-    assertId(evidence.hash, "evidence hash");
-    assert(evidence.node.length > 0, "evidence node is empty");
-    assert(evidence.encoded instanceof Uint8Array, "encoded must be bytes");
-    return this.#write("addEvidence", (statements) => {
-      this.#requireRequest(statements, requestId);
-      const stored = statements.evidenceByHash.get(evidence.hash);
-      if (stored !== undefined) {
-        const same =
-          bytesEqual(blob(stored["request_id"]), requestId) &&
-          stored["node"] === evidence.node &&
-          bytesEqual(blob(stored["encoded"]), evidence.encoded);
-        if (same) return "identical";
-        throw new StoreConflictError({
-          conflict: "evidence",
-          requestId,
-          stored: digest(blob(stored["encoded"])),
-          attempted: digest(evidence.encoded),
-        });
-      }
-      statements.insertEvidence.run(evidence.hash, requestId, evidence.node, evidence.encoded);
-      return "inserted";
+  #putMessage(statements: Statements, requestId: Bytes, message: NewMessage): PutResult {
+    // One statement in the common case (a new message): the insert is skipped on a repeated hash
+    // and the foreign key refuses an unknown request; only a repeat is read back and compared.
+    let changes: number | bigint;
+    try {
+      ({ changes } = statements.insertMessage.run(requestId, message.hash, message.kind, message.node ?? null, message.encoded));
+    } catch (error) {
+      if (/FOREIGN KEY/.test(String(error))) throw unknownRequest(requestId, "request");
+      throw error;
+    }
+    if (Number(changes) === 1) return "inserted";
+    const stored = statements.messageByHash.get(requestId, message.hash) as Row;
+    const same = stored["kind"] === message.kind && nullable(stored["node"]) === message.node && bytesEqual(blob(stored["encoded"]), message.encoded);
+    if (same) return "identical";
+    throw new StoreConflictError({
+      conflict: "message",
+      requestId,
+      stored: `${String(stored["kind"])}:${digest(blob(stored["encoded"]))}`,
+      attempted: `${message.kind}:${digest(message.encoded)}`,
     });
   }
 
-  async putOutcome(requestId: Bytes, outcome: NewOutcome): Promise<StoredOutcome> {
-    assertId(requestId, "request id");
-    assert(OUTCOME_KINDS.includes(outcome.kind), `unknown outcome kind ${String(outcome.kind)}`);
-    assert(outcome.encoded instanceof Uint8Array, "encoded must be bytes");
-    assertUnixMs(outcome.decidedAt, "decidedAt");
-    return this.#write("putOutcome", (statements) => {
-      this.#requireRequest(statements, requestId);
-      const row = statements.outcomeOf.get(requestId);
-      if (row !== undefined) {
-        const stored = outcomeFromRow(row);
-        if (stored.kind === outcome.kind && bytesEqual(stored.encoded, outcome.encoded)) return stored;
-        throw new StoreConflictError({
-          conflict: "outcome",
-          requestId,
-          stored: `${stored.kind}:${digest(stored.encoded)}`,
-          attempted: `${outcome.kind}:${digest(outcome.encoded)}`,
-        });
-      }
-      const sequence = Number(statements.nextSequence.get()?.["next"]);
-      statements.insertOutcome.run(requestId, outcome.kind, outcome.encoded, sequence, outcome.decidedAt);
-      statements.setStatus.run(outcome.kind, requestId);
-      return { requestId, kind: outcome.kind, encoded: outcome.encoded, decidedAt: outcome.decidedAt, sequence };
-    });
+  #putEvidence(statements: Statements, requestId: Bytes, evidence: NewEvidence): PutResult {
+    this.#requireRequest(statements, requestId);
+    const stored = statements.evidenceByHash.get(evidence.hash);
+    if (stored !== undefined) {
+      const same =
+        bytesEqual(blob(stored["request_id"]), requestId) && stored["node"] === evidence.node && bytesEqual(blob(stored["encoded"]), evidence.encoded);
+      if (same) return "identical";
+      throw new StoreConflictError({ conflict: "evidence", requestId, stored: digest(blob(stored["encoded"])), attempted: digest(evidence.encoded) });
+    }
+    statements.insertEvidence.run(evidence.hash, requestId, evidence.node, evidence.encoded);
+    return "inserted";
+  }
+
+  #putOutcome(statements: Statements, requestId: Bytes, outcome: NewOutcome): StoredOutcome {
+    this.#requireRequest(statements, requestId);
+    const row = statements.outcomeOf.get(requestId);
+    if (row !== undefined) {
+      const stored = outcomeFromRow(row);
+      if (stored.kind === outcome.kind && bytesEqual(stored.encoded, outcome.encoded)) return stored;
+      throw new StoreConflictError({
+        conflict: "outcome",
+        requestId,
+        stored: `${stored.kind}:${digest(stored.encoded)}`,
+        attempted: `${outcome.kind}:${digest(outcome.encoded)}`,
+      });
+    }
+    const sequence = Number(statements.nextSequence.get()?.["next"]);
+    statements.insertOutcome.run(requestId, outcome.kind, outcome.encoded, sequence, outcome.decidedAt);
+    statements.setStatus.run(outcome.kind, requestId);
+    return { requestId, kind: outcome.kind, encoded: outcome.encoded, decidedAt: outcome.decidedAt, sequence };
   }
 
   async pending(): Promise<StoredRequest[]> {
@@ -472,7 +488,9 @@ function prepareStatements(db: DatabaseSync): Statements {
       "SELECT id, encoded, status, deadline, created_at, retry_of FROM requests WHERE status = 'pending' ORDER BY deadline, id",
     ),
     messageByHash: db.prepare("SELECT kind, node, encoded FROM messages WHERE request_id = ? AND hash = ?"),
-    insertMessage: db.prepare("INSERT INTO messages (request_id, hash, kind, node, encoded) VALUES (?, ?, ?, ?, ?)"),
+    insertMessage: db.prepare(
+      "INSERT INTO messages (request_id, hash, kind, node, encoded) VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_id, hash) DO NOTHING",
+    ),
     messagesOf: db.prepare("SELECT hash, kind, node, encoded FROM messages WHERE request_id = ? ORDER BY rowid"),
     evidenceByHash: db.prepare("SELECT request_id, node, encoded FROM evidence WHERE hash = ?"),
     insertEvidence: db.prepare("INSERT INTO evidence (hash, request_id, node, encoded) VALUES (?, ?, ?, ?)"),
@@ -531,6 +549,52 @@ function digest(bytes: Bytes): string {
 
 function unknownRequest(requestId: Bytes, what: string): ConcordError {
   return new ConcordError("STORE", `${what} names an unknown request`, { details: `request=${toHex(requestId)}` });
+}
+
+/** Runs one item's write; a conflict becomes its result instead of failing the batch. */
+function orConflict<T>(put: () => T): T | StoreConflictError {
+  try {
+    return put();
+  } catch (error) {
+    if (error instanceof StoreConflictError) return error;
+    throw error;
+  }
+}
+
+/** The one result of a one-item batch; a conflict is thrown. */
+function single<T>(results: readonly (T | StoreConflictError)[]): T {
+  const [result] = results;
+  if (result instanceof StoreConflictError) throw result;
+  return result as T;
+}
+
+function assertRequest(request: NewRequest): void {
+  assertId(request.id, "request id");
+  assert(request.encoded instanceof Uint8Array, "encoded must be bytes");
+  assertUnixMs(request.deadline, "deadline");
+  assertUnixMs(request.createdAt, "createdAt");
+  if (request.retryOf !== undefined) assertId(request.retryOf, "retryOf");
+}
+
+function assertMessage(requestId: Bytes, message: NewMessage): void {
+  assertId(requestId, "request id");
+  assertId(message.hash, "message hash");
+  assert(MESSAGE_KINDS.includes(message.kind), `unknown message kind ${String(message.kind)}`);
+  assert(message.encoded instanceof Uint8Array, "encoded must be bytes");
+}
+
+function assertEvidence(requestId: Bytes, evidence: NewEvidence): void {
+  assertId(requestId, "request id");
+  assertId(evidence.hash, "evidence hash");
+  assert(evidence.node.length > 0, "evidence node is empty");
+  assert(evidence.encoded instanceof Uint8Array, "encoded must be bytes");
+}
+
+function assertOutcome(requestId: Bytes, outcome: NewOutcome): void {
+  assertId(requestId, "request id");
+  assert(OUTCOME_KINDS.includes(outcome.kind), `unknown outcome kind ${String(outcome.kind)}`);
+  assert(outcome.encoded instanceof Uint8Array, "encoded must be bytes");
+  assertUnixMs(outcome.decidedAt, "decidedAt");
 }
 
 function assertId(id: Bytes, what: string): void {

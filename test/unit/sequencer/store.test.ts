@@ -108,19 +108,31 @@ describe("addMessage and addEvidence", () => {
     expect(isConcordError(await rejection(store.addMessage(id("b"), message)), "STORE")).toBe(true);
   });
 
-  it("writes a batch of messages for several requests in one transaction, all or nothing", async () => {
+  it("writes a batch for several requests in one transaction: conflicts per item, other failures all or nothing", async () => {
     await store.putRequest(request("a"));
-    await store.putRequest(request("b"));
     const m1 = { kind: "commitment" as const, node: "n1", hash: sha256("m1"), encoded: utf8("m1") };
     const m2 = { kind: "commitment" as const, node: "n2", hash: sha256("m2"), encoded: utf8("m2") };
     const m3 = { kind: "reveal" as const, node: "n1", hash: sha256("m3"), encoded: utf8("m3") };
-    const batch = [{ requestId: id("a"), message: m1 }, { requestId: id("b"), message: m2 }, { requestId: id("a"), message: m1 }];
-    expect(await store.addMessages(batch)).toEqual(["inserted", "inserted", "identical"]);
+    const agreed = { kind: "agreed" as const, encoded: utf8("bundle a"), decidedAt: 5 };
+    await store.putOutcome(id("a"), agreed);
+    // A request and its first message in one batch; a repeated message; a conflicting outcome.
+    const result = await store.write({
+      requests: [request("b")],
+      messages: [{ requestId: id("a"), message: m1 }, { requestId: id("b"), message: m2 }, { requestId: id("a"), message: m1 }],
+      outcomes: [{ requestId: id("a"), outcome: { ...agreed, encoded: utf8("another bundle") } }, { requestId: id("b"), outcome: agreed }],
+    });
+    expect(result.requests).toEqual(["inserted"]);
+    expect(result.messages).toEqual(["inserted", "inserted", "identical"]);
+    expect(result.evidence).toEqual([]);
+    expect((result.outcomes[0] as StoreConflictError).conflict).toBe("outcome");
+    expect(result.outcomes[1]).toMatchObject({ kind: "agreed", sequence: 2 });
     expect((await store.get(id("a")))?.messages).toEqual([m1]);
+    expect((await store.get(id("a")))?.outcome?.encoded).toEqual(agreed.encoded);
     expect((await store.get(id("b")))?.messages).toEqual([m2]);
     // One bad entry (an unknown request) and nothing of the batch is written.
-    await rejection(store.addMessages([{ requestId: id("a"), message: m3 }, { requestId: id("zz"), message: m3 }]));
+    await rejection(store.write({ requests: [request("c")], messages: [{ requestId: id("a"), message: m3 }, { requestId: id("zz"), message: m3 }] }));
     expect((await store.get(id("a")))?.messages).toEqual([m1]);
+    expect(await store.get(id("c"))).toBeUndefined();
   });
 
   it("keeps evidence once per hash", async () => {
@@ -281,7 +293,7 @@ describe("the file", () => {
 
   it("works in memory and rejects calls once closed", async () => {
     const memory: OutcomeStore = openStore(":memory:");
-    await memory.putRequest(request("a"));
+    await memory.write({ requests: [request("a")] });
     expect((await memory.pending()).length).toBe(1);
     await memory.close();
     await expect(memory.pending()).rejects.toThrow(/not open/);

@@ -1,0 +1,68 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { isConcordError } from "../../../src/errors.ts";
+import { GroupCommit } from "../../../src/sequencer/group-commit.ts";
+import { SqliteOutcomeStore, StoreConflictError, type OutcomeStore, type StoreBatch } from "../../../src/sequencer/store.ts";
+import { sha256, utf8 } from "../../../src/wire/hash.ts";
+
+const id = (label: string) => sha256(`group/${label}`);
+const request = (label: string) => ({ id: id(label), encoded: utf8(`request ${label}`), deadline: 2_000, createdAt: 1_000 });
+const message = (label: string) => ({ kind: "commitment" as const, node: "n1", hash: sha256(label), encoded: utf8(label) });
+
+describe("GroupCommit", () => {
+  let memory: SqliteOutcomeStore;
+  let batches: StoreBatch[];
+  let store: OutcomeStore;
+
+  beforeEach(() => {
+    memory = new SqliteOutcomeStore({ path: ":memory:" });
+    memory.open();
+    batches = [];
+    store = {
+      write: (batch) => {
+        batches.push(batch);
+        return memory.write(batch);
+      },
+      pending: () => memory.pending(),
+      readyOutcomes: (max) => memory.readyOutcomes(max),
+      get: (requestId) => memory.get(requestId),
+      markIncluded: (ids, block) => memory.markIncluded(ids, block),
+      close: () => memory.close(),
+    };
+  });
+  afterEach(() => memory.close());
+
+  it("commits everything queued in one turn as one batch, and gives each caller its own result", async () => {
+    const commits = new GroupCommit(store);
+    const results = await Promise.all([
+      commits.add("requests", request("a")),
+      commits.add("messages", { requestId: id("a"), message: message("m1") }),
+      commits.add("messages", { requestId: id("a"), message: message("m1") }),
+      commits.add("outcomes", { requestId: id("a"), outcome: { kind: "agreed", encoded: utf8("bundle"), decidedAt: 1_500 } }),
+    ]);
+    expect(batches.length).toBe(1);
+    expect(results.slice(0, 3)).toEqual(["inserted", "inserted", "identical"]);
+    expect(results[3]).toMatchObject({ kind: "agreed", sequence: 1 });
+  });
+
+  it("keeps batches in order: what is queued during a commit goes into the next one", async () => {
+    const commits = new GroupCommit(store);
+    const first = commits.add("requests", request("a"));
+    await first;
+    const second = commits.add("messages", { requestId: id("a"), message: message("m1") });
+    const conflict = commits.add("requests", { ...request("a"), encoded: utf8("other bytes") });
+    expect(await second).toBe("inserted");
+    expect(((await conflict) as StoreConflictError).conflict).toBe("request");
+    await commits.settled();
+    expect(batches.length).toBe(2);
+  });
+
+  it("fails every item of a failed batch, and the next batch still commits", async () => {
+    const commits = new GroupCommit(store);
+    const orphan = commits.add("messages", { requestId: id("nobody"), message: message("m1") });
+    const sameBatch = commits.add("requests", request("a"));
+    expect(isConcordError(await orphan.catch((error: unknown) => error), "STORE")).toBe(true);
+    expect(isConcordError(await sameBatch.catch((error: unknown) => error), "STORE")).toBe(true);
+    expect(await memory.get(id("a"))).toBeUndefined();
+    expect(await commits.add("requests", request("a"))).toBe("inserted");
+  });
+});
