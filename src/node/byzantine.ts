@@ -25,7 +25,7 @@
  *   first output another member publishes as its own (and is counted: direct mode's weakness).
  */
 import type { KeyPair } from "../crypto/schemes.ts";
-import { signMessage } from "../crypto/sign.ts";
+import { messageSigningRoot, signMessage, type Unsigned } from "../crypto/sign.ts";
 import { ConcordError } from "../errors.ts";
 import { commitmentSalt } from "../quorum/attest.ts";
 import type { RequestBook } from "../quorum/book.ts";
@@ -278,13 +278,10 @@ function copycat(init: ByzantineInit): ByzantineBehaviour {
           if (!context || stopped) throw new ConcordError("BACKEND", "copycat: request no longer followed");
           // A commitment of its own to another member's hash; slashing protection lets it through
           // (it is the first one for this request): only commit-reveal stops a copycat.
-          const commitment = signMessage<OutputCommitment>(
-            key,
-            { t: "commitment", v: PROTOCOL_VERSION, chain: other.chain, request: other.request, node: nodeId, commitment: other.commitment },
-            (signingRoot) => {
-              slashing.checkAndInsert({ chain: other.chain, request: other.request, node: nodeId, kind: "commitment", signingRoot, deadline: context.request.deadline });
-            },
-          );
+          const body: Unsigned<OutputCommitment> = { t: "commitment", v: PROTOCOL_VERSION, chain: other.chain, request: other.request, node: nodeId, commitment: other.commitment };
+          const signingRoot = messageSigningRoot(key.scheme, body);
+          await slashing.checkAndInsert({ chain: other.chain, request: other.request, node: nodeId, kind: "commitment", signingRoot, deadline: context.request.deadline });
+          const commitment = signMessage<OutputCommitment>(key, body);
           remember(copied, context.idHex, { victim: other.node, commitment });
           logger.debug({ request: context.idHex, from: other.node }, "byzantine: copying a commitment");
           await send(commitment);

@@ -25,7 +25,7 @@ import { createByzantineBehaviour, wrongModelBackend, type ByzantineBehaviour } 
 import type { NodeConfig } from "./config.ts";
 import { createNodeMetrics, serveMetrics, type NodeMetrics } from "./metrics.ts";
 import { Participant } from "./participant.ts";
-import { SlashingProtection } from "./slashing.ts";
+import { SlashingGuard } from "./slashing-guard.ts";
 
 export interface NodeDaemonComponents {
   logger?: Logger;
@@ -49,6 +49,14 @@ function readRegistry(path: string): Registry {
   }
   return createRegistry(registryConfigFromJson(json));
 }
+
+/**
+ * Slashing records are kept this long past their request's deadline, then pruned (the floor
+ * rises with them, so a pruned request is never signed again). A node never signs past a
+ * deadline, so an hour is slack for clock skew, not a protocol rule.
+ */
+const SLASHING_RETENTION_MS = 3_600_000;
+const SLASHING_PRUNE_INTERVAL_MS = 60_000;
 
 export function createBackend(config: NodeConfig["backend"]): InferenceBackend {
   if (config.type === "fixed") return createFixedBackend({ seed: config.modelSeed, delayMs: config.delayMs });
@@ -76,11 +84,13 @@ export class NodeDaemon {
   readonly metrics: NodeMetrics;
   #network: ConcordNetwork | undefined;
   #participant: Participant | undefined;
-  #slashing: SlashingProtection | undefined;
+  #slashing: SlashingGuard | undefined;
   #metricsServer: Server | undefined;
   #timer: NodeJS.Timeout | undefined;
   #byzantine: ByzantineBehaviour | undefined;
   #tracer: PublishTracer | undefined;
+  /** The backend start() created (not one passed in components): stop() closes it. */
+  #ownBackend: InferenceBackend | undefined;
   readonly #components: NodeDaemonComponents;
   metricsPort: number | undefined;
 
@@ -136,8 +146,7 @@ export class NodeDaemon {
     } catch (cause) {
       throw new ConcordError("CONFIG", "cannot create the data directory", { details: `${config.dataDir}: ${describeCause(cause)}`, cause });
     }
-    const slashing = new SlashingProtection({ path: join(config.dataDir, "slashing.sqlite") });
-    slashing.open();
+    const slashing = await SlashingGuard.open({ path: join(config.dataDir, "slashing.sqlite") });
     this.#slashing = slashing;
     try {
       const chain = this.registry.chain;
@@ -180,6 +189,7 @@ export class NodeDaemon {
       if (byzantine) logger.warn({ mode: byzantine.mode }, "BYZANTINE TEST MODE: this node misbehaves on purpose");
       const honestBackend =
         this.#components.backend ?? createBackend(config.byzantine === "wrong-model" ? wrongModelBackend(config.backend) : config.backend);
+      if (honestBackend !== this.#components.backend) this.#ownBackend = honestBackend;
       participant = new Participant({
         nodeId: config.node,
         key: this.key,
@@ -232,8 +242,16 @@ export class NodeDaemon {
         this.#metricsServer = served.server;
         this.metricsPort = served.port;
       }
+      let lastPrune = clock();
       this.#timer = setInterval(() => {
         receiver.tick();
+        if (clock() - lastPrune >= SLASHING_PRUNE_INTERVAL_MS) {
+          lastPrune = clock();
+          slashing.prune({ chain, before: Math.max(0, lastPrune - SLASHING_RETENTION_MS) }).then(
+            (deleted) => logger.debug({ deleted }, "slashing protection pruned"),
+            (error: unknown) => logger.error({ error: String(error) }, "slashing protection prune failed"),
+          );
+        }
         metrics.peers.set(network.gossip.peers().length);
         metrics.requestsFollowed.set(receiver.book.size);
         tracer?.flush();
@@ -262,11 +280,14 @@ export class NodeDaemon {
     this.#participant?.stop();
     this.#byzantine?.stop();
     this.#byzantine = undefined;
+    // After the participant: the jobs it abandoned fail with BACKEND, and nothing starts new ones.
+    await this.#ownBackend?.close?.();
+    this.#ownBackend = undefined;
     await this.#network?.stop().catch(() => undefined);
     this.#network = undefined;
     if (this.#metricsServer) await new Promise((resolve) => this.#metricsServer?.close(resolve));
     this.#metricsServer = undefined;
-    this.#slashing?.close();
+    await this.#slashing?.close();
     this.#slashing = undefined;
     this.#tracer?.flush();
     this.#tracer = undefined;

@@ -8,6 +8,7 @@ export type { NodeDaemonComponents } from "./daemon.ts";
 export { Participant } from "./participant.ts";
 export type { ParticipantLogger, ParticipantObserver, ParticipantInit } from "./participant.ts";
 export { SlashingConflictError, INTERCHANGE_FORMAT, INTERCHANGE_VERSION, parseInterchange, serializeInterchange, SlashingProtection } from "./slashing.ts";
+export { SlashingGuard } from "./slashing-guard.ts";
 export type { SignedKind, SigningRecord, SigningKey, CheckResult, SlashingConflictParams, InterchangeRecord, SlashingInterchange, ImportReport, SlashingProtectionInit } from "./slashing.ts";
 export { createNodeMetrics, serveMetrics } from "./metrics.ts";
 export type { NodeMetrics } from "./metrics.ts";

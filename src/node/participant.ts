@@ -8,18 +8,20 @@
 import type { PolicyRegistry } from "../agreement/policy.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { isConcordError } from "../errors.ts";
-import { commitOutput, commitmentSalt, signOutput } from "../quorum/attest.ts";
+import { messageSigningRoot, signMessage } from "../crypto/sign.ts";
+import { commitmentBody, commitmentSalt, outputBody, revealOf } from "../quorum/attest.ts";
 import { RequestBook, type BookEvent } from "../quorum/book.ts";
 import type { Registry } from "../quorum/registry.ts";
 import type { RequestContext } from "../quorum/rules.ts";
 import type { InferenceBackend } from "../runner/backend.ts";
-import type { Message, OutputReveal } from "../wire/types.ts";
+import type { Message, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
 import type { SigningRecord } from "./slashing.ts";
 
 export interface ParticipantLogger {
   debug(context: Record<string, unknown>, message: string): void;
   info(context: Record<string, unknown>, message: string): void;
   warn(context: Record<string, unknown>, message: string): void;
+  error(context: Record<string, unknown>, message: string): void;
 }
 
 /** What the participant reports, for metrics. */
@@ -34,7 +36,7 @@ export interface ParticipantInit {
   registry: Registry;
   policies: PolicyRegistry;
   backend: InferenceBackend;
-  /** Slashing protection: throws SLASHING_CONFLICT to refuse a signature. */
+  /** Slashing protection (SlashingGuard, or SlashingProtection): fails with SLASHING_CONFLICT to refuse a signature. */
   slashing: { checkAndInsert(record: SigningRecord): unknown };
   clock: () => number;
   publish: (message: Message) => Promise<void>;
@@ -169,26 +171,35 @@ export class Participant {
     const entry = this.book.get(context.id);
     if (this.#stopped || !entry || entry.collector.decided || this.#init.clock() >= request.deadline) return;
     const attestation = { chain: request.chain, request: context.id, node: nodeId, output: result.output, evidence: result.evidence };
-    const guard = (kind: SigningRecord["kind"]) => (signingRoot: Uint8Array) => {
-      this.#init.slashing.checkAndInsert({ chain: request.chain, request: context.id, node: nodeId, kind, signingRoot, deadline: request.deadline });
-    };
+    const salt = commitmentSalt(key, context.id);
+    const body = request.mode === "direct" ? outputBody(attestation) : commitmentBody(attestation, salt);
     try {
-      if (request.mode === "direct") {
-        const output = signOutput(key, attestation, guard("output"));
-        this.#own(output);
-      } else {
-        const { commitment, reveal } = commitOutput(key, attestation, commitmentSalt(key, context.id), guard("commitment"));
-        this.#pendingReveals.set(context.idHex, reveal);
-        this.#own(commitment);
-        // The close may have arrived while the model ran.
-        this.#revealIfListed(context.id);
-      }
+      await this.#init.slashing.checkAndInsert({
+        chain: request.chain,
+        request: context.id,
+        node: nodeId,
+        kind: body.t,
+        signingRoot: messageSigningRoot(key.scheme, body),
+        deadline: request.deadline,
+      });
     } catch (error) {
       if (isConcordError(error, "SLASHING_CONFLICT")) {
         logger.warn({ request: context.idHex }, "refused to sign: slashing protection holds a different signature for this request");
-        return;
+      } else {
+        logger.error({ request: context.idHex, code: isConcordError(error) ? error.code : "STORE", error: String(error) }, "refused to sign: slashing protection failed");
       }
-      throw error;
+      return;
+    }
+    // The one place this node signs its output, and only after slashing protection said yes.
+    if (this.#stopped || this.#init.clock() >= request.deadline) return;
+    if (body.t === "output") {
+      this.#own(signMessage<SignedOutput>(key, body));
+    } else {
+      const commitment = signMessage<OutputCommitment>(key, body);
+      this.#pendingReveals.set(context.idHex, revealOf(commitment, attestation, salt));
+      this.#own(commitment);
+      // The close may have arrived while the model ran.
+      this.#revealIfListed(context.id);
     }
   }
 

@@ -278,24 +278,37 @@ export class SlashingProtection {
    * have been pruned). Storage failures are STORE errors: when in doubt, do not sign.
    */
   checkAndInsert(record: SigningRecord): CheckResult {
-    assertRecord(record);
+    const [result] = this.checkAndInsertMany([record]);
+    if (result instanceof ConcordError) throw result;
+    return result as CheckResult;
+  }
+
+  /**
+   * `checkAndInsert` for several records in one transaction (one fsync), in order: each record's
+   * result is its CheckResult or its SLASHING_CONFLICT error. A storage failure fails them all
+   * (nothing is written, so nothing may be signed).
+   */
+  checkAndInsertMany(records: readonly SigningRecord[]): (CheckResult | ConcordError)[] {
+    for (const record of records) assertRecord(record);
     const { db, statements } = this.#open();
     try {
-      return inTransaction(db, () => {
-        const stored = this.#select(statements, record);
-        if (stored !== undefined) {
-          if (bytesEqual(stored.signingRoot, record.signingRoot)) return "identical";
-          throw new SlashingConflictError({ stored, attempted: { ...record } });
-        }
-        const floor = this.#floor(statements, record.chain);
-        if (record.deadline < floor) {
-          throw new ConcordError("SLASHING_CONFLICT", "refusing to sign for a request below the pruning floor", {
-            details: `chain=${record.chain} request=${toHex(record.request)} deadline=${record.deadline} floor=${floor}`,
-          });
-        }
-        statements.insert.run(record.chain, record.request, record.node, record.kind, record.signingRoot, record.deadline);
-        return "inserted";
-      });
+      return inTransaction(db, () =>
+        records.map((record) => {
+          const stored = this.#select(statements, record);
+          if (stored !== undefined) {
+            if (bytesEqual(stored.signingRoot, record.signingRoot)) return "identical";
+            return new SlashingConflictError({ stored, attempted: { ...record } });
+          }
+          const floor = this.#floor(statements, record.chain);
+          if (record.deadline < floor) {
+            return new ConcordError("SLASHING_CONFLICT", "refusing to sign for a request below the pruning floor", {
+              details: `chain=${record.chain} request=${toHex(record.request)} deadline=${record.deadline} floor=${floor}`,
+            });
+          }
+          statements.insert.run(record.chain, record.request, record.node, record.kind, record.signingRoot, record.deadline);
+          return "inserted";
+        }),
+      );
     } catch (error) {
       throw asStoreError(error, "slashing protection failed", this.path);
     }

@@ -3,7 +3,7 @@
  * passed in. The node runner calls these after its slashing-protection check.
  */
 import type { KeyPair } from "../crypto/schemes.ts";
-import { signMessage, type SignGuard } from "../crypto/sign.ts";
+import { signMessage, type SignGuard, type Unsigned } from "../crypto/sign.ts";
 import { taggedHash } from "../wire/hash.ts";
 import { commitmentHash, payloadHash } from "../wire/ids.ts";
 import { PROTOCOL_VERSION } from "../wire/limits.ts";
@@ -44,6 +44,21 @@ export function signRequest(sequencer: KeyPair, body: Omit<InferenceRequestBody,
   return signMessage<InferenceRequest>(sequencer, { t: "request", v: PROTOCOL_VERSION, ...body });
 }
 
+/** The commitment a node signs for its output: its hash binds request, node, output and salt. */
+export function commitmentBody(attestation: Attestation, salt: Bytes): Unsigned<OutputCommitment> {
+  const { chain, request, node, output, evidence } = attestation;
+  const payload = attestation.payload ?? payloadHash(output, evidence);
+  return { t: "commitment", v: PROTOCOL_VERSION, chain, request, node, commitment: commitmentHash(request, node, payload, salt) };
+}
+
+/** The reveal that opens a signed commitment, kept back until the close. */
+export function revealOf(commitment: OutputCommitment, attestation: Attestation, salt: Bytes): OutputReveal {
+  const { chain, request, node, output, evidence } = attestation;
+  const reveal: OutputReveal = { t: "reveal", v: PROTOCOL_VERSION, chain, request, node, output, salt, commitmentSig: commitment.sig };
+  if (evidence) reveal.evidence = evidence;
+  return reveal;
+}
+
 /** A node commits to its output; the reveal is kept back until the close. */
 export function commitOutput(
   key: KeyPair,
@@ -51,25 +66,19 @@ export function commitOutput(
   salt: Bytes,
   guard?: SignGuard,
 ): { commitment: OutputCommitment; reveal: OutputReveal } {
+  const commitment = signMessage<OutputCommitment>(key, commitmentBody(attestation, salt), guard);
+  return { commitment, reveal: revealOf(commitment, attestation, salt) };
+}
+
+/** Direct mode: the output a node signs outright. */
+export function outputBody(attestation: Attestation): Unsigned<SignedOutput> {
   const { chain, request, node, output, evidence } = attestation;
-  const payload = attestation.payload ?? payloadHash(output, evidence);
-  const commitment = signMessage<OutputCommitment>(key, {
-    t: "commitment",
-    v: PROTOCOL_VERSION,
-    chain,
-    request,
-    node,
-    commitment: commitmentHash(request, node, payload, salt),
-  }, guard);
-  const reveal: OutputReveal = { t: "reveal", v: PROTOCOL_VERSION, chain, request, node, output, salt, commitmentSig: commitment.sig };
-  if (evidence) reveal.evidence = evidence;
-  return { commitment, reveal };
+  return { t: "output", v: PROTOCOL_VERSION, chain, request, node, output, ...(evidence ? { evidence } : {}) };
 }
 
 /** Direct mode: a node signs its output outright. */
 export function signOutput(key: KeyPair, attestation: Attestation, guard?: SignGuard): SignedOutput {
-  const { chain, request, node, output, evidence } = attestation;
-  return signMessage<SignedOutput>(key, { t: "output", v: PROTOCOL_VERSION, chain, request, node, output, ...(evidence ? { evidence } : {}) }, guard);
+  return signMessage<SignedOutput>(key, outputBody(attestation), guard);
 }
 
 /** The sequencer closes the commit phase, listing the commitments that count (sorted by node). */

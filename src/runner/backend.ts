@@ -25,6 +25,12 @@ export interface InferenceBackend {
   readonly name: string;
   /** Runs one job. Fails with ConcordError("BACKEND") when the job cannot be served or `signal` aborts it. */
   run(job: InferenceJob, signal?: AbortSignal): Promise<InferenceResult>;
+  /**
+   * Releases what the backend holds (the synthetic backend's worker threads). Jobs in flight fail
+   * with ConcordError("BACKEND"), and so do jobs run after it; calling it twice is harmless.
+   * Backends that hold nothing omit it: callers write `await backend.close?.()`.
+   */
+  close?(): Promise<void>;
 }
 
 /** Throws BACKEND when `signal` has aborted. */

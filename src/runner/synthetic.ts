@@ -19,12 +19,20 @@
  * pre-RMSNorm attention + GELU MLP, sinusoidal positions, KV cache. Input words map to their own
  * token when in the vocabulary and to a hash bucket otherwise (the last 48 are kept).
  *
+ * `runSynthetic` and `replaySynthetic` decode synchronously on the caller's thread (the simulator
+ * and verifiers call them directly). The backend from `createSyntheticBackend` decodes on worker
+ * threads instead (./synthetic-worker.ts, started on the first job): a job takes tens of ms of
+ * CPU that a node's event loop needs for validating and forwarding gossip. The worker runs this
+ * same module, so its results are bit-identical to `runSynthetic`'s.
+ *
  * @example
  * const node = createSyntheticBackend({ modelSeed: "concord-synthetic-v1", hardware: "blocked-8" });
  * const { output, evidence } = await node.run({ requestId, model: "synthetic-v1", input: "hello", sampling });
  */
+import { Worker } from "node:worker_threads";
 import { deriveDecodeSeed, sampleNext } from "../agreement/sampler.ts";
 import { ConcordError } from "../errors.ts";
+import { cloneError, rebuildError, workerEntry, type ClonedError } from "../threads.ts";
 import { taggedHash, toHex, utf8 } from "../wire/hash.ts";
 import type { Bytes, Evidence } from "../wire/types.ts";
 import { sleep, throwIfAborted } from "./backend.ts";
@@ -75,6 +83,11 @@ export interface SyntheticBackendOptions {
   batchSize?: number;
   /** Fixed artificial latency per job, in ms (benchmarks). Default 0. */
   delayMs?: number;
+  /**
+   * Worker threads the backend decodes on, started as jobs need them; each job goes to the
+   * least-busy one. Default 1.
+   */
+  threads?: number;
 }
 
 // ---- Model shape ----
@@ -490,14 +503,180 @@ function decode(modelSeed: string | Bytes, hardware: string | HardwareProfile, j
   return { tokens, margins };
 }
 
+// ---- The backend: decodes on worker threads ----
+
+/** One job as the backend posts it to a worker (internal: the worker protocol). */
+export interface SyntheticWorkerJob {
+  id: number;
+  modelSeed: string | Bytes;
+  hardware: HardwareProfile;
+  batchSize: number;
+  job: InferenceJob;
+}
+
+/** A worker's answer to one SyntheticWorkerJob (internal: the worker protocol). */
+export type SyntheticWorkerReply = { id: number; result: InferenceResult } | { id: number; error: ClonedError };
+
+/** Decodes one posted job, on the worker's thread; errors become replies, never exceptions. */
+export function answerSyntheticJob(request: SyntheticWorkerJob): SyntheticWorkerReply {
+  try {
+    return { id: request.id, result: runSynthetic(request.modelSeed, request.hardware, request.job, request.batchSize) };
+  } catch (error) {
+    // A bug, not a rule, still comes back as a failed job (BACKEND), never a dead worker.
+    return { id: request.id, error: cloneError(error, { code: "BACKEND", shortMessage: "synthetic decode failed" }) };
+  }
+}
+
+interface PendingJob {
+  resolve(result: InferenceResult): void;
+  reject(error: ConcordError): void;
+  /** The caller gave up (abort): the worker still computes it, and its answer is dropped. */
+  abandoned: boolean;
+}
+
+interface WorkerSlot {
+  readonly worker: Worker;
+  /** Jobs posted and not answered yet, abandoned ones included: what the worker is busy with. */
+  readonly jobs: Map<number, PendingJob>;
+  stopped: boolean;
+}
+
 /**
- * The synthetic backend for one node: its model seed and hardware profile.
+ * Up to `threads` decode workers, started as jobs need them. A worker is unref'd while no caller
+ * waits on it, so an idle backend never keeps the process alive, and ref'd while one does, so a
+ * pending job is not lost when nothing else holds the event loop.
+ */
+class SyntheticWorkerPool {
+  readonly #name: string;
+  readonly #threads: number;
+  #slots: WorkerSlot[] = [];
+  #nextId = 0;
+  readonly #closed = new AbortController();
+
+  constructor(name: string, threads: number) {
+    this.#name = name;
+    this.#threads = threads;
+  }
+
+  /** Aborts when the pool closes (cuts a job's delay short). */
+  get closedSignal(): AbortSignal {
+    return this.#closed.signal;
+  }
+
+  closedError(): ConcordError {
+    return new ConcordError("BACKEND", "backend closed", { details: this.#name });
+  }
+
+  run(request: Omit<SyntheticWorkerJob, "id">, signal: AbortSignal | undefined): Promise<InferenceResult> {
+    if (this.#closed.signal.aborted) return Promise.reject(this.closedError());
+    const slot = this.#leastBusy();
+    const id = this.#nextId++;
+    return new Promise<InferenceResult>((resolve, reject) => {
+      const onAbort = (): void => {
+        pending.abandoned = true;
+        this.#updateRef(slot);
+        reject(new ConcordError("BACKEND", "inference aborted", { details: this.#name, cause: signal?.reason }));
+      };
+      const pending: PendingJob = {
+        abandoned: false,
+        resolve(result) {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(result);
+        },
+        reject(error) {
+          signal?.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      };
+      try {
+        slot.worker.postMessage({ id, ...request } satisfies SyntheticWorkerJob);
+      } catch (cause) {
+        reject(new ConcordError("BACKEND", "cannot post the job to the synthetic worker", { details: this.#name, cause }));
+        return;
+      }
+      slot.jobs.set(id, pending);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#updateRef(slot);
+    });
+  }
+
+  /** Terminates every worker; jobs in flight fail with BACKEND, and so do later ones. */
+  async close(): Promise<void> {
+    if (this.#closed.signal.aborted) return;
+    this.#closed.abort(this.closedError());
+    const slots = this.#slots;
+    this.#slots = [];
+    for (const slot of slots) this.#fail(slot, this.closedError());
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  /** The worker with the fewest jobs; a new one while all are busy and `threads` allows it. */
+  #leastBusy(): WorkerSlot {
+    let best: WorkerSlot | undefined;
+    for (const slot of this.#slots) if (!best || slot.jobs.size < best.jobs.size) best = slot;
+    if (best && (best.jobs.size === 0 || this.#slots.length >= this.#threads)) return best;
+    return this.#spawn();
+  }
+
+  #spawn(): WorkerSlot {
+    const slot: WorkerSlot = { worker: new Worker(workerEntry("synthetic-worker", import.meta.url)), jobs: new Map(), stopped: false };
+    const { worker } = slot;
+    worker.unref();
+    worker.on("message", (reply: SyntheticWorkerReply) => {
+      const pending = slot.jobs.get(reply.id);
+      if (!pending) return;
+      slot.jobs.delete(reply.id);
+      this.#updateRef(slot);
+      if (pending.abandoned) return;
+      if ("result" in reply) pending.resolve(reply.result);
+      else pending.reject(rebuildError(reply.error));
+    });
+    // A dead worker fails its jobs and leaves the pool; the next job starts a fresh one.
+    const crashed = (details: string, cause?: unknown): void => {
+      this.#slots = this.#slots.filter((other) => other !== slot);
+      this.#fail(slot, new ConcordError("BACKEND", "synthetic worker stopped", { details: `${this.#name}: ${details}`, cause }));
+    };
+    worker.on("error", (error) => crashed(error.message, error));
+    worker.on("exit", (code) => crashed(`exit code ${code}`));
+    // An answer that cannot be deserialized leaves a job without one: treat it as a crash.
+    worker.on("messageerror", (error) => {
+      crashed(`unreadable reply: ${error.message}`, error);
+      void worker.terminate();
+    });
+    this.#slots.push(slot);
+    return slot;
+  }
+
+  #fail(slot: WorkerSlot, error: ConcordError): void {
+    if (slot.stopped) return;
+    slot.stopped = true;
+    for (const pending of slot.jobs.values()) if (!pending.abandoned) pending.reject(error);
+    slot.jobs.clear();
+    slot.worker.unref();
+  }
+
+  #updateRef(slot: WorkerSlot): void {
+    if (slot.stopped) return;
+    let waited = false;
+    for (const pending of slot.jobs.values()) waited ||= !pending.abandoned;
+    if (waited) slot.worker.ref();
+    else slot.worker.unref();
+  }
+}
+
+/**
+ * The synthetic backend for one node: its model seed and hardware profile. Jobs decode on worker
+ * threads, with results bit-identical to `runSynthetic`; `close()` terminates the workers.
  * @example createSyntheticBackend({ modelSeed: "concord-synthetic-v1", hardware: "reversed", delayMs: 20 })
  */
 export function createSyntheticBackend(options: SyntheticBackendOptions): InferenceBackend {
   const profile = typeof options.hardware === "string" ? hardwareProfile(options.hardware) : options.hardware;
-  const { modelSeed, model, batchSize = 1, delayMs = 0 } = options;
+  const { modelSeed, model, batchSize = 1, delayMs = 0, threads = 1 } = options;
+  if (!Number.isSafeInteger(threads) || threads < 1) {
+    throw new ConcordError("CONFIG", "synthetic backend threads must be a positive integer", { details: String(threads) });
+  }
   const name = `synthetic:${profile.name}`;
+  const pool = new SyntheticWorkerPool(name, threads);
   return {
     name,
     async run(job, signal) {
@@ -505,10 +684,19 @@ export function createSyntheticBackend(options: SyntheticBackendOptions): Infere
       if (model !== undefined && job.model !== model) {
         throw new ConcordError("BACKEND", "model not served by this backend", { details: `${job.model} (serves ${model})` });
       }
-      const result = runSynthetic(modelSeed, profile, job, batchSize);
-      if (delayMs > 0) await sleep(delayMs, signal, name);
+      // Only the job's own fields cross the thread (a caller's object may carry more).
+      const { requestId, model: jobModel, input, sampling } = job;
+      const result = await pool.run({ modelSeed, hardware: profile, batchSize, job: { requestId, model: jobModel, input, sampling } }, signal);
+      if (delayMs > 0) {
+        try {
+          await sleep(delayMs, signal ? AbortSignal.any([signal, pool.closedSignal]) : pool.closedSignal, name);
+        } catch (error) {
+          throw pool.closedSignal.aborted && !signal?.aborted ? pool.closedError() : error;
+        }
+      }
       throwIfAborted(signal, name);
       return result;
     },
+    close: () => pool.close(),
   };
 }

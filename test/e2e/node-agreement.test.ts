@@ -136,7 +136,7 @@ describe("structured@1 in-process (the synthetic model does not answer JSON)", (
         slashing,
         clock: Date.now,
         publish: (message) => endpoint.publish(message).then(() => undefined),
-        logger: { debug() {}, info() {}, warn() {} },
+        logger: { debug() {}, info() {}, warn() {}, error() {} },
       });
       endpoint.attach((message) => participant.receive(message));
       cleanups.push(() => participant.stop());

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { isConcordError } from "../../../src/errors.ts";
-import type { InferenceJob, InferenceResult } from "../../../src/runner/backend.ts";
+import type { InferenceBackend, InferenceJob, InferenceResult } from "../../../src/runner/backend.ts";
 import {
   createSyntheticBackend,
   HARDWARE_PROFILES,
@@ -8,6 +8,7 @@ import {
   replaySynthetic,
   runSynthetic,
   syntheticText,
+  type SyntheticBackendOptions,
 } from "../../../src/runner/synthetic.ts";
 import { taggedHash } from "../../../src/wire/hash.ts";
 import type { SamplingParams } from "../../../src/wire/types.ts";
@@ -26,6 +27,17 @@ function job(i: number, sampling: SamplingParams = GREEDY): InferenceJob {
   };
 }
 
+// Backends decode on worker threads: each test's are closed after it.
+const backends: InferenceBackend[] = [];
+function synthetic(options: SyntheticBackendOptions): InferenceBackend {
+  const backend = createSyntheticBackend(options);
+  backends.push(backend);
+  return backend;
+}
+afterEach(async () => {
+  await Promise.all(backends.splice(0).map((backend) => backend.close?.()));
+});
+
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -38,8 +50,8 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 describe("synthetic backend: determinism", () => {
   it("gives the same output and evidence for the same profile, every run and every instance", async () => {
     for (const sampling of [GREEDY, SAMPLED]) {
-      const a = createSyntheticBackend({ modelSeed: MODEL, hardware: "blocked-8" });
-      const b = createSyntheticBackend({ modelSeed: MODEL, hardware: "blocked-8" });
+      const a = synthetic({ modelSeed: MODEL, hardware: "blocked-8" });
+      const b = synthetic({ modelSeed: MODEL, hardware: "blocked-8" });
       for (let i = 0; i < 5; i++) {
         const first = await a.run(job(i, sampling));
         expect(await a.run(job(i, sampling))).toEqual(first);
@@ -50,7 +62,7 @@ describe("synthetic backend: determinism", () => {
   }, 60_000);
 
   it("returns one token and one integer margin per generated step, spelling the output", async () => {
-    const backend = createSyntheticBackend({ modelSeed: MODEL, hardware: "reference" });
+    const backend = synthetic({ modelSeed: MODEL, hardware: "reference" });
     for (const maxTokens of [0, 1, 17, 64]) {
       const { output, evidence } = await backend.run(job(3, { ...SAMPLED, maxTokens }));
       expect(evidence.tokens).toHaveLength(maxTokens);
@@ -147,18 +159,18 @@ describe("synthetic backend: configuration and failures", () => {
   });
 
   it("serves only its model when one is named", async () => {
-    const backend = createSyntheticBackend({ modelSeed: MODEL, hardware: "reference", model: "synthetic-v1" });
+    const backend = synthetic({ modelSeed: MODEL, hardware: "reference", model: "synthetic-v1" });
     await expect(backend.run(job(0))).resolves.toBeDefined();
     expect(isConcordError(await rejection(backend.run({ ...job(0), model: "llama" })), "BACKEND")).toBe(true);
   });
 
   it("rejects maxTokens beyond its cap", async () => {
-    const backend = createSyntheticBackend({ modelSeed: MODEL, hardware: "reference" });
+    const backend = synthetic({ modelSeed: MODEL, hardware: "reference" });
     expect(isConcordError(await rejection(backend.run(job(0, { ...GREEDY, maxTokens: 100_000 }))), "BACKEND")).toBe(true);
   });
 
   it("waits delayMs and stops on abort", async () => {
-    const backend = createSyntheticBackend({ modelSeed: MODEL, hardware: "reference", delayMs: 60 });
+    const backend = synthetic({ modelSeed: MODEL, hardware: "reference", delayMs: 60 });
     const start = performance.now();
     await backend.run(job(0, { ...GREEDY, maxTokens: 4 }));
     expect(performance.now() - start).toBeGreaterThanOrEqual(55);
@@ -168,7 +180,7 @@ describe("synthetic backend: configuration and failures", () => {
     expect(isConcordError(await rejection(backend.run(job(0), aborted.signal)), "BACKEND")).toBe(true);
 
     // An abort cuts the delay short (5 s here) instead of waiting it out.
-    const slow = createSyntheticBackend({ modelSeed: MODEL, hardware: "reference", delayMs: 5_000 });
+    const slow = synthetic({ modelSeed: MODEL, hardware: "reference", delayMs: 5_000 });
     const controller = new AbortController();
     const pending = slow.run(job(0, { ...GREEDY, maxTokens: 4 }), controller.signal);
     setTimeout(() => controller.abort(), 10);

@@ -11,7 +11,7 @@ import { taggedHash } from "../../../src/wire/hash.ts";
 import { LocalBus } from "../../helpers/bus.ts";
 import { testNetwork } from "../../helpers/fixtures.ts";
 
-const silent = { debug() {}, info() {}, warn() {} };
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** A backend that answers from a table: enough to drive the protocol (models are tested elsewhere). */
 function tableBackend(answer: (input: string) => string): InferenceBackend {

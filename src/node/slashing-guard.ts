@@ -1,0 +1,124 @@
+/**
+ * Slashing protection off the event loop: the node's SlashingProtection file, owned by a worker
+ * thread (./slashing-worker.ts). `checkAndInsert` keeps its rule and its meaning — sign only
+ * after it resolves — but the transaction and its fsync run on the worker, and checks that
+ * arrive together share one commit. A node under load kept its event loop blocked ~2 ms per
+ * commitment on this fsync (bench/network.bench.ts), while gossip waited.
+ *
+ * @example
+ * const guard = await SlashingGuard.open({ path: "data/slashing.sqlite" });
+ * await guard.checkAndInsert({ chain, request, node, kind: "commitment", signingRoot, deadline });
+ * const sig = sign(signingRoot); // only now
+ * await guard.close();
+ */
+import { Worker } from "node:worker_threads";
+import { ConcordError } from "../errors.ts";
+import { rebuildError, workerEntry, type ClonedError } from "../threads.ts";
+import { SlashingConflictError, type CheckResult, type SigningRecord, type SlashingProtectionInit } from "./slashing.ts";
+
+/** What the guard asks its worker (internal: the worker protocol). */
+export type GuardRequest =
+  | { type: "check"; id: number; record: SigningRecord }
+  | { type: "prune"; id: number; params: { chain: string; before: number } }
+  | { type: "close" };
+
+/** What the worker answers (internal: the worker protocol). */
+export type GuardReply =
+  | { type: "ready" }
+  | { type: "failed"; error: ClonedError }
+  | { type: "checked"; id: number; result: CheckResult }
+  | { type: "pruned"; id: number; deleted: number }
+  | { type: "conflict"; id: number; stored: SigningRecord; attempted: SigningRecord }
+  | { type: "error"; id: number; error: ClonedError };
+
+interface Waiting {
+  resolve(value: CheckResult | number): void;
+  reject(error: ConcordError): void;
+}
+
+export class SlashingGuard {
+  readonly path: string;
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, Waiting>();
+  #nextId = 0;
+  /** Why no more checks can be answered (closed, or the worker died); undefined while running. */
+  #down: ConcordError | undefined;
+  readonly #exited: Promise<void>;
+
+  private constructor(path: string, worker: Worker) {
+    this.path = path;
+    this.#worker = worker;
+    this.#exited = new Promise((resolve) => worker.once("exit", () => resolve()));
+    worker.on("message", (reply: GuardReply) => this.#answer(reply));
+    const fail = (why: string) => {
+      this.#down ??= new ConcordError("STORE", "slashing protection stopped", { details: `${path}: ${why}` });
+      for (const waiting of this.#waiting.values()) waiting.reject(this.#down);
+      this.#waiting.clear();
+    };
+    worker.on("error", (error) => fail(error.message));
+    worker.once("exit", (code) => fail(`worker exited (${code})`));
+  }
+
+  /** Starts the worker and opens the file there. A damaged or foreign file is a STORE error. */
+  static async open(init: SlashingProtectionInit): Promise<SlashingGuard> {
+    const worker = new Worker(workerEntry("slashing-worker", import.meta.url), { workerData: init });
+    const first = await new Promise<GuardReply>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+      worker.once("exit", (code) => reject(new Error(`worker exited (${code}) before opening`)));
+    }).catch((error: unknown) => ({ type: "failed", error: { code: "STORE", shortMessage: "cannot start slashing protection", details: String(error), action: "reject" } }) as const);
+    if (first.type !== "ready") {
+      await worker.terminate();
+      throw rebuildError(first.type === "failed" ? first.error : { code: "STORE", shortMessage: "slashing protection did not start", details: init.path, action: "reject" });
+    }
+    return new SlashingGuard(init.path, worker);
+  }
+
+  /**
+   * SlashingProtection.checkAndInsert, on the worker: resolves once the record is on disk;
+   * rejects with SLASHING_CONFLICT (SlashingConflictError names both roots) or STORE.
+   */
+  checkAndInsert(record: SigningRecord): Promise<CheckResult> {
+    return this.#ask((id) => ({ type: "check", id, record })) as Promise<CheckResult>;
+  }
+
+  /** SlashingProtection.prune, on the worker: how many records were deleted. */
+  prune(params: { chain: string; before: number }): Promise<number> {
+    return this.#ask((id) => ({ type: "prune", id, params })) as Promise<number>;
+  }
+
+  /** Answers every check already asked, then closes the file and stops the worker. Safe to call twice. */
+  async close(): Promise<void> {
+    if (!this.#down) {
+      this.#down = new ConcordError("STORE", "slashing protection is closed", { details: this.path });
+      this.#worker.postMessage({ type: "close" } satisfies GuardRequest);
+    }
+    await this.#exited;
+  }
+
+  #ask(request: (id: number) => GuardRequest): Promise<CheckResult | number> {
+    if (this.#down) return Promise.reject(this.#down);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      this.#worker.postMessage(request(id));
+    });
+  }
+
+  #answer(reply: GuardReply): void {
+    if (reply.type === "ready" || reply.type === "failed") return;
+    const waiting = this.#waiting.get(reply.id);
+    if (!waiting) return;
+    this.#waiting.delete(reply.id);
+    switch (reply.type) {
+      case "checked":
+        return waiting.resolve(reply.result);
+      case "pruned":
+        return waiting.resolve(reply.deleted);
+      case "conflict":
+        return waiting.reject(new SlashingConflictError({ stored: reply.stored, attempted: reply.attempted }));
+      case "error":
+        return waiting.reject(rebuildError(reply.error));
+    }
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The worker-thread entry of slashing protection (SlashingGuard in ./slashing-guard.ts starts
+ * it): owns the node's SlashingProtection file and answers check-and-insert requests. Requests
+ * that arrive while a commit (an fsync) is running are committed together in the next one, so
+ * a busy node pays one fsync per batch, on this thread, not one per signature on the event loop.
+ * Loaded as ./slashing-worker.ts from source and ./slashing-worker.js from dist/.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { assert } from "../errors.ts";
+import { cloneError } from "../threads.ts";
+import { SlashingConflictError, SlashingProtection, type SlashingProtectionInit } from "./slashing.ts";
+import type { GuardReply, GuardRequest } from "./slashing-guard.ts";
+
+const port = parentPort;
+assert(port !== null, "slashing-worker runs as a worker thread (SlashingGuard starts it)");
+const protection = new SlashingProtection(workerData as SlashingProtectionInit);
+const STORE_FAILURE = { code: "STORE", shortMessage: "slashing protection failed" } as const;
+
+try {
+  protection.open();
+  port.postMessage({ type: "ready" } satisfies GuardReply);
+} catch (error) {
+  port.postMessage({ type: "failed", error: cloneError(error, STORE_FAILURE) } satisfies GuardReply);
+  port.close();
+}
+
+const queue: GuardRequest[] = [];
+port.on("message", (request: GuardRequest) => {
+  queue.push(request);
+  // Everything that arrives before this turn ends shares the commit.
+  if (queue.length === 1) setImmediate(drain);
+});
+
+function drain(): void {
+  const requests = queue.splice(0);
+  for (let i = 0; i < requests.length; ) {
+    const request = requests[i] as GuardRequest;
+    if (request.type === "close") {
+      protection.close();
+      port?.close();
+      return;
+    }
+    if (request.type === "prune") {
+      try {
+        port?.postMessage({ type: "pruned", id: request.id, deleted: protection.prune(request.params) } satisfies GuardReply);
+      } catch (error) {
+        port?.postMessage({ type: "error", id: request.id, error: cloneError(error, STORE_FAILURE) } satisfies GuardReply);
+      }
+      i++;
+      continue;
+    }
+    // A run of checks: one transaction.
+    let end = i;
+    while (end < requests.length && requests[end]?.type === "check") end++;
+    const checks = requests.slice(i, end) as Extract<GuardRequest, { type: "check" }>[];
+    i = end;
+    let results;
+    try {
+      results = protection.checkAndInsertMany(checks.map((check) => check.record));
+    } catch (error) {
+      const cloned = cloneError(error, STORE_FAILURE);
+      for (const check of checks) port?.postMessage({ type: "error", id: check.id, error: cloned } satisfies GuardReply);
+      continue;
+    }
+    results.forEach((result, j) => {
+      const id = (checks[j] as (typeof checks)[number]).id;
+      if (result instanceof SlashingConflictError) {
+        port?.postMessage({ type: "conflict", id, stored: result.stored, attempted: result.attempted } satisfies GuardReply);
+      } else if (typeof result === "string") {
+        port?.postMessage({ type: "checked", id, result } satisfies GuardReply);
+      } else {
+        port?.postMessage({ type: "error", id, error: cloneError(result, STORE_FAILURE) } satisfies GuardReply);
+      }
+    });
+  }
+}
