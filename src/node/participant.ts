@@ -14,7 +14,7 @@ import { RequestBook, type BookEvent } from "../quorum/book.ts";
 import type { Registry } from "../quorum/registry.ts";
 import type { RequestContext } from "../quorum/rules.ts";
 import type { InferenceBackend } from "../runner/backend.ts";
-import type { Message, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
+import type { AgreedBundle, Message, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
 import type { SigningRecord } from "./slashing.ts";
 
 export interface ParticipantLogger {
@@ -46,7 +46,15 @@ export interface ParticipantInit {
   maxConcurrentJobs?: number;
   /** Requests followed at once. Default 10,000. */
   maxRequests?: number;
+  /**
+   * Aggregation duty (spec/06): the member at position r of the committee's draw order publishes
+   * the bundle r × this after deciding, unless a verified bundle arrived first. Default 250 ms.
+   */
+  aggregationStaggerMs?: number;
 }
+
+/** See ParticipantInit.aggregationStaggerMs. */
+export const DEFAULT_AGGREGATION_STAGGER_MS = 250;
 
 interface Job {
   context: RequestContext;
@@ -58,6 +66,8 @@ export class Participant {
   readonly #init: ParticipantInit;
   /** Reveals kept back until the close, by request id. */
   readonly #pendingReveals = new Map<string, OutputReveal>();
+  /** Bundles this node built and will publish at `due` unless a verified one arrives first. */
+  readonly #pendingBundles = new Map<string, { bundle: AgreedBundle; due: number }>();
   readonly #receivedAt = new Map<string, number>();
   readonly #queue: Job[] = [];
   #running = 0;
@@ -88,6 +98,11 @@ export class Participant {
     const now = this.#init.clock();
     this.#react(undefined, this.book.tick(now), now);
     for (const id of this.#pendingReveals.keys()) if (!this.book.get(id)) this.#pendingReveals.delete(id);
+    for (const [id, { bundle, due }] of this.#pendingBundles) {
+      if (now < due) continue;
+      this.#pendingBundles.delete(id);
+      this.#publishBundle(id, bundle);
+    }
     this.book.prune(now, 60_000);
   }
 
@@ -95,6 +110,7 @@ export class Participant {
     this.#stopped = true;
     this.#abort.abort();
     this.#queue.length = 0;
+    this.#pendingBundles.clear();
   }
 
   #react(message: Message | undefined, events: BookEvent[], now: number): void {
@@ -108,11 +124,17 @@ export class Participant {
           this.#init.logger.warn({ request: event.context.idHex, node: event.evidence.first.node }, "equivocation detected");
           this.#send(event.evidence);
           break;
-        case "agreed":
+        case "agreed": {
           this.#decided(event.context, "agreed", now);
-          // Whoever decides first publishes; a verified bundle already in means someone did.
-          if (!this.book.get(event.context.id)?.bundle) this.#send(event.bundle);
+          // Aggregation duty: the first member in the committee's draw order publishes at once,
+          // the next ones later and only if no verified bundle came by then. Every member that
+          // decided used to publish, and bundles (k reveals each) were most of a request's bytes.
+          const rank = event.context.committee.indexOf(this.#init.nodeId);
+          const delay = (rank < 0 ? event.context.committee.length : rank) * (this.#init.aggregationStaggerMs ?? DEFAULT_AGGREGATION_STAGGER_MS);
+          if (delay === 0) this.#publishBundle(event.context.idHex, event.bundle);
+          else this.#pendingBundles.set(event.context.idHex, { bundle: event.bundle, due: now + delay });
           break;
+        }
         case "no-agreement":
           this.#decided(event.context, "no-agreement", now);
           break;
@@ -124,6 +146,14 @@ export class Participant {
     }
     // A close that lists our commitment is the signal to reveal.
     if (message?.t === "close") this.#revealIfListed(message.request);
+  }
+
+  /** Publishes our bundle unless a verified one is in already; ours is then the one that counts here. */
+  #publishBundle(id: string, bundle: AgreedBundle): void {
+    const entry = this.book.get(id);
+    if (!entry || entry.bundle) return;
+    entry.bundle = bundle;
+    this.#send(bundle);
   }
 
   #decided(context: RequestContext, outcome: "agreed" | "no-agreement", now: number): void {

@@ -141,13 +141,13 @@ export class RequestBook {
   }
 
   #addBundle(bundle: AgreedBundle, now: number): BookEvent[] {
-    // [IGNORE] Only the first verified bundle for a request counts: once the request has one, or
-    // its own collector agreed, later bundles are dropped unverified. Every member that decides
-    // publishes one, and each costs k + 2 signature checks: verifying them all was most of a
-    // node's CPU per request (bench/network.bench.ts).
+    // [IGNORE] Only the first verified bundle for a request counts: once the request has one,
+    // later bundles are dropped unverified. The first is checked in full, except the signatures
+    // this participant's collector has already checked (after its own decision, usually all).
     const known = this.get(requestId(bundle.request));
-    if (known && (known.bundle || known.collector.status === "agreed")) throw ignore("DUPLICATE", "request already agreed");
-    const verified = verifyBundle(bundle, this.registry, this.policies);
+    if (known?.bundle) throw ignore("DUPLICATE", "request already has a bundle");
+    const collector = known?.collector;
+    const verified = verifyBundle(bundle, this.registry, this.policies, collector ? { knownSignature: (message) => collector.knowsSignature(message) } : {});
     let entry = this.get(verified.context.id);
     // verifyBundle has authenticated the request (through the close, or its own signature).
     if (!entry) entry = this.addRequest(bundle.request, now, { authenticated: true });

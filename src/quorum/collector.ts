@@ -112,6 +112,19 @@ export class Collector {
     return this.#votes.size;
   }
 
+  /**
+   * True when this collector has already checked the signature `message` carries: the close it
+   * holds (same signature bytes), or a reveal's commitment signature, verified on the node's
+   * commitment with the same listed hash (an honest reveal carries exactly that signature). A
+   * caller may skip checking such a signature again (the reveal's other rules still apply).
+   */
+  knowsSignature(message: CommitClose | OutputReveal): boolean {
+    if (message.t === "close") return this.#close !== undefined && bytesEqual(this.#close.sig, message.sig);
+    const seen = this.#signed.get(message.node);
+    const listed = this.#listed?.get(message.node);
+    return seen?.t === "commitment" && listed !== undefined && bytesEqual(seen.sig, message.commitmentSig) && bytesEqual(seen.commitment, listed);
+  }
+
   addCommitment(commitment: OutputCommitment, now: number): CollectorEvent[] {
     checkCommitment(this.context, commitment, this.#keys);
     const events = this.#recordSigned(commitment);
@@ -163,12 +176,7 @@ export class Collector {
     }
     // The [REJECT] rules first, even after the decision: a reveal that opens nothing (a copycat's)
     // is its sender's fault whenever it arrives, and must cost its score, not slip by as LATE.
-    // A signature already verified on the node's commitment (same bytes, same listed hash) needs
-    // no second check: an honest reveal carries exactly the signature its commitment had.
-    const seen = this.#signed.get(reveal.node);
-    const listed = this.#listed.get(reveal.node);
-    const verified = seen?.t === "commitment" && listed !== undefined && bytesEqual(seen.sig, reveal.commitmentSig) && bytesEqual(seen.commitment, listed);
-    const vote = checkReveal(this.context, this.#listed, reveal, verified ? undefined : this.#keys);
+    const vote = checkReveal(this.context, this.#listed, reveal, this.knowsSignature(reveal) ? undefined : this.#keys);
     if (this.decided) throw late("request already decided");
     this.#checkDeadline(now);
     if (this.#votes.has(reveal.node)) throw new ConcordError("DUPLICATE", "reveal already counted", { action: "ignore" });

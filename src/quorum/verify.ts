@@ -10,7 +10,7 @@
 import type { PolicyRegistry, Vote } from "../agreement/policy.ts";
 import { ConcordError } from "../errors.ts";
 import { bytesEqual } from "../wire/hash.ts";
-import type { AgreedBundle, Outcome } from "../wire/types.ts";
+import type { AgreedBundle, CommitClose, Outcome, OutputReveal } from "../wire/types.ts";
 import type { Registry } from "./registry.ts";
 import { checkClose, checkReveal, checkSignedOutput, openRequest, type RequestContext } from "./rules.ts";
 
@@ -21,7 +21,16 @@ export interface VerifiedBundle {
 
 const invalid = (details: string) => new ConcordError("BUNDLE_INVALID", "invalid bundle", { details });
 
-export function verifyBundle(bundle: AgreedBundle, registry: Registry, policies: PolicyRegistry): VerifiedBundle {
+export interface VerifyBundleOptions {
+  /**
+   * Signatures the caller has already checked (Collector.knowsSignature): those of the close and
+   * reveals it returns true for are not checked again. Every other rule still applies.
+   */
+  knownSignature?: (message: CommitClose | OutputReveal) => boolean;
+}
+
+export function verifyBundle(bundle: AgreedBundle, registry: Registry, policies: PolicyRegistry, options: VerifyBundleOptions = {}): VerifiedBundle {
+  const known = options.knownSignature ?? (() => false);
   const { request } = bundle;
   // [REJECT] The bundle, its request and the registry name one chain.
   if (bundle.chain !== registry.chain || request.chain !== registry.chain) {
@@ -48,8 +57,8 @@ export function verifyBundle(bundle: AgreedBundle, registry: Registry, policies:
   } else {
     // [REJECT] Commit-reveal mode: the sequencer's close and reveals that open it.
     if (!bundle.close || bundle.outputs.length > 0) throw invalid("commit-reveal bundle needs a close and reveals only");
-    const listed = checkClose(context, bundle.close, registry);
-    for (const reveal of bundle.reveals) count(checkReveal(context, listed, reveal, registry));
+    const listed = checkClose(context, bundle.close, known(bundle.close) ? undefined : registry);
+    for (const reveal of bundle.reveals) count(checkReveal(context, listed, reveal, known(reveal) ? undefined : registry));
   }
   // [REJECT] The policy, rerun on the bundle's votes, agrees on exactly the claimed outcome.
   const { n, k } = request;
