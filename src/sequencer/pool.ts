@@ -442,7 +442,8 @@ export class Pool {
       const tracked = this.#tracked.get(id);
       this.#emit({ kind: "agreed", requestId: id, bundle, ...(tracked?.retryOf ? { retryOf: tracked.retryOf } : {}) });
     }));
-    this.#publish(bundle);
+    // Not published: the pool is the bundle's consumer, and the committee's first member in draw
+    // order publishes one for the network (spec/06, aggregation duty).
   }
 
   #noAgreement(id: string, result: NoAgreement): void {

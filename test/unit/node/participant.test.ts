@@ -55,10 +55,14 @@ async function cluster(options: { silentAggregator?: (node: string) => boolean }
   }, 5);
   const store = new SqliteOutcomeStore({ path: ":memory:" });
   store.open();
-  // The pool publishes the bundle it builds too; kept off the bus here so that only members'
-  // bundles can stand in for a silent aggregator.
   const sequencer = bus.endpoint("sequencer");
-  const network = { attach: sequencer.attach, publish: (message: Message) => (message.t === "bundle" ? Promise.resolve() : sequencer.publish(message)) };
+  const network = {
+    attach: sequencer.attach,
+    publish: (message: Message) => {
+      published.push({ from: "sequencer", message });
+      return sequencer.publish(message);
+    },
+  };
   const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network, store, defaults: { n: 5, k: 4, closeGraceMs: 10, deadlineMs: 10_000 }, tickMs: 5 });
   await pool.start();
   return {
@@ -83,7 +87,7 @@ afterEach(async () => {
 });
 
 describe("aggregation duty", () => {
-  it("publishes one bundle per request, from the first member in the committee's draw order", async () => {
+  it("publishes one bundle per request, from the first member in the committee's draw order (the pool keeps its own)", async () => {
     const c = await cluster();
     cleanups.push(c.stop);
     const outcomes = c.pool.outcomes();
