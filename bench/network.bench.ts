@@ -129,8 +129,8 @@ async function startNetwork(dir: string, storePath: string): Promise<Network> {
       nodes.push(child);
       bootstrap.push(...child.multiaddrs);
     }
-    // Every node subscribed at the pool, and its mesh as full as gossipsub makes it (it grafts
-    // while below Dlo = 4, so a fifth peer may stay outside it and reach it through the others).
+    // Every node subscribed at the pool, and its mesh at Dlo at least (it grafts while below Dlo;
+    // the other peers reach it through the mesh, or by flood-publishing their own messages).
     const topics = [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(devnet.chain, kind)))];
     const deadline = Date.now() + 20_000;
     while (!topics.every((topic) => network.gossip.subscribers(topic).length >= NODES)) {

@@ -211,7 +211,7 @@ export interface Cluster {
   startNode(index: number, extraArgs?: string[]): Promise<StartedNode>;
   /**
    * Waits until `count` peers are subscribed to every topic at the pool and its mesh holds at
-   * least min(count, Dlo = 4) of them.
+   * least min(count, Dlo) of them.
    */
   waitForMesh(count: number, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -287,7 +287,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         if (Date.now() > deadline) throw new Error(`fewer than ${count} peers subscribed at the pool after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      // Gossipsub grafts while a mesh is below Dlo (4): a fifth peer may stay outside the pool's
+      // Gossipsub grafts while a mesh is below Dlo: the other peers may stay outside the pool's
       // mesh and reach it through the others (or by flood-publishing its own messages).
       const mesh = Math.min(count, MESH_PARAMS.Dlo);
       await Promise.all(topics.map((topic) => network.gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));

@@ -17,9 +17,12 @@ describe("gossip score settings", () => {
     expect(p4(2)).toBeLessThan(SCORE_THRESHOLDS.gossipThreshold);
   });
 
-  it("let five nodes (four peers each) form a full mesh", () => {
-    expect(MESH_PARAMS.Dlo).toBeLessThanOrEqual(4);
-    expect(MESH_PARAMS.D).toBeGreaterThanOrEqual(4);
+  it("keep eager forwarding low for committees, a mesh that survives a lost peer, and lazy pull for the rest", () => {
+    expect(MESH_PARAMS.Dlo).toBeGreaterThanOrEqual(2);
+    expect(MESH_PARAMS.Dlo).toBeLessThanOrEqual(MESH_PARAMS.D);
+    expect(MESH_PARAMS.D).toBeLessThanOrEqual(4);
+    expect(MESH_PARAMS.Dhi).toBeGreaterThanOrEqual(MESH_PARAMS.D);
     expect(MESH_PARAMS.Dout).toBeLessThanOrEqual(MESH_PARAMS.D / 2);
+    expect(MESH_PARAMS.Dlazy).toBeGreaterThanOrEqual(MESH_PARAMS.D);
   });
 });
