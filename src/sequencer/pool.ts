@@ -13,13 +13,14 @@ import { signClose, signNoAgreement, signRequest } from "../quorum/attest.ts";
 import { RequestBook, type BookEntry, type BookEvent } from "../quorum/book.ts";
 import { defaultThreshold } from "../quorum/committee.ts";
 import type { Registry } from "../quorum/registry.ts";
-import { fromHex, sha256, taggedHash, toHex } from "../wire/hash.ts";
+import { bytesEqual, fromHex, sha256, taggedHash, toHex } from "../wire/hash.ts";
 import { requestId } from "../wire/ids.ts";
 import { MAX_KIND_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage } from "../wire/messages.ts";
 import type {
   AgreedBundle,
   AttestationMode,
+  BundledRequest,
   Bytes,
   InferenceRequest,
   Message,
@@ -122,7 +123,23 @@ interface Tracked {
   kthCommitmentAt?: number;
   retryOf?: string;
   attempt: number;
+  /** What a retry resubmits (see submissionOf). */
   submission?: Submission;
+}
+
+/**
+ * The submission a retry of `request` starts from: the same request, with a deadline as far from
+ * the retry's submit time as the first one's was from its own (an absolute deadline would have
+ * passed already). Rebuilt from the stored request after a restart, so it is the same either way.
+ */
+function submissionOf(request: BundledRequest, createdAt: number): Submission {
+  const { entropy, model, weights, input, sampling, policy, mode, n, k, deadline } = request;
+  return { entropy, model, ...(weights ? { weights } : {}), input, sampling, policy, mode, n, k, deadlineMs: Math.max(1, deadline - createdAt) };
+}
+
+/** Retry `attempt`'s entropy: chained from the previous attempt's, so each retry draws a fresh committee. */
+function retryEntropy(previous: Bytes, attempt: number): Bytes {
+  return taggedHash("concord/retry", previous, String(attempt));
 }
 
 const silent: PoolLogger = { debug() {}, info() {}, warn() {} };
@@ -225,7 +242,8 @@ export class Pool {
   }
 
   async #submit(submission: Submission, tracked: Tracked): Promise<string> {
-    const request = this.#buildRequest(submission);
+    const createdAt = this.#clock();
+    const request = this.#buildRequest(submission, createdAt);
     const bytes = encodeMessage(request);
     if (bytes.length > MAX_KIND_BYTES.request) {
       throw new ConcordError("WIRE_OVERSIZED", "request over size limit", { details: `${bytes.length} bytes` });
@@ -244,13 +262,13 @@ export class Pool {
       throw error;
     }
     const id = entry.context.idHex;
-    this.#tracked.set(id, { ...tracked, submission });
+    this.#tracked.set(id, { ...tracked, submission: submissionOf(request, createdAt) });
     this.counters.submitted++;
     const stored = await this.#commits.add("requests", {
       id: entry.context.id,
       encoded: bytes,
       deadline: request.deadline,
-      createdAt: this.#clock(),
+      createdAt,
       ...(tracked.retryOf ? { retryOf: fromHex(tracked.retryOf) } : {}),
     });
     if (stored instanceof StoreConflictError) throw stored;
@@ -258,7 +276,7 @@ export class Pool {
     return id;
   }
 
-  #buildRequest(submission: Submission): InferenceRequest {
+  #buildRequest(submission: Submission, now: number): InferenceRequest {
     const d = this.defaults;
     const n = submission.n ?? d.n;
     return signRequest(this.#init.sequencerKey, {
@@ -272,7 +290,7 @@ export class Pool {
       mode: submission.mode ?? d.mode,
       n,
       k: submission.k ?? (submission.n === undefined && d.k !== undefined ? d.k : defaultThreshold(n)),
-      deadline: submission.deadline ?? this.#clock() + (submission.deadlineMs ?? d.deadlineMs),
+      deadline: submission.deadline ?? now + (submission.deadlineMs ?? d.deadlineMs),
     });
   }
 
@@ -481,7 +499,7 @@ export class Pool {
     const policy = retry.escalate?.[attempt - 1] ?? tracked.submission.policy;
     const submission: Submission = {
       ...tracked.submission,
-      entropy: taggedHash("concord/retry", tracked.submission.entropy, String(attempt)),
+      entropy: retryEntropy(tracked.submission.entropy, attempt),
       ...(policy ? { policy } : {}),
     };
     try {
@@ -515,6 +533,22 @@ export class Pool {
     return write;
   }
 
+  /**
+   * Which retry of the first request `request` is, found by replaying the entropy chain from the
+   * first request's; past the retry policy's limit (or not found), no more retries follow it.
+   */
+  async #attemptOf(request: BundledRequest, first: Bytes): Promise<number> {
+    const maxRetries = this.defaults.retry?.maxRetries ?? 0;
+    const record = await this.#init.store.get(first);
+    if (!record) return maxRetries;
+    let entropy = decodeMessage(record.request.encoded, "request").entropy;
+    for (let attempt = 1; attempt <= maxRetries; attempt++) {
+      entropy = retryEntropy(entropy, attempt);
+      if (bytesEqual(entropy, request.entropy)) return attempt;
+    }
+    return maxRetries;
+  }
+
   /** Rebuilds the book from the store: pending requests with every message they had. */
   async #recover(): Promise<void> {
     const now = this.#clock();
@@ -527,7 +561,11 @@ export class Pool {
         this.#logger.warn({ code: isConcordError(error) ? error.code : "UNEXPECTED" }, "stored request not resumed");
         continue;
       }
-      this.#tracked.set(entry.context.idHex, { attempt: 0, ...(stored.retryOf ? { retryOf: toHex(stored.retryOf) } : {}) });
+      this.#tracked.set(entry.context.idHex, {
+        attempt: stored.retryOf ? await this.#attemptOf(request, stored.retryOf) : 0,
+        submission: submissionOf(request, stored.createdAt),
+        ...(stored.retryOf ? { retryOf: toHex(stored.retryOf) } : {}),
+      });
       this.#resumed.push(entry.context.idHex);
       const record = await this.#init.store.get(stored.id);
       const messages = (record?.messages ?? []).map((m) => decodeMessage(m.encoded));
