@@ -44,6 +44,11 @@ export interface AgreementPolicy<P = unknown> {
   readonly description: string;
   /** A baseline for comparisons (first-wins): requests may not name it. */
   readonly baselineOnly?: boolean;
+  /**
+   * True when `decide` reads votes' evidence (tokens and margins). Members attach evidence to
+   * their outputs only for such policies: it is most of a reveal's bytes, and nobody else reads it.
+   */
+  readonly usesEvidence?: boolean;
   /** Validates and normalizes the request's parameters; throws POLICY_PARAMS. */
   parseParams(params: PolicyParams): P;
   decide(votes: readonly Vote[], params: P, context: DecideContext): PolicyDecision;
@@ -52,6 +57,7 @@ export interface AgreementPolicy<P = unknown> {
 /** A policy with its parameters already parsed: what the collector and verifyBundle call. */
 export interface BoundPolicy {
   readonly ref: PolicyRef;
+  readonly usesEvidence: boolean;
   decide(votes: readonly Vote[], context: DecideContext): PolicyDecision;
 }
 
@@ -89,6 +95,6 @@ export class PolicyRegistry {
       throw new ConcordError("POLICY_PARAMS", "a baseline policy cannot be requested", { details: policyKey(ref.id, ref.version) });
     }
     const params = policy.parseParams(ref.params);
-    return { ref, decide: (votes, context) => policy.decide(votes, params, context) };
+    return { ref, usesEvidence: policy.usesEvidence === true, decide: (votes, context) => policy.decide(votes, params, context) };
   }
 }

@@ -146,6 +146,7 @@ export const seededPolicy: AgreementPolicy<SeededParams> = {
   id: "seeded",
   version: 1,
   description: "identical token sequences under the spec's sampler; optional fork tolerance at corroborated near ties",
+  usesEvidence: true,
   parseParams(params: PolicyParams): SeededParams {
     checkKeys("seeded@1", "", params, ["epsPpm"]);
     return { epsPpm: readInt("seeded@1", params, "epsPpm", { min: 0, max: EPS_MAX, fallback: 0 }) };

@@ -200,7 +200,9 @@ export class Participant {
     }
     const entry = this.book.get(context.id);
     if (this.#stopped || !entry || entry.collector.decided || this.#init.clock() >= request.deadline) return;
-    const attestation = { chain: request.chain, request: context.id, node: nodeId, output: result.output, evidence: result.evidence };
+    // Evidence goes out only where the policy reads it (seeded): elsewhere it is most of the bytes.
+    const evidence = context.policy.usesEvidence ? { evidence: result.evidence } : {};
+    const attestation = { chain: request.chain, request: context.id, node: nodeId, output: result.output, ...evidence };
     const salt = commitmentSalt(key, context.id);
     const body = request.mode === "direct" ? outputBody(attestation) : commitmentBody(attestation, salt);
     try {

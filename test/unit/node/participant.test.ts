@@ -120,6 +120,23 @@ describe("aggregation duty", () => {
   });
 });
 
+describe("evidence", () => {
+  it("goes out with outputs only for policies that read it (seeded), not for the others", async () => {
+    const c = await cluster();
+    cleanups.push(c.stop);
+    const outcomes = c.pool.outcomes();
+    const exact = await c.pool.submit({ model: "m", input: "exact", entropy: taggedHash("evidence", "exact") });
+    expect((await outcomes.next()).value?.kind).toBe("agreed");
+    const seeded = await c.pool.submit({ model: "m", input: "seeded", entropy: taggedHash("evidence", "seeded"), policy: { id: "seeded", version: 1, params: {} } });
+    expect((await outcomes.next()).value?.kind).toBe("agreed");
+    const reveals = (id: string) => c.published.map((p) => p.message).filter((m) => m.t === "reveal" && Buffer.from(m.request).toString("hex") === id);
+    expect(reveals(exact).length).toBeGreaterThanOrEqual(4);
+    for (const reveal of reveals(exact)) expect(reveal.t === "reveal" && reveal.evidence).toBeFalsy();
+    expect(reveals(seeded).length).toBeGreaterThanOrEqual(4);
+    for (const reveal of reveals(seeded)) expect(reveal.t === "reveal" && reveal.evidence?.tokens.length).toBeGreaterThan(0);
+  });
+});
+
 describe("a bundle after the member's own decision", () => {
   function agreedBook() {
     const net = testNetwork(5);
