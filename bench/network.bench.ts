@@ -94,9 +94,9 @@ async function startNetwork(dir: string, storePath: string): Promise<Network> {
   const tracks = new Map<string, Track>();
   // Watches what reaches the pool (arrival times) without changing what it does.
   const watched = {
-    attach: (receiver: (message: Message, from: string) => void) =>
-      network.attach((message, from) => {
-        receiver(message, from);
+    attach: (receiver: (message: Message, from: string, payload?: Uint8Array) => void) =>
+      network.attach((message, from, payload) => {
+        receiver(message, from, payload);
         if (message.t !== "commitment" && message.t !== "output" && message.t !== "reveal") return;
         const track = tracks.get(toHex(message.request));
         if (!track) return;

@@ -4,16 +4,16 @@
  *
  * 1. Its own overhead per request (`pool.overhead.*`), in this process, without inference or
  *    gossip: the five members' commitments and reveals are signed beforehand and fed straight
- *    into `pool.receive`; the network is a publish that goes nowhere. Timed from `submit` to
- *    the agreed outcome being durable (reported by `outcomes()`; from then `ready()` returns it):
- *    signing and storing the request, five commitment checks, signing and storing the close,
- *    four reveal checks, the policy, `verifyBundle` on the pool's own bundle, and 12 store
- *    commits. Store in memory (SQLite ":memory:": the CPU cost; the target is p50 < 1 ms) and on
+ *    into `pool.receive` with their canonical bytes, as the network delivers them; the network
+ *    is a publish that goes nowhere. Timed from `submit` to the agreed outcome being durable
+ *    (reported by `outcomes()`; from then `ready()` returns it): signing and storing the request,
+ *    five commitment checks, signing the close, four reveals opened against the commitments
+ *    (their signatures are the commitments', already checked), the policy, and two group commits
+ *    (the request; then the commitments, close, reveals and outcome, which arrive in one turn
+ *    here). Store in memory (SQLite ":memory:": the CPU cost; the target is p50 < 1 ms) and on
  *    disk (WAL, synchronous=FULL: an fsync per commit). Also `submit` alone, the synchronous part
- *    of `receive` (everything but the store writes), and what the signatures cost: the pool signs
- *    twice per request (request, close; noble ed25519) and checks 16 signatures (its own request
- *    and close once each, 5 commitments, 4 reveals, and the 5 of its own bundle again in
- *    verifyBundle; node:crypto).
+ *    of `receive` (everything but the store writes), and what the signatures cost: the pool
+ *    signs twice per request (request, close) and checks five (the commitments).
  *
  * 2. Throughput and latency on loopback (`pool.loopback.*`): five `concord node` processes over
  *    TCP on 127.0.0.1 with the fixed backend (not a model: hash-derived text after 10/12/14/16/18 ms
@@ -41,7 +41,7 @@ import { SqliteOutcomeStore } from "../src/sequencer/store.ts";
 import { taggedHash, toHex } from "../src/wire/hash.ts";
 import { PROTOCOL_VERSION } from "../src/wire/limits.ts";
 import { requestId } from "../src/wire/ids.ts";
-import { MESSAGE_KINDS } from "../src/wire/messages.ts";
+import { encodeMessage, MESSAGE_KINDS } from "../src/wire/messages.ts";
 import type { OutputCommitment, OutputReveal, PolicyRef, SamplingParams } from "../src/wire/types.ts";
 import { testNetwork } from "../test/helpers/fixtures.ts";
 
@@ -107,8 +107,9 @@ function outcomeWaiter(pool: Pool): { wait(id: string): Promise<PoolOutcome>; en
 interface Prepared {
   id: string;
   submission: Submission;
-  commitments: OutputCommitment[];
-  reveals: OutputReveal[];
+  /** Signed messages with their canonical bytes, as the network delivers them. */
+  commitments: { message: OutputCommitment; encoded: Uint8Array }[];
+  reveals: { message: OutputReveal; encoded: Uint8Array }[];
 }
 
 /** Requests with every member's commitment and reveal signed beforehand (ids are known ahead: the deadline is fixed). */
@@ -142,12 +143,12 @@ function prepare(count: number, deadline: number): Prepared[] {
       deadline,
     });
     const { output, evidence } = fixedOutput("bench", { requestId: id, model: submission.model, input: submission.input, sampling: SAMPLING });
-    const commitments: OutputCommitment[] = [];
-    const reveals: OutputReveal[] = [];
+    const commitments: Prepared["commitments"] = [];
+    const reveals: Prepared["reveals"] = [];
     for (const [node, key] of net.keys) {
       const signed = commitOutput(key, { chain: net.registry.chain, request: id, node, output, evidence }, commitmentSalt(key, id));
-      commitments.push(signed.commitment);
-      reveals.push(signed.reveal);
+      commitments.push({ message: signed.commitment, encoded: encodeMessage(signed.commitment) });
+      reveals.push({ message: signed.reveal, encoded: encodeMessage(signed.reveal) });
     }
     prepared.push({ id: toHex(id), submission, commitments, reveals });
   }
@@ -181,8 +182,8 @@ async function overheadRun(storePath: string, requests: readonly Prepared[], war
       const submitted = performance.now();
       if (id !== expected) throw new Error("the pool built another request than the one prepared");
       // The fifth commitment closes the commit phase at once (all n are in); the k-th reveal decides.
-      for (const commitment of commitments) pool.receive(commitment);
-      for (const reveal of reveals.slice(0, K)) pool.receive(reveal);
+      for (const commitment of commitments) pool.receive(commitment.message, commitment.encoded);
+      for (const reveal of reveals.slice(0, K)) pool.receive(reveal.message, reveal.encoded);
       const received = performance.now();
       const outcome = await outcomes.wait(id);
       const done = performance.now();
@@ -190,7 +191,7 @@ async function overheadRun(storePath: string, requests: readonly Prepared[], war
       // The last reveal arrives after the decision (ignored as late), as on the network; not timed.
       for (const reveal of reveals.slice(K)) {
         try {
-          pool.receive(reveal);
+          pool.receive(reveal.message, reveal.encoded);
         } catch {
           // LATE: the request is decided.
         }
@@ -229,7 +230,7 @@ async function overhead(dir: string): Promise<Record<string, number>> {
   };
   report("pool.overhead.store_memory", memory);
   report("pool.overhead.store_disk", disk);
-  // What the signatures alone cost: per request the pool makes 2 (request, close) and checks 16.
+  // What the signatures alone cost: per request the pool makes 2 (request, close) and checks 5.
   const net = testNetwork(N);
   const root = taggedHash("bench/pool/root", "x");
   const signature = signRoot(net.sequencer, root);
@@ -245,7 +246,7 @@ async function overhead(dir: string): Promise<Record<string, number>> {
   }
   out["pool.overhead.ed25519_sign_ms"] = round3(median(signMs));
   out["pool.overhead.ed25519_verify_ms"] = round3(median(verifyMs));
-  out["pool.overhead.signatures_ms_per_request"] = round3(2 * median(signMs) + 16 * median(verifyMs));
+  out["pool.overhead.signatures_ms_per_request"] = round3(2 * median(signMs) + 5 * median(verifyMs));
   return out;
 }
 

@@ -10,8 +10,11 @@ import type { Message, MessageKind } from "../wire/types.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
 import { topicKindOf, topicName } from "./topics.ts";
 
-/** Applies a decoded message; throws a ConcordError to ignore or reject it. */
-export type MessageReceiver = (message: Message, fromPeer: string) => void;
+/**
+ * Applies a decoded message; throws a ConcordError to ignore or reject it. `payload` is its
+ * canonical encoding (the strict decoder has checked it is), for a receiver that stores bytes.
+ */
+export type MessageReceiver = (message: Message, fromPeer: string, payload: Uint8Array) => void;
 
 export interface ConcordNetworkInit extends Omit<GossipNodeInit, "topics" | "maxMessageBytes"> {
   chain: string;
@@ -42,7 +45,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     gossip.registerValidator(concordTopic(chain, kind), (payload, fromPeer) => {
       // [REJECT] The payload is the canonical encoding of a message of this topic's kind.
       const message = decodeMessage(payload, kind);
-      receiver?.(message, fromPeer);
+      receiver?.(message, fromPeer, payload);
     });
   }
   let stopped = false;

@@ -33,7 +33,8 @@ import { StoreConflictError, type NewOutcome, type OutcomeStore, type StoredMess
 
 /** What the pool needs of the network: ConcordNetwork fits. */
 export interface PoolNetwork {
-  attach(receiver: (message: Message, fromPeer: string) => void): void;
+  /** `payload`, when given, is the message's canonical encoding (ConcordNetwork passes it). */
+  attach(receiver: (message: Message, fromPeer: string, payload?: Bytes) => void): void;
   publish(message: Message): Promise<unknown>;
 }
 
@@ -181,7 +182,7 @@ export class Pool {
   async start(): Promise<void> {
     if (this.#running) return;
     await this.#recover();
-    this.#init.network.attach((message) => this.receive(message));
+    this.#init.network.attach((message, _fromPeer, payload) => this.receive(message, payload));
     this.#running = true;
     this.#timer = setInterval(() => this.tick(), this.#init.tickMs ?? 25);
     this.#timer.unref?.();
@@ -341,8 +342,11 @@ export class Pool {
     }
   }
 
-  /** Applies a message from the network. Throws typed errors: gossip maps them to ignore/reject. */
-  receive(message: Message): void {
+  /**
+   * Applies a message from the network. Throws typed errors: gossip maps them to ignore/reject.
+   * `encoded`, the message's canonical encoding as it arrived, saves encoding it again to store it.
+   */
+  receive(message: Message, encoded?: Bytes): void {
     let events: BookEvent[];
     try {
       events = this.book.handle(message, this.#clock());
@@ -353,7 +357,7 @@ export class Pool {
       }
       throw error;
     }
-    this.#storeMessage(message);
+    this.#storeMessage(message, encoded);
     this.#react(events);
     if (message.t === "commitment") this.#maybeClose(message.request);
   }
@@ -386,9 +390,9 @@ export class Pool {
   }
 
   /** Queues the message for the store; the promise settles once it is durable (a failure is logged). */
-  #storeMessage(message: Message): Promise<unknown> | undefined {
+  #storeMessage(message: Message, bytes?: Bytes): Promise<unknown> | undefined {
     if (message.t !== "commitment" && message.t !== "close" && message.t !== "reveal" && message.t !== "output") return undefined;
-    const encoded = encodeMessage(message);
+    const encoded = bytes ?? encodeMessage(message);
     const kind: StoredMessageKind = message.t;
     const node = message.t === "close" ? undefined : message.node;
     return this.#logged(this.#commits.add("messages", { requestId: message.request, message: { kind, ...(node ? { node } : {}), hash: sha256(encoded), encoded } }));
