@@ -11,6 +11,7 @@
  *   second. "all_publish" has the five nodes publishing at once.
  * Run alone: `npx node bench/gossip.bench.ts`.
  */
+import { MESH_PARAMS } from "../src/net/constants.ts";
 import { createGossipNode } from "../src/net/gossip.ts";
 import type { GossipNode } from "../src/net/gossip.ts";
 import { silentLogger } from "../src/net/logger.ts";
@@ -76,7 +77,14 @@ async function startNetwork(receiver: Receiver): Promise<GossipNode[]> {
     await node.start();
     nodes.push(node);
   }
-  await Promise.all(nodes.map((node) => node.waitForMeshPeers(TOPIC, NODES - 1, 15_000)));
+  // Every node sees the four others subscribed (publishers flood to all of them) and has at
+  // least Dlo of them in its mesh.
+  const deadline = Date.now() + 15_000;
+  while (!nodes.every((node) => node.subscribers(TOPIC).length >= NODES - 1)) {
+    if (Date.now() > deadline) throw new Error("peers did not subscribe in 15 s");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await Promise.all(nodes.map((node) => node.waitForMeshPeers(TOPIC, MESH_PARAMS.Dlo, 15_000)));
   return nodes;
 }
 
