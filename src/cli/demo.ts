@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { ConcordError } from "../errors.ts";
 import { createConcordNetwork, type ConcordNetwork } from "../net/concord.ts";
+import { MESH_PARAMS } from "../net/constants.ts";
 import { BYZANTINE_MODES } from "../node/config.ts";
 import { createRegistry } from "../quorum/registry.ts";
 import { createPool, type Pool, type PoolOutcome } from "../sequencer/pool.ts";
@@ -36,6 +37,12 @@ export interface DemoOptions {
 
 /** Emulated inference latency of the fastest honest node; each next node is 40 ms slower. */
 const HONEST_DELAY_MS = 150;
+/**
+ * Jobs a demo node runs at once. The emulated latency holds a job's slot the way a GPU batch
+ * would, so with the node default (2) the slower nodes fell behind 10 requests/s and the demo
+ * showed queueing, not the protocol; the model itself still decodes one job at a time.
+ */
+const DEMO_CONCURRENT_JOBS = 8;
 
 interface Kind {
   label: string;
@@ -117,7 +124,7 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
     throw new ConcordError("CONFIG", "too many byzantine nodes", { details: `${options.byzantine.length} of ${options.nodes}: keep them below a third` });
   }
   const dir = options.keep ?? mkdtempSync(join(tmpdir(), "concord-demo-"));
-  const devnet = await createDevnet({ dir, nodes: options.nodes, logLevel: "warn" });
+  const devnet = await createDevnet({ dir, nodes: options.nodes, logLevel: "warn", maxConcurrentJobs: DEMO_CONCURRENT_JOBS });
   const registry = createRegistry(devnet.registry);
   const children: NodeProcess[] = [];
   let network: ConcordNetwork | undefined;
@@ -147,9 +154,9 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
     const live = network;
     // Watch what the pool receives, for the first-wins baseline, without changing what it does.
     const watched = {
-      attach: (receiver: (message: Message, from: string) => void) =>
-        live.attach((message, from) => {
-          receiver(message, from);
+      attach: (receiver: (message: Message, from: string, payload?: Uint8Array) => void) =>
+        live.attach((message, from, payload) => {
+          receiver(message, from, payload);
           if (message.t === "commitment") {
             const track = tracks.get(toHex(message.request));
             if (track && track.firstCommitAt === undefined) {
@@ -181,7 +188,7 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
       children.push(child);
       bootstrap.push(...child.multiaddrs.map((address) => (address.includes("/p2p/") ? address : `${address}/p2p/${child.peerId}`)));
     }
-    await network.gossip.waitForMeshPeers(`/concord/1/${devnet.chain}/requests`, Math.min(options.nodes, 4), 15_000);
+    await network.gossip.waitForMeshPeers(`/concord/1/${devnet.chain}/requests`, Math.min(options.nodes, MESH_PARAMS.Dlo), 15_000);
     out.progress("network up: streaming requests");
 
     const rng = streamOf(rootKey(options.seed), 1);
