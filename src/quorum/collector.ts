@@ -53,11 +53,17 @@ function sameCommitmentBody(a: OutputCommitment, b: OutputCommitment): boolean {
   return a.v === b.v && a.chain === b.chain && a.node === b.node && bytesEqual(a.request, b.request) && bytesEqual(a.commitment, b.commitment);
 }
 
-/** [REJECT] A reveal carries its node's signature over the commitment it opens (with `keys`). */
-function checkRevealSignature(reveal: OutputReveal, keys: Registry | undefined): void {
+/**
+ * [REJECT] A reveal carries its node's signature over the commitment it opens (with `keys`). The
+ * commitment already verified from that node, with the same hash and signature bytes, proves it
+ * without a second check.
+ */
+function checkRevealSignature(reveal: OutputReveal, keys: Registry | undefined, verified: OutputCommitment | SignedOutput | undefined): void {
   if (!keys) return;
+  const opened = commitmentOfReveal(reveal);
+  if (verified?.t === "commitment" && bytesEqual(verified.sig, opened.sig) && bytesEqual(verified.commitment, opened.commitment)) return;
   const member = keys.byId.get(reveal.node);
-  if (!member || !verifyMessage(member.key, commitmentOfReveal(reveal))) {
+  if (!member || !verifyMessage(member.key, opened)) {
     throw new ConcordError("SIG_INVALID", "reveal's commitment signature invalid", { details: reveal.node });
   }
 }
@@ -169,7 +175,7 @@ export class Collector {
       // [REJECT] Its commitmentSig is its node's signature over the commitment it opens. Checked
       // now, not at the close: otherwise any peer could fill a member's one early slot with a
       // forged reveal (and have it relayed), and the member's real reveal would be dropped.
-      checkRevealSignature(reveal, this.#keys);
+      checkRevealSignature(reveal, this.#keys, this.#signed.get(reveal.node));
       if (this.#early.has(reveal.node)) throw new ConcordError("DUPLICATE", "reveal already buffered", { action: "ignore" });
       this.#early.set(reveal.node, reveal);
       return [];

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { commitOutput, signClose, signOutput } from "../../../src/quorum/attest.ts";
 import { Collector } from "../../../src/quorum/collector.ts";
 import { openRequest } from "../../../src/quorum/rules.ts";
@@ -108,6 +108,28 @@ describe("Collector, commit-reveal", () => {
     expect(collector.status).toBe("committing");
     const events = collector.addClose(signClose(net.sequencer, request.chain, context.id, pairs.map((p) => p.commitment)), 3);
     expect(events.map((e) => e.type)).toContain("agreed");
+  });
+
+  it("checks an early reveal against its node's verified commitment, and only a forged one costs a signature check", () => {
+    const request = testRequest(net);
+    const context = openRequest(request, net.registry, net.policies);
+    const collector = new Collector(context, { keys: net.registry });
+    const [node, other] = context.committee as [string, string];
+    const pair = commitOutput(net.keys.get(node)!, { chain: request.chain, request: context.id, node, output: "Paris" }, salt(node));
+    collector.addCommitment(pair.commitment, 1);
+    const key = net.registry.byId.get(node)!.key;
+    const verify = vi.spyOn(key, "verify");
+    // The commitment's signature bytes on another output: it opens another hash, so it is checked, and fails.
+    expect(codeOf(() => collector.addReveal({ ...pair.reveal, output: "Lyon" }, 2))).toBe("SIG_INVALID");
+    expect(verify).toHaveBeenCalledTimes(1);
+    // The honest reveal opens the verified commitment with its signature: no second check.
+    expect(collector.addReveal(pair.reveal, 2)).toEqual([]);
+    expect(verify).toHaveBeenCalledTimes(1);
+    verify.mockRestore();
+    // A member with no commitment seen yet: its early reveal is checked in full.
+    const otherPair = commitOutput(net.keys.get(other)!, { chain: request.chain, request: context.id, node: other, output: "Paris" }, salt(other));
+    expect(codeOf(() => collector.addReveal({ ...otherPair.reveal, commitmentSig: pair.reveal.commitmentSig }, 2))).toBe("SIG_INVALID");
+    expect(collector.addReveal(otherPair.reveal, 2)).toEqual([]);
   });
 
   it("ignores commitments after the close and anything after the deadline", () => {
