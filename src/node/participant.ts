@@ -189,7 +189,7 @@ export class Participant {
     let result;
     try {
       result = await backend.run(
-        { requestId: context.id, model: request.model, input: request.input, sampling: request.sampling },
+        { requestId: context.id, model: request.model, input: request.input, sampling: request.sampling, evidence: context.policy.usesEvidence },
         this.#abort.signal,
       );
       this.#init.observer?.inference?.(context, this.#init.clock() - started, true);

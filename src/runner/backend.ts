@@ -12,6 +12,12 @@ export interface InferenceJob {
   model: string;
   input: string;
   sampling: SamplingParams;
+  /**
+   * Whether the request's policy reads evidence (AgreementPolicy.usesEvidence). When false the
+   * caller drops it, so a backend may skip producing it (a server need not compute logprobs) and
+   * return empty tokens and margins. Default true.
+   */
+  evidence?: boolean;
 }
 
 export interface InferenceResult {

@@ -4,7 +4,8 @@
  *
  * What goes out: model, the input as the prompt (chat: one user message), max_tokens,
  * temperature = temperatureMilli / 1000, top_p = topPPpm / 1e6, top_k when the job sets one (vLLM,
- * SGLang and llama.cpp accept it), logprobs = 2 (chat: logprobs + top_logprobs = 2), and
+ * SGLang and llama.cpp accept it), logprobs = 2 (chat: logprobs + top_logprobs = 2) unless the
+ * job says its policy reads no evidence (then none are asked for, and the evidence is empty), and
  * seed = the first 4 bytes of deriveDecodeSeed(requestId) as a big-endian uint32, shifted right
  * by one: 31 bits, which every server's seed field takes (signed or unsigned 32-bit) and which
  * never hits llama.cpp's "random seed" value 0xFFFFFFFF. Committee members thus share a seed, but
@@ -96,13 +97,16 @@ function requestBody(job: InferenceJob, options: OpenAIBackendOptions): Record<s
     stream: false,
   };
   if (sampling.topK > 0 && options.sendTopK !== false) body.top_k = sampling.topK;
+  const evidence = job.evidence !== false;
   if (options.api === "chat") {
     body.messages = [{ role: "user", content: job.input }];
-    body.logprobs = true;
-    body.top_logprobs = 2;
+    if (evidence) {
+      body.logprobs = true;
+      body.top_logprobs = 2;
+    }
   } else {
     body.prompt = job.input;
-    body.logprobs = 2;
+    if (evidence) body.logprobs = 2;
   }
   return { ...body, ...options.extraBody };
 }
@@ -140,8 +144,11 @@ function marginOf(alternatives: Map<string, number>): number {
   return second === -Infinity ? MARGIN_CAP_PPM : gapToPpm(first - second);
 }
 
-/** Parses /v1/completions or /v1/chat/completions JSON into output text and evidence. */
-export function parseCompletion(json: unknown, api: "completions" | "chat"): InferenceResult {
+/**
+ * Parses /v1/completions or /v1/chat/completions JSON into output text and evidence (with
+ * `evidence` false, the text only: logprobs were not asked for).
+ */
+export function parseCompletion(json: unknown, api: "completions" | "chat", evidence = true): InferenceResult {
   if (!isRecord(json)) throw malformed("body is not a JSON object");
   const choices = json.choices;
   if (!Array.isArray(choices) || !isRecord(choices[0])) throw malformed("no choices[0]");
@@ -154,6 +161,7 @@ export function parseCompletion(json: unknown, api: "completions" | "chat"): Inf
     output = choice.text;
   }
   if (typeof output !== "string") throw malformed(api === "chat" ? "choices[0].message.content is not text" : "choices[0].text is not text");
+  if (!evidence) return { output, evidence: { tokens: [], margins: [] } };
   const logprobs = choice.logprobs;
   if (!isRecord(logprobs)) throw malformed("no choices[0].logprobs (does the server support logprobs?)");
   const tokens: number[] = [];
@@ -220,7 +228,7 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): InferenceBac
   if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
 
   /** One attempt: the parsed result, or an error marked retryable or not. */
-  async function attempt(body: string, signal: AbortSignal | undefined): Promise<{ result: InferenceResult } | { error: ConcordError; retry: boolean }> {
+  async function attempt(body: string, evidence: boolean, signal: AbortSignal | undefined): Promise<{ result: InferenceResult } | { error: ConcordError; retry: boolean }> {
     const timeout = AbortSignal.timeout(timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     let status: number;
@@ -243,7 +251,7 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): InferenceBac
       return { error: malformed(`not JSON: ${text.slice(0, BODY_SNIPPET)}`), retry: false };
     }
     try {
-      return { result: parseCompletion(json, api) };
+      return { result: parseCompletion(json, api, evidence) };
     } catch (error) {
       if (isConcordError(error)) return { error, retry: false };
       throw error;
@@ -258,7 +266,7 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): InferenceBac
       let last: ConcordError | undefined;
       for (let n = 1; n <= maxAttempts; n++) {
         if (n > 1) await sleep(Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (n - 2)), signal, name);
-        const outcome = await attempt(body, signal);
+        const outcome = await attempt(body, job.evidence !== false, signal);
         if ("result" in outcome) return outcome.result;
         last = outcome.error;
         if (!outcome.retry) break;

@@ -139,6 +139,18 @@ describe("openai backend: success", () => {
     expect(request.headers.authorization).toBeUndefined();
   });
 
+  it("asks for no logprobs when the job's policy reads no evidence, and takes an answer without them", async () => {
+    handler = (_request, response) => json(response, 200, { choices: [{ index: 0, text: "Paris", logprobs: null, finish_reason: "stop" }] });
+    for (const api of ["completions", "chat"] as const) {
+      if (api === "chat") handler = (_request, response) => json(response, 200, { choices: [{ index: 0, message: { role: "assistant", content: "Paris" } }] });
+      const backend = createOpenAIBackend({ baseUrl, api });
+      expect(await backend.run({ ...job, evidence: false })).toEqual({ output: "Paris", evidence: { tokens: [], margins: [] } });
+      const request = seen.at(-1) as Seen;
+      expect("logprobs" in request.body).toBe(false);
+      expect("top_logprobs" in request.body).toBe(false);
+    }
+  });
+
   it("reads vLLM's token_id:<n> strings as ids, and counts the sampled token once", async () => {
     handler = (_request, response) =>
       json(response, 200, completion(["token_id:9906", "token_id:1917"], [{ "token_id:9906": -0.25, "token_id:13347": -0.375 }, { "token_id:1917": -1e-4 }]));
