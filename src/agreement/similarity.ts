@@ -50,7 +50,7 @@ const WHITESPACE_RUN = /[\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u202
 /**
  * The text a similarity policy compares: NFC, then (optionally) lowercase and NFC again, then every
  * run of White_Space replaced by one U+0020 and the ends trimmed. NFC and lowercasing use the
- * runtime's Unicode tables (Node 24: Unicode 16); they are stable for assigned characters, so the
+ * runtime's Unicode tables (Node 24.21: Unicode 17.0); they are stable for assigned characters, so the
  * spec pins a Unicode version only for code points assigned after it.
  *
  * @example normalizeText("  Hello\u00a0\n World ", { caseFold: true }) // "hello world"
