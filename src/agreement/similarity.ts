@@ -55,6 +55,13 @@ const WHITESPACE_RUN = /[\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u202
  *
  * @example normalizeText("  Hello\u00a0\n World ", { caseFold: true }) // "hello world"
  */
+/**
+ * The Unicode version the spec's similarity normalization is pinned to (spec/09-policies.md). A
+ * runtime with other tables agrees on text whose characters are assigned in both; nodes warn at
+ * start when theirs differs.
+ */
+export const SIMILARITY_UNICODE_VERSION = "17.0";
+
 export function normalizeText(text: string, options: NormalizeOptions): string {
   let out = text.normalize("NFC");
   if (options.caseFold) out = out.toLowerCase().normalize("NFC");

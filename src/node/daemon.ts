@@ -8,6 +8,7 @@ import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pino, type Logger } from "pino";
 import { createDefaultPolicyRegistry } from "../agreement/registry.ts";
+import { SIMILARITY_UNICODE_VERSION } from "../agreement/similarity.ts";
 import { readKeystore } from "../crypto/keystore.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { ConcordError, isConcordError } from "../errors.ts";
@@ -187,6 +188,12 @@ export class NodeDaemon {
         : undefined;
       this.#byzantine = byzantine;
       if (byzantine) logger.warn({ mode: byzantine.mode }, "BYZANTINE TEST MODE: this node misbehaves on purpose");
+      if (process.versions.unicode !== SIMILARITY_UNICODE_VERSION) {
+        logger.warn(
+          { runtime: process.versions.unicode, spec: SIMILARITY_UNICODE_VERSION },
+          "this runtime's Unicode tables are not the version semantic@1 is pinned to: it may judge text with newly assigned characters differently from other nodes",
+        );
+      }
       const honestBackend =
         this.#components.backend ?? createBackend(config.byzantine === "wrong-model" ? wrongModelBackend(config.backend) : config.backend);
       if (honestBackend !== this.#components.backend) this.#ownBackend = honestBackend;

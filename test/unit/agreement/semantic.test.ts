@@ -2,13 +2,17 @@ import { distance } from "fastest-levenshtein";
 import { describe, expect, it } from "vitest";
 import type { Vote } from "../../../src/agreement/policy.ts";
 import { semanticPolicy } from "../../../src/agreement/semantic.ts";
-import { createSimilarityPolicy, normalizeText, type SimilarityMeasure } from "../../../src/agreement/similarity.ts";
+import { createSimilarityPolicy, normalizeText, SIMILARITY_UNICODE_VERSION, type SimilarityMeasure } from "../../../src/agreement/similarity.ts";
 import { compareBytes, outputHash, utf8 } from "../../../src/wire/hash.ts";
 
 const context = (n: number, k: number) => ({ n, k, requestId: utf8("semantic-test") });
 const vote = (node: string, output: string): Vote => ({ node, output, outputHash: outputHash(output) });
 
 describe("normalizeText", () => {
+  it("runs, in this project, on the Unicode version the spec pins (a Node upgrade that changes it needs a review)", () => {
+    expect(process.versions.unicode).toBe(SIMILARITY_UNICODE_VERSION);
+  });
+
   it("applies NFC, optional lowercasing, White_Space collapse and trim", () => {
     expect(normalizeText("  Hello\u00a0\n World \u3000", { caseFold: false })).toBe("Hello World");
     expect(normalizeText("ÉCOLE\tCafe\u0301", { caseFold: true })).toBe("école café");
