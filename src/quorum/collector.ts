@@ -114,6 +114,10 @@ export class Collector {
       .filter((m): m is OutputCommitment => m.t === "commitment" && !this.#equivocators.has(m.node))
       .sort((a, b) => (a.node < b.node ? -1 : 1));
   }
+  /** True when this collector holds equivocation evidence against `node` for this request. */
+  isEquivocator(node: string): boolean {
+    return this.#equivocators.has(node);
+  }
   get voteCount(): number {
     return this.#votes.size;
   }
