@@ -48,6 +48,18 @@ interface Counted {
 
 const late = (what: string) => new ConcordError("LATE", what, { action: "ignore" });
 
+/** Two closes with every field equal. */
+function sameClose(a: CommitClose, b: CommitClose): boolean {
+  return (
+    a.v === b.v &&
+    a.chain === b.chain &&
+    bytesEqual(a.request, b.request) &&
+    bytesEqual(a.sig, b.sig) &&
+    a.commitments.length === b.commitments.length &&
+    a.commitments.every((ref, i) => ref.node === b.commitments[i]?.node && bytesEqual(ref.commitment, (b.commitments[i] as typeof ref).commitment))
+  );
+}
+
 /** Two commitments with equal body fields (what equivocationOf would compare encoded). */
 function sameCommitmentBody(a: OutputCommitment, b: OutputCommitment): boolean {
   return a.v === b.v && a.chain === b.chain && a.node === b.node && bytesEqual(a.request, b.request) && bytesEqual(a.commitment, b.commitment);
@@ -123,13 +135,16 @@ export class Collector {
   }
 
   /**
-   * True when this collector has already checked the signature `message` carries: the close it
-   * holds (same signature bytes), or a reveal's commitment signature, verified on the node's
-   * commitment with the same listed hash (an honest reveal carries exactly that signature). A
-   * caller may skip checking such a signature again (the reveal's other rules still apply).
+   * True when this collector has already checked the signature `message` carries, on the same
+   * signed content: the close it holds (every field equal, not just the signature: a real
+   * signature on another list of commitments is a forgery), or a reveal whose commitment
+   * signature and listed hash are those of the node's verified commitment (an honest reveal
+   * carries exactly that signature). A caller may skip checking such a signature again; the
+   * reveal must still open the listed hash. Always false without keys: then nothing was checked.
    */
   knowsSignature(message: CommitClose | OutputReveal): boolean {
-    if (message.t === "close") return this.#close !== undefined && bytesEqual(this.#close.sig, message.sig);
+    if (!this.#keys) return false;
+    if (message.t === "close") return this.#close !== undefined && sameClose(this.#close, message);
     const seen = this.#signed.get(message.node);
     const listed = this.#listed?.get(message.node);
     return seen?.t === "commitment" && listed !== undefined && bytesEqual(seen.sig, message.commitmentSig) && bytesEqual(seen.commitment, listed);

@@ -57,8 +57,11 @@ export function verifyBundle(bundle: AgreedBundle, registry: Registry, policies:
   } else {
     // [REJECT] Commit-reveal mode: the sequencer's close and reveals that open it.
     if (!bundle.close || bundle.outputs.length > 0) throw invalid("commit-reveal bundle needs a close and reveals only");
-    const listed = checkClose(context, bundle.close, known(bundle.close) ? undefined : registry);
-    for (const reveal of bundle.reveals) count(checkReveal(context, listed, reveal, known(reveal) ? undefined : registry));
+    // A known close is the very close the caller checked; only under it do the reveals' listed
+    // hashes, and so their known signatures, mean what the caller checked.
+    const closeKnown = known(bundle.close);
+    const listed = checkClose(context, bundle.close, closeKnown ? undefined : registry);
+    for (const reveal of bundle.reveals) count(checkReveal(context, listed, reveal, closeKnown && known(reveal) ? undefined : registry));
   }
   // [REJECT] The policy, rerun on the bundle's votes, agrees on exactly the claimed outcome.
   const { n, k } = request;

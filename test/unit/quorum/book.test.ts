@@ -1,10 +1,13 @@
 /** RequestBook's bundle rules beyond verifyBundle: what a participant that saw more knows. */
 import { describe, expect, it } from "vitest";
-import { signOutput } from "../../../src/quorum/attest.ts";
+import { commitOutput, signClose, signOutput } from "../../../src/quorum/attest.ts";
 import { RequestBook } from "../../../src/quorum/book.ts";
+import { Collector } from "../../../src/quorum/collector.ts";
+import { openRequest } from "../../../src/quorum/rules.ts";
 import { isConcordError } from "../../../src/errors.ts";
 import type { AgreedBundle, InferenceRequest } from "../../../src/wire/types.ts";
-import { testNetwork, testRequest } from "../../helpers/fixtures.ts";
+import { codeOf } from "../../helpers/errors.ts";
+import { salt, testKey, testNetwork, testRequest } from "../../helpers/fixtures.ts";
 
 const net = testNetwork(5);
 
@@ -47,5 +50,47 @@ describe("RequestBook bundles", () => {
     expect(isConcordError(error, "EQUIVOCATION")).toBe(true);
     expect((error as { action: string }).action).toBe("ignore");
     expect(book.handle(honestOnly as AgreedBundle, 2).map((event) => event.type)).toEqual(["bundle"]);
+  });
+
+  it("rejects a forged bundle that reuses real signatures on other content, even where they are known", () => {
+    const request = testRequest(net, { n: 5, k: 3 });
+    const book = new RequestBook({ registry: net.registry, policies: net.policies });
+    const { context } = book.addRequest(request, 0);
+    // The real round: every member committed to "Paris", the sequencer closed.
+    const real = context.committee.map((node) => commitOutput(net.keys.get(node)!, { chain: request.chain, request: context.id, node, output: "Paris" }, salt(node)).commitment);
+    for (const commitment of real) book.handle(commitment, 1);
+    const close = signClose(net.sequencer, request.chain, context.id, real);
+    book.handle(close, 2);
+    // A forger builds a "Lyon" bundle under its own key, then pastes in the real close's and
+    // commitments' signatures: each is a real signature, over other content.
+    const fake = new Collector(openRequest(request, net.registry, net.policies));
+    const forgedPairs = context.committee.map((node) => commitOutput(testKey("forger"), { chain: request.chain, request: context.id, node, output: "Lyon" }, salt(`forged ${node}`)));
+    for (const { commitment } of forgedPairs) fake.addCommitment(commitment, 1);
+    fake.addClose(signClose(testKey("forger"), request.chain, context.id, forgedPairs.map((p) => p.commitment)), 2);
+    for (const { reveal } of forgedPairs) if (!fake.decided) fake.addReveal(reveal, 3);
+    const built = fake.bundle as AgreedBundle;
+    const realSig = new Map(real.map((c) => [c.node, c.sig]));
+    const forged: AgreedBundle = {
+      ...built,
+      close: { ...(built.close as NonNullable<AgreedBundle["close"]>), sig: close.sig },
+      reveals: built.reveals.map((reveal) => ({ ...reveal, commitmentSig: realSig.get(reveal.node) as Uint8Array })),
+    };
+    expect(forged.outcome.output).toBe("Lyon");
+    expect(codeOf(() => book.handle(forged, 4))).toBe("SIG_INVALID");
+    // The real close with the forged reveals: the reveals do not open the listed commitments.
+    expect(codeOf(() => book.handle({ ...forged, close }, 4))).toBe("COMMITMENT_MISMATCH");
+    expect(book.get(context.id)?.bundle).toBeUndefined();
+  });
+
+  it("knows no signature without keys: a collector that checked none vouches for none", () => {
+    const request = testRequest(net, { n: 5, k: 3 });
+    const context = openRequest(request, net.registry, net.policies);
+    const keyless = new Collector(context);
+    const pairs = context.committee.map((node) => commitOutput(net.keys.get(node)!, { chain: request.chain, request: context.id, node, output: "Paris" }, salt(node)));
+    for (const { commitment } of pairs) keyless.addCommitment(commitment, 1);
+    const close = signClose(net.sequencer, request.chain, context.id, pairs.map((p) => p.commitment));
+    keyless.addClose(close, 2);
+    expect(keyless.knowsSignature(close)).toBe(false);
+    expect(keyless.knowsSignature(pairs[0]!.reveal)).toBe(false);
   });
 });
