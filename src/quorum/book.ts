@@ -112,6 +112,11 @@ export class RequestBook {
     return entry;
   }
 
+  /** Stops following a request (its owner could not keep it, e.g. a failed store write). */
+  remove(requestId: Bytes | string): boolean {
+    return this.#entries.delete(typeof requestId === "string" ? requestId : toHex(requestId));
+  }
+
   /** Advances time for every request: deadlines resolve to NoAgreement. */
   tick(now: number): BookEvent[] {
     const events: BookEvent[] = [];

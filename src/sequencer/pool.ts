@@ -29,7 +29,15 @@ import type {
   SamplingParams,
 } from "../wire/types.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { StoreConflictError, type NewOutcome, type OutcomeStore, type StoredMessageKind } from "./store.ts";
+import {
+  StoreConflictError,
+  type NewMessage,
+  type NewOutcome,
+  type OutcomeStore,
+  type StoreBatch,
+  type StoreBatchResult,
+  type StoredMessageKind,
+} from "./store.ts";
 
 /** What the pool needs of the network: ConcordNetwork fits. */
 export interface PoolNetwork {
@@ -144,6 +152,9 @@ function retryEntropy(previous: Bytes, attempt: number): Bytes {
 }
 
 const silent: PoolLogger = { debug() {}, info() {}, warn() {} };
+
+/** Wait before a close or an outcome is written again after a failed store write. */
+const STORE_RETRY_MS = 1_000;
 
 /** How long after its deadline the pool keeps following a request (late equivocations still caught). */
 const FORGET_AFTER_DEADLINE_MS = 10_000;
@@ -263,16 +274,26 @@ export class Pool {
       throw error;
     }
     const id = entry.context.idHex;
+    // Tracked (its messages stored, its commit phase closed, its outcome reported) from here,
+    // before the write: nothing about it can arrive before it is published, which waits for it.
     this.#tracked.set(id, { ...tracked, submission: submissionOf(request, createdAt) });
+    let stored;
+    try {
+      stored = await this.#commits.add("requests", {
+        id: entry.context.id,
+        encoded: bytes,
+        deadline: request.deadline,
+        createdAt,
+        ...(tracked.retryOf ? { retryOf: fromHex(tracked.retryOf) } : {}),
+      });
+      if (stored instanceof StoreConflictError) throw stored;
+    } catch (error) {
+      // Not stored, so not submitted: forget it, and a later submit of it starts afresh.
+      this.book.remove(id);
+      this.#tracked.delete(id);
+      throw error;
+    }
     this.counters.submitted++;
-    const stored = await this.#commits.add("requests", {
-      id: entry.context.id,
-      encoded: bytes,
-      deadline: request.deadline,
-      createdAt,
-      ...(tracked.retryOf ? { retryOf: fromHex(tracked.retryOf) } : {}),
-    });
-    if (stored instanceof StoreConflictError) throw stored;
     this.#publish(request);
     return id;
   }
@@ -357,7 +378,8 @@ export class Pool {
       }
       throw error;
     }
-    this.#storeMessage(message, encoded);
+    const item = this.#messageItem(message, encoded);
+    if (item) void this.#logged(this.#commits.add("messages", item));
     this.#react(events);
     if (message.t === "commitment") this.#maybeClose(message.request);
   }
@@ -389,13 +411,18 @@ export class Pool {
     }
   }
 
-  /** Queues the message for the store; the promise settles once it is durable (a failure is logged). */
-  #storeMessage(message: Message, bytes?: Bytes): Promise<unknown> | undefined {
+  /**
+   * A committee message or close as the store keeps it, for the pool's own requests only: the
+   * store holds no other, and one write for an unknown request would fail the whole group
+   * commit it shares with others.
+   */
+  #messageItem(message: Message, bytes?: Bytes): { requestId: Bytes; message: NewMessage } | undefined {
     if (message.t !== "commitment" && message.t !== "close" && message.t !== "reveal" && message.t !== "output") return undefined;
+    if (!this.#tracked.has(toHex(message.request))) return undefined;
     const encoded = bytes ?? encodeMessage(message);
     const kind: StoredMessageKind = message.t;
     const node = message.t === "close" ? undefined : message.node;
-    return this.#logged(this.#commits.add("messages", { requestId: message.request, message: { kind, ...(node ? { node } : {}), hash: sha256(encoded), encoded } }));
+    return { requestId: message.request, message: { kind, ...(node ? { node } : {}), hash: sha256(encoded), encoded } };
   }
 
   #maybeClose(requestId: Bytes): void {
@@ -403,8 +430,9 @@ export class Pool {
     if (!entry || entry.collector.status !== "committing") return;
     const count = entry.collector.commitments.length;
     const { n, k } = entry.context.request;
-    const tracked = this.#tracked.get(entry.context.idHex) ?? { attempt: 0 };
-    this.#tracked.set(entry.context.idHex, tracked);
+    // The pool closes only its own requests.
+    const tracked = this.#tracked.get(entry.context.idHex);
+    if (!tracked) return;
     if (count >= k && tracked.kthCommitmentAt === undefined) tracked.kthCommitmentAt = this.#clock();
     if (count >= n) this.#close(entry);
   }
@@ -416,10 +444,13 @@ export class Pool {
     const events = entry.collector.addClose(close, this.#clock(), { signedHere: true });
     // Published only once it is durable: a close that left without being stored could be followed,
     // after a restart, by a second, different one (an equivocation by the sequencer).
-    this.#storeMessage(close)?.then(
-      () => this.#publish(close),
-      () => this.#logger.warn({ request: context.idHex }, "close not stored, so not published"),
-    );
+    const item = this.#messageItem(close);
+    if (item) {
+      this.#durable("messages", item).then(
+        () => this.#publish(close),
+        () => this.#logger.warn({ request: context.idHex }, "close not stored, so not published"),
+      );
+    }
     this.#react(events.map((event) => ({ ...event, context })));
   }
 
@@ -436,10 +467,12 @@ export class Pool {
         case "equivocation":
         case "evidence": {
           const evidence = event.evidence;
+          if (event.type === "equivocation") this.#publish(evidence);
+          // Kept for the pool's own requests only (valid evidence can name any request id).
+          if (!this.#tracked.has(toHex(evidence.first.request))) break;
           this.counters.evidence++;
           const encoded = encodeMessage(evidence);
           void this.#logged(this.#commits.add("evidence", { requestId: evidence.first.request, evidence: { node: evidence.first.node, hash: sha256(encoded), encoded } }));
-          if (event.type === "equivocation") this.#publish(evidence);
           break;
         }
         case "request":
@@ -451,7 +484,7 @@ export class Pool {
 
   #agreed(id: string, bundle: AgreedBundle): void {
     const entry = this.book.get(id);
-    if (!entry || entry.noAgreement) return;
+    if (!entry || entry.noAgreement || !this.#tracked.has(id)) return;
     // Nothing unverified gets here: a received bundle passed verifyBundle in the book (a bad one
     // was counted and dropped in `receive`), and the pool's own collector built its bundle from
     // messages it checked one by one under the same rules, signatures included.
@@ -470,12 +503,14 @@ export class Pool {
 
   #noAgreement(id: string, result: NoAgreement): void {
     const entry = this.book.get(id);
-    if (!entry || entry.bundle) return;
+    if (!entry || entry.bundle || !this.#tracked.has(id)) return;
     entry.noAgreement = result;
     const tracked = this.#tracked.get(id);
     const decidedAt = this.#clock();
     void this.#logged(this.#putOutcome(entry.context.id, { kind: "no-agreement", encoded: encodeMessage(result), decidedAt }).then(async (stored) => {
       if (!stored) return;
+      // Published once durable, as a close is: a restart must not sign a different one.
+      this.#publish(result);
       this.counters.noAgreement++;
       const retriedAs = await this.#retry(id, tracked);
       this.#emit({
@@ -486,13 +521,29 @@ export class Pool {
         ...(retriedAs ? { retriedAs } : {}),
       });
     }));
-    this.#publish(result);
   }
 
   /** Stores an outcome once; false if the request already has another (the first one stands). */
   async #putOutcome(requestId: Bytes, outcome: NewOutcome): Promise<boolean> {
-    const stored = await this.#commits.add("outcomes", { requestId, outcome });
+    const stored = await this.#durable("outcomes", { requestId, outcome });
     return !(stored instanceof StoreConflictError);
+  }
+
+  /**
+   * One write that must happen: after a failed commit (a busy or full disk) it is tried again
+   * while the pool runs. For closes and outcomes: the request is closed or decided here already,
+   * so nothing else would ever write them, and a close unwritten is a close never published.
+   */
+  async #durable<K extends "messages" | "outcomes">(kind: K, item: NonNullable<StoreBatch[K]>[number]): Promise<StoreBatchResult[K][number]> {
+    for (;;) {
+      try {
+        return await this.#commits.add(kind, item);
+      } catch (error) {
+        if (!this.#running) throw error;
+        this.#logger.warn({ request: toHex(item.requestId), kind, code: isConcordError(error) ? error.code : "STORE", error: String(error) }, "store write failed, trying again");
+        await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS).unref());
+      }
+    }
   }
 
   /** A retry is a new request (new entropy, so a fresh committee), optionally with the next policy. */

@@ -1,0 +1,106 @@
+/**
+ * The pool when its store refuses a write: a failed group commit must not lose what the pool
+ * already decided, leave a half-submitted request behind, or be forced by a peer.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { signMessage } from "../../../src/crypto/sign.ts";
+import { commitOutput, commitmentSalt } from "../../../src/quorum/attest.ts";
+import { createPool, type PoolOutcome } from "../../../src/sequencer/pool.ts";
+import { SqliteOutcomeStore, type OutcomeStore, type StoreBatch } from "../../../src/sequencer/store.ts";
+import { compareBytes, fromHex, taggedHash } from "../../../src/wire/hash.ts";
+import { bodyBytes } from "../../../src/wire/ids.ts";
+import { PROTOCOL_VERSION } from "../../../src/wire/limits.ts";
+import type { EquivocationEvidence, Message, OutputCommitment } from "../../../src/wire/types.ts";
+import { testNetwork } from "../../helpers/fixtures.ts";
+
+const net = testNetwork(5);
+const entropy = (label: string) => taggedHash("store-failures", label);
+
+/** An in-memory store whose writes fail while `failing(batch)` says so. */
+function flakyStore(failing: (batch: StoreBatch) => boolean) {
+  const memory = new SqliteOutcomeStore({ path: ":memory:" });
+  memory.open();
+  const store: OutcomeStore = {
+    write: async (batch) => {
+      if (failing(batch)) throw new Error("disk busy");
+      return memory.write(batch);
+    },
+    pending: () => memory.pending(),
+    readyOutcomes: (max) => memory.readyOutcomes(max),
+    get: (id) => memory.get(id),
+    markIncluded: (ids, block) => memory.markIncluded(ids, block),
+    close: () => memory.close(),
+  };
+  return { store, memory };
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function poolOn(store: OutcomeStore) {
+  let receive: ((message: Message, from: string) => void) | undefined;
+  const pool = createPool({
+    registry: net.registry,
+    sequencerKey: net.sequencer,
+    network: { attach: (receiver) => void (receive = receiver), publish: async () => undefined },
+    store,
+    defaults: { n: 5, k: 4, closeGraceMs: 0 },
+  });
+  await pool.start();
+  cleanups.push(async () => {
+    await pool.stop();
+    await store.close();
+  });
+  return { pool, receive: (message: Message) => receive?.(message, "peer") };
+}
+
+describe("pool store failures", () => {
+  it("is not stalled by valid evidence about a request it never stored", async () => {
+    const { store, memory } = flakyStore(() => false);
+    const { pool, receive } = await poolOn(store);
+    // A registered node signs two commitments for a made-up request and gossips the evidence.
+    const made = taggedHash("made-up request");
+    const key = net.keys.get("node-00")!;
+    const commit = (label: string) => signMessage<OutputCommitment>(key, { t: "commitment", v: PROTOCOL_VERSION, chain: net.registry.chain, request: made, node: "node-00", commitment: taggedHash(label) });
+    let [first, second] = [commit("a"), commit("b")];
+    if (compareBytes(bodyBytes(first), bodyBytes(second)) > 0) [first, second] = [second, first];
+    const evidence: EquivocationEvidence = { t: "equivocation", v: PROTOCOL_VERSION, chain: net.registry.chain, first, second };
+    const submitted = pool.submit({ model: "m", input: "q", entropy: entropy("q") });
+    receive(evidence);
+    const id = await submitted;
+    expect((await memory.pending()).map((r) => r.id)).toEqual([fromHex(id)]);
+  });
+
+  it("forgets a request whose write failed, so submitting it again stores it", async () => {
+    let fail = true;
+    const { store, memory } = flakyStore((batch) => fail && (batch.requests?.length ?? 0) > 0);
+    const { pool } = await poolOn(store);
+    const submission = { model: "m", input: "q", entropy: entropy("again"), deadline: Date.now() + 60_000 };
+    await expect(pool.submit(submission)).rejects.toThrow(/disk busy/);
+    expect(await memory.pending()).toEqual([]);
+    expect(pool.inFlight).toBe(0);
+    fail = false;
+    const id = await pool.submit(submission);
+    expect((await memory.pending()).map((r) => r.id)).toEqual([fromHex(id)]);
+    expect(await pool.status(id)).toBe("pending");
+  });
+
+  it("writes a decided outcome again after a failed commit, then reports it", async () => {
+    let failures = 1;
+    const { store, memory } = flakyStore((batch) => (batch.outcomes?.length ?? 0) > 0 && failures-- > 0);
+    const { pool, receive } = await poolOn(store);
+    const outcomes = pool.outcomes();
+    const id = await pool.submit({ model: "m", input: "q", entropy: entropy("outcome") });
+    const members = pool.book.get(id)?.context.committee ?? [];
+    const pairs = members.map((node) => commitOutput(net.keys.get(node)!, { chain: net.registry.chain, request: fromHex(id), node, output: "Paris" }, commitmentSalt(net.keys.get(node)!, fromHex(id))));
+    for (const { commitment } of pairs) receive(commitment);
+    for (const { reveal } of pairs.slice(0, 4)) receive(reveal);
+    const { value } = await outcomes.next();
+    expect((value as PoolOutcome).kind).toBe("agreed");
+    expect(failures).toBeLessThan(0);
+    expect((await memory.get(fromHex(id)))?.outcome?.kind).toBe("agreed");
+    expect((await pool.ready()).length).toBe(1);
+  });
+});
