@@ -154,7 +154,7 @@ export class RequestBook {
     const collector = known?.collector;
     // [IGNORE] A bundle that counts a vote from a node this participant holds equivocation
     // evidence against, for this request: its aggregator may not have seen the second message.
-    const equivocator = collector && bundle.outcome.supporters.find((node) => collector.isEquivocator(node));
+    const equivocator = collector?.equivocatorIn(bundle);
     if (equivocator) throw new ConcordError("EQUIVOCATION", "bundle counts an equivocator's vote", { action: "ignore", details: equivocator });
     const verified = verifyBundle(bundle, this.registry, this.policies, collector ? { knownSignature: (message) => collector.knowsSignature(message) } : {});
     let entry = this.get(verified.context.id);

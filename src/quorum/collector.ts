@@ -126,9 +126,10 @@ export class Collector {
       .filter((m): m is OutputCommitment => m.t === "commitment" && !this.#equivocators.has(m.node))
       .sort((a, b) => (a.node < b.node ? -1 : 1));
   }
-  /** True when this collector holds equivocation evidence against `node` for this request. */
-  isEquivocator(node: string): boolean {
-    return this.#equivocators.has(node);
+  /** A node whose vote `bundle` counts and that this collector holds equivocation evidence against. */
+  equivocatorIn(bundle: AgreedBundle): string | undefined {
+    for (const vote of [...bundle.reveals, ...bundle.outputs]) if (this.#equivocators.has(vote.node)) return vote.node;
+    return undefined;
   }
   get voteCount(): number {
     return this.#votes.size;

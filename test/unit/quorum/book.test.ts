@@ -52,6 +52,18 @@ describe("RequestBook bundles", () => {
     expect(book.handle(honestOnly as AgreedBundle, 2).map((event) => event.type)).toEqual(["bundle"]);
   });
 
+  it("ignores a bundle that counts an equivocator's vote even outside the supporters", () => {
+    const request = testRequest(net, { mode: "direct", n: 5, k: 4 });
+    const committee = new RequestBook({ registry: net.registry, policies: net.policies }).addRequest(request, 0).context.committee;
+    const [equivocator, ...honest] = committee as [string, ...string[]];
+    // The equivocator's first output, a minority one, is counted before the four honest votes decide.
+    const { bundle } = bookWith(request, [[equivocator, "Lyon"], ...honest.map((node): [string, string] => [node, "Paris"])]);
+    expect(bundle?.outputs.map((output) => output.node)).toContain(equivocator);
+    expect(bundle?.outcome.supporters).not.toContain(equivocator);
+    const { book } = bookWith(request, [[equivocator, "Lyon"], [equivocator, "Rome"]]);
+    expect(codeOf(() => book.handle(bundle as AgreedBundle, 2))).toBe("EQUIVOCATION");
+  });
+
   it("rejects a forged bundle that reuses real signatures on other content, even where they are known", () => {
     const request = testRequest(net, { n: 5, k: 3 });
     const book = new RequestBook({ registry: net.registry, policies: net.policies });
