@@ -28,13 +28,11 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { createDevnet, type Devnet } from "../src/cli/devnet.ts";
 import { startNodeProcess, stopNodeProcesses, type NodeProcess } from "../src/cli/processes.ts";
-import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../src/net/concord.ts";
-import { MESH_PARAMS } from "../src/net/constants.ts";
+import { createConcordNetwork, type ConcordNetwork } from "../src/net/concord.ts";
 import { createRegistry } from "../src/quorum/registry.ts";
 import { createPool, type Pool, type PoolOutcome } from "../src/sequencer/pool.ts";
 import { SqliteOutcomeStore } from "../src/sequencer/store.ts";
 import { taggedHash, toHex } from "../src/wire/hash.ts";
-import { MESSAGE_KINDS } from "../src/wire/messages.ts";
 import type { AttestationMode, Message } from "../src/wire/types.ts";
 
 const NODES = 5;
@@ -134,15 +132,7 @@ async function startNetwork(dir: string, storePath: string): Promise<Network> {
       nodes.push(child);
       bootstrap.push(...child.multiaddrs);
     }
-    // Every node subscribed at the pool, and its mesh at Dlo at least (it grafts while below Dlo;
-    // the other peers reach it through the mesh, or by flood-publishing their own messages).
-    const topics = [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(devnet.chain, kind)))];
-    const deadline = Date.now() + 20_000;
-    while (!topics.every((topic) => network.gossip.subscribers(topic).length >= NODES)) {
-      if (Date.now() > deadline) throw new Error("nodes did not subscribe in 20 s");
-      await sleep(20);
-    }
-    await Promise.all(topics.map((topic) => network.gossip.waitForMeshPeers(topic, Math.min(NODES, MESH_PARAMS.Dlo), Math.max(1, deadline - Date.now()))));
+    await network.waitForPeers(NODES, 20_000);
   } catch (error) {
     await stopNetwork(net);
     throw error;

@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDevnet } from "../src/cli/devnet.ts";
 import { startNodeProcess, stopNodeProcesses, type NodeProcess } from "../src/cli/processes.ts";
-import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../src/net/concord.ts";
+import { createConcordNetwork, type ConcordNetwork } from "../src/net/concord.ts";
 import { silentLogger } from "../src/net/logger.ts";
 import { signRoot } from "../src/crypto/schemes.ts";
 import { commitOutput, commitmentSalt } from "../src/quorum/attest.ts";
@@ -41,7 +41,7 @@ import { SqliteOutcomeStore } from "../src/sequencer/store.ts";
 import { taggedHash, toHex } from "../src/wire/hash.ts";
 import { PROTOCOL_VERSION } from "../src/wire/limits.ts";
 import { requestId } from "../src/wire/ids.ts";
-import { encodeMessage, MESSAGE_KINDS } from "../src/wire/messages.ts";
+import { encodeMessage } from "../src/wire/messages.ts";
 import type { OutputCommitment, OutputReveal, PolicyRef, SamplingParams } from "../src/wire/types.ts";
 import { testNetwork } from "../test/helpers/fixtures.ts";
 
@@ -294,8 +294,7 @@ async function startLoopback(dir: string, storePath: string): Promise<Loopback> 
     nodes.push(child);
     bootstrap.push(...child.multiaddrs);
   }
-  const topics = [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(devnet.chain, kind)))];
-  await Promise.all(topics.map((topic) => network.gossip.waitForMeshPeers(topic, N, 20_000)));
+  await network.waitForPeers(N, 20_000);
   return { network, pool, store, nodes, outcomes };
 }
 

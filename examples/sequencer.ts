@@ -20,12 +20,12 @@ import { createDevnet } from "../src/cli/devnet.ts";
 import { startNodeProcess, stopNodeProcesses, type NodeProcess } from "../src/cli/processes.ts";
 import type { KeyPair } from "../src/crypto/index.ts";
 import { isConcordError } from "../src/errors.ts";
-import { concordTopic, createConcordNetwork } from "../src/net/index.ts";
+import { createConcordNetwork } from "../src/net/index.ts";
 import { silentLogger } from "../src/net/logger.ts";
 import { createRegistry, type Registry } from "../src/quorum/index.ts";
 import { createPool, SqliteOutcomeStore, type OutcomeStore, type PoolNetwork, type Submission } from "../src/sequencer/index.ts";
 import { labelOf, rootKey, streamOf } from "../src/sim/prng.ts";
-import { MESSAGE_KINDS, requestId, taggedHash, toHex, type PolicyRef, type SamplingParams } from "../src/wire/index.ts";
+import { requestId, taggedHash, toHex, type PolicyRef, type SamplingParams } from "../src/wire/index.ts";
 
 export interface ExampleSequencerInit {
   /** The pool's network, started (a ConcordNetwork fits). The pool attaches to it when it starts. */
@@ -182,8 +182,7 @@ async function main(): Promise<void> {
       children.push(child);
       bootstrap.push(...child.multiaddrs);
     }
-    const topics = [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(devnet.chain, kind)))];
-    await Promise.all(topics.map((topic) => network.gossip.waitForMeshPeers(topic, Math.min(nodes, 4), 15_000)));
+    await network.waitForPeers(nodes, 15_000);
     const run = await runExampleSequencer({
       network,
       registry: createRegistry(devnet.registry),

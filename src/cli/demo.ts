@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { ConcordError } from "../errors.ts";
 import { createConcordNetwork, type ConcordNetwork } from "../net/concord.ts";
-import { MESH_PARAMS } from "../net/constants.ts";
 import { BYZANTINE_MODES } from "../node/config.ts";
 import { createRegistry } from "../quorum/registry.ts";
 import { createPool, type Pool, type PoolOutcome } from "../sequencer/pool.ts";
@@ -188,7 +187,7 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
       children.push(child);
       bootstrap.push(...child.multiaddrs.map((address) => (address.includes("/p2p/") ? address : `${address}/p2p/${child.peerId}`)));
     }
-    await network.gossip.waitForMeshPeers(`/concord/1/${devnet.chain}/requests`, Math.min(options.nodes, MESH_PARAMS.Dlo), 15_000);
+    await network.waitForPeers(options.nodes, 15_000);
     out.progress("network up: streaming requests");
 
     const rng = streamOf(rootKey(options.seed), 1);

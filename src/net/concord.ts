@@ -7,6 +7,7 @@
 import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Message, MessageKind } from "../wire/types.ts";
+import { MESH_PARAMS } from "./constants.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
 import { topicKindOf, topicName } from "./topics.ts";
 
@@ -28,6 +29,12 @@ export interface ConcordNetwork {
   /** Sets who receives validated messages. Must be called before start. */
   attach(receiver: MessageReceiver): void;
   publish(message: Message): Promise<PublishResult>;
+  /**
+   * Resolves once `count` peers are subscribed to every Concord topic and each topic's mesh holds
+   * min(count, Dlo) of them: publishers flood their own messages to every subscriber, and the
+   * mesh carries the rest. Throws after `timeoutMs`.
+   */
+  waitForPeers(count: number, timeoutMs: number): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -64,6 +71,15 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
         result = await gossip.publish(topic, payload);
       }
       return result;
+    },
+    async waitForPeers(count, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (!topics.every((topic) => gossip.subscribers(topic).length >= count)) {
+        if (Date.now() >= deadline) throw new Error(`fewer than ${count} peers subscribed after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const mesh = Math.min(count, MESH_PARAMS.Dlo);
+      await Promise.all([...new Set(topics)].map((topic) => gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));
     },
     async start() {
       await gossip.start();

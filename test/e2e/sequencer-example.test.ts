@@ -13,12 +13,11 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runExampleSequencer } from "../../examples/sequencer.ts";
 import { createDevnet } from "../../src/cli/devnet.ts";
-import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
+import { createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
 import { silentLogger } from "../../src/net/logger.ts";
 import { createRegistry } from "../../src/quorum/registry.ts";
 import { SqliteOutcomeStore } from "../../src/sequencer/store.ts";
 import { fromHex, taggedHash } from "../../src/wire/hash.ts";
-import { MESSAGE_KINDS } from "../../src/wire/messages.ts";
 import { startNode, stopAllNodes } from "../helpers/processes.ts";
 
 const NODES = 5;
@@ -55,8 +54,7 @@ describe("examples/sequencer.ts against five node processes", () => {
       bootstrap.push(...started.multiaddrs);
     }
     const live = network;
-    const topics = [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(devnet.chain, kind)))];
-    await Promise.all(topics.map((topic) => live.gossip.waitForMeshPeers(topic, 4, 15_000)));
+    await live.waitForPeers(devnet.nodes.length, 15_000);
     store = new SqliteOutcomeStore({ path: join(dir, "sequencer.sqlite") });
     store.open();
 

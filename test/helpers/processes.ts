@@ -10,15 +10,13 @@ import { fileURLToPath } from "node:url";
 import { Registry as PromRegistry } from "prom-client";
 import { createDevnet, type Devnet, type DevnetNode, type DevnetOptions } from "../../src/cli/devnet.ts";
 import { stopNodeProcesses } from "../../src/cli/processes.ts";
-import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
-import { MESH_PARAMS } from "../../src/net/constants.ts";
+import { createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
 import { silentLogger } from "../../src/net/logger.ts";
 import type { BackendConfig, ByzantineMode, NodeConfig } from "../../src/node/config.ts";
 import { createRegistry, type Registry } from "../../src/quorum/registry.ts";
 import { createPool, type Pool, type PoolDefaults, type PoolOutcome } from "../../src/sequencer/pool.ts";
 import { SqliteOutcomeStore } from "../../src/sequencer/store.ts";
 import { taggedHash } from "../../src/wire/hash.ts";
-import { MESSAGE_KINDS } from "../../src/wire/messages.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = "src/cli/main.ts";
@@ -280,18 +278,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       });
     },
     startNode: startOne,
-    async waitForMesh(count, timeoutMs) {
-      const topics = [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(devnet.chain, kind)))];
-      const deadline = Date.now() + timeoutMs;
-      while (!topics.every((topic) => network.gossip.subscribers(topic).length >= count)) {
-        if (Date.now() > deadline) throw new Error(`fewer than ${count} peers subscribed at the pool after ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      // Gossipsub grafts while a mesh is below Dlo: the other peers may stay outside the pool's
-      // mesh and reach it through the others (or by flood-publishing its own messages).
-      const mesh = Math.min(count, MESH_PARAMS.Dlo);
-      await Promise.all(topics.map((topic) => network.gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));
-    },
+    waitForMesh: (count, timeoutMs) => network.waitForPeers(count, timeoutMs),
     async stop() {
       await stopAllNodes();
       await pool.stop();
