@@ -15,7 +15,8 @@
  *   arrival (commit-reveal). Quorum pays the k-th fastest node, the close round trip
  *   (commit-reveal) and gossip hops.
  * - saturation: 200 requests submitted at once, agreed requests/s until the last is decided
- *   (the backend allows 64 jobs per node, so the protocol, not the stub, is the limit).
+ *   (the backend allows 64 jobs per node, so the protocol, not the stub, is the limit), and the
+ *   CPU time all six processes spent per agreed request meanwhile (Linux: /proc).
  * The pool's outcome store is SQLite in memory for all of the above (the same code as on disk,
  * without the fsync per write), so the figures are the network's and the protocol's; one more
  * saturation run with the store on disk (WAL, synchronous=FULL) shows what durability costs.
@@ -180,14 +181,33 @@ async function paced(net: Network, mode: AttestationMode, count: number, rate: n
  * Saturation: `count` requests submitted at once; agreed requests per second until the last one
  * is decided (the pipeline fills in a fraction of that time).
  */
-async function burst(net: Network, count: number): Promise<number> {
+async function burst(net: Network, count: number): Promise<{ agreedPerS: number; cpuMsPerAgreed: number }> {
+  const cpuBefore = cpuMs(net);
   const started = performance.now();
   const ids: string[] = [];
   for (let i = 0; i < count; i++) ids.push(await submit(net, "commit-reveal", "burst"));
   await waitFor(net, ids, 90_000).catch(() => undefined);
+  const cpu = cpuMs(net) - cpuBefore;
   const last = Math.max(...ids.map((id) => net.tracks.get(id)?.deliveredAt ?? 0));
   const agreed = ids.filter((id) => net.tracks.get(id)?.outcome === "agreed").length;
-  return agreed / ((last - (performance.timeOrigin + started)) / 1000);
+  return { agreedPerS: agreed / ((last - (performance.timeOrigin + started)) / 1000), cpuMsPerAgreed: cpu / agreed };
+}
+
+/**
+ * CPU time (user + system, ms) used so far by this process (the pool) and the node processes:
+ * their /proc/<pid>/stat on Linux, NaN elsewhere.
+ */
+function cpuMs(net: Network): number {
+  if (process.platform !== "linux") return Number.NaN;
+  const own = process.cpuUsage();
+  let total = (own.user + own.system) / 1000;
+  const tickMs = 1000 / 100; // USER_HZ: 100 on Linux
+  for (const { child } of net.nodes) {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    // After "pid (comm) ": state is field 0, utime field 11, stime field 12.
+    total += (Number(fields[11]) + Number(fields[12])) * tickMs;
+  }
+  return total;
 }
 
 interface Sent {
@@ -250,7 +270,9 @@ export async function run(): Promise<Record<string, number>> {
         phases.push({ mode, rate, ids });
       }
     }
-    out["network.saturation.agreed_per_s"] = round2(await burst(net, BURST_REQUESTS));
+    const saturation = await burst(net, BURST_REQUESTS);
+    out["network.saturation.agreed_per_s"] = round2(saturation.agreedPerS);
+    out["network.saturation.cpu_ms_per_agreed"] = round2(saturation.cpuMsPerAgreed);
     await stopNetwork(net);
     const sent = readTraces(net.traceFiles);
     for (const { mode, rate, ids } of phases) {
@@ -276,7 +298,7 @@ export async function run(): Promise<Record<string, number>> {
     const warmDisk = [];
     for (let i = 0; i < WARMUP_REQUESTS; i++) warmDisk.push(await submit(net, "commit-reveal", "warmup-disk"));
     await waitFor(net, warmDisk, 30_000);
-    out["network.saturation_store_on_disk.agreed_per_s"] = round2(await burst(net, BURST_REQUESTS));
+    out["network.saturation_store_on_disk.agreed_per_s"] = round2((await burst(net, BURST_REQUESTS)).agreedPerS);
     return out;
   } finally {
     if (net) await stopNetwork(net).catch(() => undefined);
