@@ -216,6 +216,12 @@ export class NodeDaemon {
           inference(_context, durationMs, ok) {
             metrics.inference.observe({ outcome: ok ? "ok" : "error" }, durationMs / 1000);
           },
+          signingCheck(durationMs, outcome) {
+            metrics.signingChecks.observe({ outcome }, durationMs / 1000);
+          },
+          bundlePublished() {
+            metrics.bundlesPublished.inc();
+          },
         },
         maxConcurrentJobs: config.maxConcurrentJobs,
       });

@@ -8,6 +8,8 @@ export interface NodeMetrics {
   decisions: Counter<"policy" | "outcome">;
   decisionLatency: Histogram<"policy">;
   inference: Histogram<"outcome">;
+  signingChecks: Histogram<"outcome">;
+  bundlesPublished: Counter;
   peers: Gauge;
   requestsFollowed: Gauge;
 }
@@ -32,6 +34,14 @@ export function createNodeMetrics(): NodeMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
       registers: [registry],
     }),
+    signingChecks: new Histogram({
+      name: "concord_signing_check_seconds",
+      help: "Slashing-protection check before a signature, until its durable answer, by outcome (signed, refused, failed)",
+      labelNames: ["outcome"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+      registers: [registry],
+    }),
+    bundlesPublished: new Counter({ name: "concord_bundles_published_total", help: "Bundles this node published as the request's aggregator", registers: [registry] }),
     peers: new Gauge({ name: "concord_peers", help: "Connected libp2p peers", registers: [registry] }),
     requestsFollowed: new Gauge({ name: "concord_requests_followed", help: "Requests in the node's request book", registers: [registry] }),
   };

@@ -28,6 +28,10 @@ export interface ParticipantLogger {
 export interface ParticipantObserver {
   decided?(context: RequestContext, outcome: "agreed" | "no-agreement", latencyMs: number): void;
   inference?(context: RequestContext, durationMs: number, ok: boolean): void;
+  /** A slashing-protection check answered: the node signed, was refused, or the store failed. */
+  signingCheck?(durationMs: number, outcome: "signed" | "refused" | "failed"): void;
+  /** This node published a bundle as the request's aggregator. */
+  bundlePublished?(context: RequestContext): void;
 }
 
 export interface ParticipantInit {
@@ -156,6 +160,7 @@ export class Participant {
     const entry = this.book.get(id);
     if (!entry || entry.bundle || entry.collector.equivocatorIn(bundle)) return;
     entry.bundle = bundle;
+    this.#init.observer?.bundlePublished?.(entry.context);
     this.#send(bundle);
   }
 
@@ -208,6 +213,8 @@ export class Participant {
     const attestation = { chain: request.chain, request: context.id, node: nodeId, output: result.output, ...evidence };
     const salt = commitmentSalt(key, context.id);
     const body = request.mode === "direct" ? outputBody(attestation) : commitmentBody(attestation, salt);
+    const checking = this.#init.clock();
+    const checked = (outcome: "signed" | "refused" | "failed") => this.#init.observer?.signingCheck?.(this.#init.clock() - checking, outcome);
     try {
       await this.#init.slashing.checkAndInsert({
         chain: request.chain,
@@ -219,12 +226,15 @@ export class Participant {
       });
     } catch (error) {
       if (isConcordError(error, "SLASHING_CONFLICT")) {
+        checked("refused");
         logger.warn({ request: context.idHex }, "refused to sign: slashing protection holds a different signature for this request");
       } else {
+        checked("failed");
         logger.error({ request: context.idHex, code: isConcordError(error) ? error.code : "STORE", error: String(error) }, "refused to sign: slashing protection failed");
       }
       return;
     }
+    checked("signed");
     // The one place this node signs its output, and only after slashing protection said yes.
     if (this.#stopped || this.#init.clock() >= request.deadline) return;
     if (body.t === "output") {

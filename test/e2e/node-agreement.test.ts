@@ -76,12 +76,14 @@ describe("five node processes (synthetic model, mixed hardware profiles) and a p
     );
     const policies = createDefaultPolicyRegistry();
     const hardwareOf = new Map(cluster.devnet.nodes.map((node, i) => [node.id, SYNTHETIC_HARDWARE[i % SYNTHETIC_HARDWARE.length] as string]));
+    let k = 0;
     for (const request of submitted) {
       const label = `${request.policy.id} ${request.mode}`;
       const outcome = await cluster.outcome(request.id, 20_000);
       expect(outcome.kind, label).toBe("agreed");
       if (outcome.kind !== "agreed") continue;
       const { bundle } = outcome;
+      k = bundle.request.k;
       expect(bundle.request.policy).toEqual(request.policy);
       expect(bundle.request.mode).toBe(request.mode);
       expect(bundle.outcome.supporters.length).toBeGreaterThanOrEqual(bundle.request.k);
@@ -97,6 +99,21 @@ describe("five node processes (synthetic model, mixed hardware profiles) and a p
     }
     expect((await cluster.pool.ready()).length).toBe(submitted.length);
     expect(cluster.pool.counters).toMatchObject({ agreed: submitted.length, noAgreement: 0, badBundles: 0, evidence: 0 });
+
+    // What the nodes' /metrics say about the same run: at least k members of each five-member
+    // committee passed a slashing-protection check and signed (a member whose answer came after
+    // the decision signs nothing), none was refused, and at least one aggregator per request
+    // published its bundle (the first in draw order; another only if that one was too slow).
+    const scrape = async (port: number | null) => (port === null ? "" : await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text()));
+    const sample = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    const texts = await Promise.all(cluster.nodes.map((node) => scrape(node.metricsPort)));
+    const signed = texts.map((text) => sample(text, 'concord_signing_check_seconds_count\\{outcome="signed"\\}'));
+    for (const count of signed) expect(count).toBeLessThanOrEqual(submitted.length);
+    expect(signed.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(submitted.length * k);
+    for (const text of texts) expect(text).not.toMatch(/concord_signing_check_seconds_count\{outcome="(refused|failed)"\} [1-9]/);
+    const published = texts.reduce((sum, text) => sum + sample(text, "concord_bundles_published_total"), 0);
+    expect(published).toBeGreaterThanOrEqual(submitted.length);
+    expect(published).toBeLessThan(submitted.length * cluster.nodes.length);
   }, 40_000);
 });
 
