@@ -166,6 +166,8 @@ export class Pool {
   readonly #clock: () => number;
   readonly #logger: PoolLogger;
   readonly #tracked = new Map<string, Tracked>();
+  /** Submits whose request write is pending, by id: a repeat waits for the same write. */
+  readonly #storing = new Map<string, Promise<string>>();
   readonly #waiters = new Set<(outcome: PoolOutcome) => void>();
   #timer: NodeJS.Timeout | undefined;
   /** Store writes, in the order their events happened, one commit per turn of the event loop. */
@@ -261,7 +263,8 @@ export class Pool {
       throw new ConcordError("WIRE_OVERSIZED", "request over size limit", { details: `${bytes.length} bytes` });
     }
     const known = this.book.get(requestId(request));
-    if (known) return known.context.idHex;
+    // The same request again: its id once it is stored (the first submit's write, if pending).
+    if (known) return this.#storing.get(known.context.idHex) ?? known.context.idHex;
     if (this.inFlight >= this.defaults.maxInFlight) {
       throw new ConcordError("BACKPRESSURE", "too many requests in flight", { details: `${this.defaults.maxInFlight}` });
     }
@@ -277,25 +280,23 @@ export class Pool {
     // Tracked (its messages stored, its commit phase closed, its outcome reported) from here,
     // before the write: nothing about it can arrive before it is published, which waits for it.
     this.#tracked.set(id, { ...tracked, submission: submissionOf(request, createdAt) });
-    let stored;
-    try {
-      stored = await this.#commits.add("requests", {
-        id: entry.context.id,
-        encoded: bytes,
-        deadline: request.deadline,
-        createdAt,
-        ...(tracked.retryOf ? { retryOf: fromHex(tracked.retryOf) } : {}),
-      });
-      if (stored instanceof StoreConflictError) throw stored;
-    } catch (error) {
-      // Not stored, so not submitted: forget it, and a later submit of it starts afresh.
-      this.book.remove(id);
-      this.#tracked.delete(id);
-      throw error;
-    }
-    this.counters.submitted++;
-    this.#publish(request);
-    return id;
+    const storing = this.#commits
+      .add("requests", { id: entry.context.id, encoded: bytes, deadline: request.deadline, createdAt, ...(tracked.retryOf ? { retryOf: fromHex(tracked.retryOf) } : {}) })
+      .then((stored) => {
+        if (stored instanceof StoreConflictError) throw stored;
+        this.counters.submitted++;
+        this.#publish(request);
+        return id;
+      })
+      .catch((error: unknown) => {
+        // Not stored, so not submitted: forget it, and a later submit of it starts afresh.
+        this.book.remove(id);
+        this.#tracked.delete(id);
+        throw error;
+      })
+      .finally(() => this.#storing.delete(id));
+    this.#storing.set(id, storing);
+    return storing;
   }
 
   #buildRequest(submission: Submission, now: number): InferenceRequest {
@@ -334,8 +335,11 @@ export class Pool {
   async status(requestId: string): Promise<RequestState> {
     const entry = this.book.get(requestId);
     if (entry) {
+      // A NoAgreement is set only while no bundle was in: a bundle after it (the book keeps a late
+      // valid one) does not change the pool's outcome.
+      if (entry.noAgreement) return "no-agreement";
       if (entry.bundle || entry.collector.status === "agreed") return "agreed";
-      if (entry.noAgreement || entry.collector.status === "no-agreement") return "no-agreement";
+      if (entry.collector.status === "no-agreement") return "no-agreement";
       return "pending";
     }
     await this.#commits.settled();
@@ -447,7 +451,7 @@ export class Pool {
     const item = this.#messageItem(close);
     if (item) {
       this.#durable("messages", item).then(
-        () => this.#publish(close),
+        (stored) => (stored instanceof StoreConflictError ? this.#logger.warn({ request: context.idHex }, "close not stored, so not published") : this.#publish(close)),
         () => this.#logger.warn({ request: context.idHex }, "close not stored, so not published"),
       );
     }
@@ -535,13 +539,15 @@ export class Pool {
    * so nothing else would ever write them, and a close unwritten is a close never published.
    */
   async #durable<K extends "messages" | "outcomes">(kind: K, item: NonNullable<StoreBatch[K]>[number]): Promise<StoreBatchResult[K][number]> {
+    const id = toHex(item.requestId);
     for (;;) {
       try {
         return await this.#commits.add(kind, item);
       } catch (error) {
-        if (!this.#running) throw error;
-        this.#logger.warn({ request: toHex(item.requestId), kind, code: isConcordError(error) ? error.code : "STORE", error: String(error) }, "store write failed, trying again");
+        this.#logger.warn({ request: id, kind, code: isConcordError(error) ? error.code : "STORE", error: String(error) }, "store write failed, trying again");
         await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS).unref());
+        // Given up once the pool stops, or the request is no longer its own (its write failed).
+        if (!this.#running || !this.#tracked.has(id)) throw error;
       }
     }
   }

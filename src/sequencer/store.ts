@@ -110,8 +110,9 @@ export interface StoreBatch {
 }
 
 /**
- * Each item's result, in the batch's order. A conflict is that item's result, not a failure of
- * the batch: what is stored stays and the rest of the batch is written.
+ * Each item's result, in the batch's order. A conflict (a stored value contradicted, or an item
+ * naming a request the store does not hold) is that item's result, not a failure of the batch:
+ * nothing of that item is written, and the rest of the batch is.
  */
 export interface StoreBatchResult {
   requests: (PutResult | StoreConflictError)[];
@@ -123,8 +124,8 @@ export interface StoreBatchResult {
 
 /**
  * The sequencer's view of durable storage: the pool writes through `write` only. Every method is
- * one atomic, durable write or read; anything but a conflict (a full disk, an unknown request)
- * fails the whole call and writes nothing.
+ * one atomic, durable write or read; anything but a conflict (a full disk, a busy file) fails the
+ * whole call and writes nothing.
  */
 export interface OutcomeStore {
   write(batch: StoreBatch): Promise<StoreBatchResult>;
@@ -141,7 +142,8 @@ export interface OutcomeStore {
   close(): Promise<void>;
 }
 
-export type StoreConflict = "request" | "message" | "evidence" | "outcome" | "inclusion";
+/** What a write contradicts: a stored value, or ("unknown-request") the absence of its request. */
+export type StoreConflict = "request" | "message" | "evidence" | "outcome" | "inclusion" | "unknown-request";
 
 export interface StoreConflictParams {
   conflict: StoreConflict;
@@ -151,14 +153,17 @@ export interface StoreConflictParams {
   attempted: string;
 }
 
-/** A write that contradicts what the store already holds. The stored value is kept. */
+/**
+ * A write that contradicts what the store already holds: the stored value is kept. In a batch it
+ * is that item's result, and the rest of the batch is written.
+ */
 export class StoreConflictError extends ConcordError {
   override readonly name: string = "StoreConflictError";
   readonly conflict: StoreConflict;
   readonly requestId: Bytes;
 
   constructor(params: StoreConflictParams) {
-    super("STORE", `conflicting ${params.conflict} for one request`, {
+    super("STORE", params.conflict === "unknown-request" ? "write names an unknown request" : `conflicting ${params.conflict} for one request`, {
       details: `request=${toHex(params.requestId)} stored=${params.stored} attempted=${params.attempted}`,
     });
     this.conflict = params.conflict;
@@ -547,8 +552,8 @@ function digest(bytes: Bytes): string {
   return `${bytes.length}B/sha256:${toHex(sha256(bytes)).slice(0, 16)}`;
 }
 
-function unknownRequest(requestId: Bytes, what: string): ConcordError {
-  return new ConcordError("STORE", `${what} names an unknown request`, { details: `request=${toHex(requestId)}` });
+function unknownRequest(requestId: Bytes, what: string): StoreConflictError {
+  return new StoreConflictError({ conflict: "unknown-request", requestId, stored: "none", attempted: what });
 }
 
 /** Runs one item's write; a conflict becomes its result instead of failing the batch. */

@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isConcordError } from "../../../src/errors.ts";
 import { GroupCommit } from "../../../src/sequencer/group-commit.ts";
 import { SqliteOutcomeStore, StoreConflictError, type OutcomeStore, type StoreBatch } from "../../../src/sequencer/store.ts";
 import { sha256, utf8 } from "../../../src/wire/hash.ts";
@@ -56,13 +55,27 @@ describe("GroupCommit", () => {
     expect(batches.length).toBe(2);
   });
 
-  it("fails every item of a failed batch, and the next batch still commits", async () => {
+  it("gives an item naming an unknown request its own conflict, and writes the rest of its batch", async () => {
     const commits = new GroupCommit(store);
     const orphan = commits.add("messages", { requestId: id("nobody"), message: message("m1") });
     const sameBatch = commits.add("requests", request("a"));
-    expect(isConcordError(await orphan.catch((error: unknown) => error), "STORE")).toBe(true);
-    expect(isConcordError(await sameBatch.catch((error: unknown) => error), "STORE")).toBe(true);
+    expect(((await orphan) as StoreConflictError).conflict).toBe("unknown-request");
+    expect(await sameBatch).toBe("inserted");
+  });
+
+  it("fails every item of a failed batch, and the next batch still commits", async () => {
+    let fail = true;
+    const flaky: OutcomeStore = {
+      ...store,
+      write: (batch) => (fail ? Promise.reject(new Error("disk busy")) : store.write(batch)),
+    };
+    const commits = new GroupCommit(flaky);
+    const first = commits.add("requests", request("a"));
+    const sameBatch = commits.add("requests", request("b"));
+    expect(String(await first.catch((error: unknown) => error))).toMatch(/disk busy/);
+    expect(String(await sameBatch.catch((error: unknown) => error))).toMatch(/disk busy/);
     expect(await memory.get(id("a"))).toBeUndefined();
+    fail = false;
     expect(await commits.add("requests", request("a"))).toBe("inserted");
   });
 });

@@ -103,4 +103,57 @@ describe("pool store failures", () => {
     expect((await memory.get(fromHex(id)))?.outcome?.kind).toBe("agreed");
     expect((await pool.ready()).length).toBe(1);
   });
+
+  it("drops the outcome of a request whose write failed, without failing or retrying the batch it shares", async () => {
+    const memory = new SqliteOutcomeStore({ path: ":memory:" });
+    memory.open();
+    let writes = 0;
+    let release: () => void = () => undefined;
+    const store: OutcomeStore = {
+      // The first commit (the first request) hangs, then fails; later ones work.
+      write: async (batch) => {
+        if (++writes === 1) {
+          await new Promise<void>((resolve) => (release = resolve));
+          throw new Error("disk busy");
+        }
+        return memory.write(batch);
+      },
+      pending: () => memory.pending(),
+      readyOutcomes: (max) => memory.readyOutcomes(max),
+      get: (id) => memory.get(id),
+      markIncluded: (ids, block) => memory.markIncluded(ids, block),
+      close: () => memory.close(),
+    };
+    let now = Date.UTC(2030, 0, 1);
+    const warnings: string[] = [];
+    const pool = createPool({
+      registry: net.registry,
+      sequencerKey: net.sequencer,
+      network: { attach() {}, publish: async () => undefined },
+      store,
+      defaults: { n: 5, deadlineMs: 1_000 },
+      clock: () => now,
+      tickMs: 3_600_000,
+      logger: { debug() {}, info() {}, warn: (_context, message) => void warnings.push(message) },
+    });
+    await pool.start();
+    cleanups.push(async () => {
+      await pool.stop();
+      await memory.close();
+    });
+    const first = pool.submit({ model: "m", input: "first", entropy: entropy("first") });
+    first.catch(() => undefined);
+    while (writes === 0) await new Promise((resolve) => setImmediate(resolve));
+    // Its deadline passes while its write hangs: its NoAgreement is queued behind that write,
+    // in the same commit as a second request.
+    now += 2_000;
+    pool.tick();
+    const second = pool.submit({ model: "m", input: "second", entropy: entropy("second") });
+    release();
+    await expect(first).rejects.toThrow(/disk busy/);
+    const id = await second;
+    expect((await memory.pending()).map((r) => r.id)).toEqual([fromHex(id)]);
+    expect(writes).toBe(2);
+    expect(warnings.filter((message) => message.includes("trying again"))).toEqual([]);
+  });
 });

@@ -129,10 +129,17 @@ describe("addMessage and addEvidence", () => {
     expect((await store.get(id("a")))?.messages).toEqual([m1]);
     expect((await store.get(id("a")))?.outcome?.encoded).toEqual(agreed.encoded);
     expect((await store.get(id("b")))?.messages).toEqual([m2]);
-    // One bad entry (an unknown request) and nothing of the batch is written.
-    await rejection(store.write({ requests: [request("c")], messages: [{ requestId: id("a"), message: m3 }, { requestId: id("zz"), message: m3 }] }));
-    expect((await store.get(id("a")))?.messages).toEqual([m1]);
-    expect(await store.get(id("c"))).toBeUndefined();
+    // An item naming an unknown request is that item's conflict; the rest is written.
+    const partial = await store.write({ requests: [request("c")], messages: [{ requestId: id("a"), message: m3 }, { requestId: id("zz"), message: m3 }] });
+    expect(partial.messages[0]).toBe("inserted");
+    expect((partial.messages[1] as StoreConflictError).conflict).toBe("unknown-request");
+    expect((await store.get(id("a")))?.messages).toEqual([m1, m3]);
+    expect(await store.get(id("c"))).toBeDefined();
+    expect(await store.get(id("zz"))).toBeUndefined();
+    // Anything else (here: the file closed under it) fails the whole batch and writes nothing.
+    const other = openStore(join(dir, "other.sqlite"));
+    await other.close();
+    await rejection(other.write({ requests: [request("d")] }));
   });
 
   it("keeps evidence once per hash", async () => {
