@@ -152,13 +152,10 @@ export class Participant {
     if (message?.t === "close") this.#revealIfListed(message.request);
   }
 
-  /**
-   * Publishes our bundle unless a verified one is in already (ours is then the one that counts
-   * here), or it counts a node found equivocating since we built it (spec/07: peers ignore it).
-   */
+  /** Publishes our bundle unless a verified one is in already; ours is then the one that counts here. */
   #publishBundle(id: string, bundle: AgreedBundle): void {
     const entry = this.book.get(id);
-    if (!entry || entry.bundle || entry.collector.equivocatorIn(bundle)) return;
+    if (!entry || entry.bundle) return;
     entry.bundle = bundle;
     this.#init.observer?.bundlePublished?.(entry.context);
     this.#send(bundle);

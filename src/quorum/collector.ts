@@ -154,8 +154,12 @@ export class Collector {
   addCommitment(commitment: OutputCommitment, now: number): CollectorEvent[] {
     checkCommitment(this.context, commitment, this.#keys);
     const events = this.#recordSigned(commitment);
-    // [IGNORE] Commitments after the close or the deadline do not count.
-    if (this.#status !== "committing") throw late("commitment after the close");
+    // [IGNORE] Commitments after the close or the deadline do not count; an equivocation they
+    // prove still does (its evidence goes out, whenever it comes).
+    if (this.#status !== "committing") {
+      if (events.length > 0) return events;
+      throw late("commitment after the close");
+    }
     this.#checkDeadline(now);
     return events;
   }
@@ -219,7 +223,10 @@ export class Collector {
   addOutput(output: SignedOutput, now: number): CollectorEvent[] {
     const vote = checkSignedOutput(this.context, output, this.#keys);
     const events = this.#recordSigned(output);
-    if (this.decided) throw late("request already decided");
+    if (this.decided) {
+      if (events.length > 0) return events;
+      throw late("request already decided");
+    }
     this.#checkDeadline(now);
     if (this.#equivocators.has(output.node)) return events;
     if (this.#votes.has(output.node)) throw new ConcordError("DUPLICATE", "output already counted", { action: "ignore" });

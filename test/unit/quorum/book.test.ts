@@ -12,6 +12,12 @@ import { salt, testKey, testNetwork, testRequest } from "../../helpers/fixtures.
 const net = testNetwork(5);
 
 /** A book that follows `request` and has received these members' signed outputs; returns its bundle, if it agreed. */
+/** The one request a book follows. */
+function testRequestId(book: RequestBook): string {
+  const [entry] = [...book.entries()];
+  return entry?.context.idHex ?? "";
+}
+
 function bookWith(request: InferenceRequest, outputs: [node: string, output: string][]): { book: RequestBook; bundle?: AgreedBundle } {
   const book = new RequestBook({ registry: net.registry, policies: net.policies });
   const { context } = book.addRequest(request, 0);
@@ -62,6 +68,21 @@ describe("RequestBook bundles", () => {
     expect(bundle?.outcome.supporters).not.toContain(equivocator);
     const { book } = bookWith(request, [[equivocator, "Lyon"], [equivocator, "Rome"]]);
     expect(codeOf(() => book.handle(bundle as AgreedBundle, 2))).toBe("EQUIVOCATION");
+  });
+
+  it("records an equivocation that comes after its decision, publishes it, and still takes a bundle counting that vote", () => {
+    const request = testRequest(net, { mode: "direct", n: 5, k: 4 });
+    const committee = new RequestBook({ registry: net.registry, policies: net.policies }).addRequest(request, 0).context.committee;
+    const [equivocator, ...honest] = committee as [string, ...string[]];
+    const decided = [[equivocator, "Paris"], ...honest.slice(0, 3).map((node): [string, string] => [node, "Paris"])] as [string, string][];
+    const { book, bundle } = bookWith(request, decided);
+    expect(bundle?.outcome.supporters).toContain(equivocator);
+    const { context } = book.get(testRequestId(book))!;
+    const second = signOutput(net.keys.get(equivocator)!, { chain: request.chain, request: context.id, node: equivocator, output: "Lyon" });
+    expect(book.handle(second, 2).map((event) => event.type)).toEqual(["equivocation"]);
+    // Another member's bundle, counting the same votes, is not ignored here: the decision stands.
+    const { bundle: peers } = bookWith(request, decided);
+    expect(book.handle(peers as AgreedBundle, 3).map((event) => event.type)).toEqual(["bundle"]);
   });
 
   it("rejects a forged bundle that reuses real signatures on other content, even where they are known", () => {
