@@ -152,12 +152,13 @@ export class RequestBook {
     const known = this.get(requestId(bundle.request));
     if (known?.bundle) throw ignore("DUPLICATE", "request already has a bundle");
     const collector = known?.collector;
-    const verified = verifyBundle(bundle, this.registry, this.policies, collector ? { knownSignature: (message) => collector.knowsSignature(message) } : {});
     // [IGNORE] Before its own decision, a bundle that counts a vote from a node this participant
     // holds equivocation evidence against, for this request: its aggregator may not have seen the
     // second message. After the decision it stands (the vote was counted before the evidence).
+    // Checked before verifyBundle: variants of such a bundle cost nothing to drop.
     const equivocator = collector && !collector.decided ? collector.equivocatorIn(bundle) : undefined;
     if (equivocator) throw new ConcordError("EQUIVOCATION", "bundle counts an equivocator's vote", { action: "ignore", details: equivocator });
+    const verified = verifyBundle(bundle, this.registry, this.policies, collector ? { knownSignature: (message) => collector.knowsSignature(message) } : {});
     let entry = this.get(verified.context.id);
     // verifyBundle has authenticated the request (through the close, or its own signature).
     if (!entry) entry = this.addRequest(bundle.request, now, { authenticated: true });

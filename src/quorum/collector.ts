@@ -156,10 +156,8 @@ export class Collector {
     const events = this.#recordSigned(commitment);
     // [IGNORE] Commitments after the close or the deadline do not count; an equivocation they
     // prove still does (its evidence goes out, whenever it comes).
-    if (this.#status !== "committing") {
-      if (events.length > 0) return events;
-      throw late("commitment after the close");
-    }
+    if (events.length > 0 && (this.#status !== "committing" || now >= this.context.request.deadline)) return events;
+    if (this.#status !== "committing") throw late("commitment after the close");
     this.#checkDeadline(now);
     return events;
   }
@@ -223,10 +221,9 @@ export class Collector {
   addOutput(output: SignedOutput, now: number): CollectorEvent[] {
     const vote = checkSignedOutput(this.context, output, this.#keys);
     const events = this.#recordSigned(output);
-    if (this.decided) {
-      if (events.length > 0) return events;
-      throw late("request already decided");
-    }
+    // An equivocation counts whenever it comes; anything else after the decision or the deadline does not.
+    if (events.length > 0 && (this.decided || now >= this.context.request.deadline)) return events;
+    if (this.decided) throw late("request already decided");
     this.#checkDeadline(now);
     if (this.#equivocators.has(output.node)) return events;
     if (this.#votes.has(output.node)) throw new ConcordError("DUPLICATE", "output already counted", { action: "ignore" });

@@ -294,7 +294,9 @@ export class Pool {
         this.#tracked.delete(id);
         throw error;
       })
-      .finally(() => this.#storing.delete(id));
+      .finally(() => {
+        if (this.#storing.get(id) === storing) this.#storing.delete(id);
+      });
     this.#storing.set(id, storing);
     return storing;
   }
@@ -417,8 +419,7 @@ export class Pool {
 
   /**
    * A committee message or close as the store keeps it, for the pool's own requests only: the
-   * store holds no other, and one write for an unknown request would fail the whole group
-   * commit it shares with others.
+   * store holds no other (valid evidence and messages can name any request id).
    */
   #messageItem(message: Message, bytes?: Bytes): { requestId: Bytes; message: NewMessage } | undefined {
     if (message.t !== "commitment" && message.t !== "close" && message.t !== "reveal" && message.t !== "output") return undefined;
@@ -530,6 +531,9 @@ export class Pool {
   /** Stores an outcome once; false if the request already has another (the first one stands). */
   async #putOutcome(requestId: Bytes, outcome: NewOutcome): Promise<boolean> {
     const stored = await this.#durable("outcomes", { requestId, outcome });
+    if (stored instanceof StoreConflictError && stored.conflict === "unknown-request") {
+      this.#logger.warn({ request: toHex(requestId) }, "outcome not stored: its request is not in the store (its own write failed)");
+    }
     return !(stored instanceof StoreConflictError);
   }
 
@@ -546,8 +550,9 @@ export class Pool {
       } catch (error) {
         this.#logger.warn({ request: id, kind, code: isConcordError(error) ? error.code : "STORE", error: String(error) }, "store write failed, trying again");
         await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS).unref());
-        // Given up once the pool stops, or the request is no longer its own (its write failed).
-        if (!this.#running || !this.#tracked.has(id)) throw error;
+        // Only a failed commit is tried again (an item whose request is gone is its own conflict,
+        // not a failure), until the pool stops.
+        if (!this.#running) throw error;
       }
     }
   }

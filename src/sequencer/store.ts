@@ -334,7 +334,7 @@ export class SqliteOutcomeStore implements OutcomeStore {
       throw new StoreConflictError({ conflict: "request", requestId: request.id, stored: digest(encoded), attempted: digest(request.encoded) });
     }
     if (request.retryOf !== undefined && statements.requestById.get(request.retryOf) === undefined) {
-      throw unknownRequest(request.retryOf, "retryOf");
+      throw unknownRequest(request.id, `retryOf ${toHex(request.retryOf)}`);
     }
     statements.insertRequest.run(request.id, request.encoded, request.deadline, request.createdAt, request.retryOf ?? null);
     return "inserted";

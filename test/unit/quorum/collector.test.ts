@@ -132,6 +132,23 @@ describe("Collector, commit-reveal", () => {
     expect(collector.addReveal(otherPair.reveal, 2)).toEqual([]);
   });
 
+  it("reports an equivocation even after the close, the decision or the deadline", () => {
+    const request = testRequest(net, { deadline: 50 });
+    const context = openRequest(request, net.registry, net.policies);
+    const collector = new Collector(context, { keys: net.registry });
+    const pairs = context.committee.map((node) => commitOutput(net.keys.get(node)!, { chain: request.chain, request: context.id, node, output: "Paris" }, salt(node)));
+    for (const pair of pairs) collector.addCommitment(pair.commitment, 1);
+    collector.addClose(signClose(net.sequencer, request.chain, context.id, pairs.map((p) => p.commitment)), 2);
+    const [first, second] = context.committee as [string, string];
+    const again = (node: string) => commitOutput(net.keys.get(node)!, { chain: request.chain, request: context.id, node, output: "Lyon" }, salt(node)).commitment;
+    // After the close:
+    expect(collector.addCommitment(again(first), 3).map((e) => e.type)).toEqual(["equivocation"]);
+    // After the deadline, before any tick resolved it:
+    expect(collector.addCommitment(again(second), 60).map((e) => e.type)).toEqual(["equivocation"]);
+    // A repeat of known evidence is not news, and a plain late commitment stays LATE.
+    expect(codeOf(() => collector.addCommitment(again(first), 3))).toBe("LATE");
+  });
+
   it("ignores commitments after the close and anything after the deadline", () => {
     const request = testRequest(net, { deadline: 50 });
     const context = openRequest(request, net.registry, net.policies);

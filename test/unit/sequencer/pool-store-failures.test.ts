@@ -156,4 +156,39 @@ describe("pool store failures", () => {
     expect(writes).toBe(2);
     expect(warnings.filter((message) => message.includes("trying again"))).toEqual([]);
   });
+
+  it("keeps writing a decided outcome through an outage that outlasts the request's time in memory", async () => {
+    let failing = true;
+    const { store, memory } = flakyStore((batch) => failing && (batch.outcomes?.length ?? 0) > 0);
+    let now = Date.UTC(2030, 0, 1);
+    let receive: ((message: Message, from: string) => void) | undefined;
+    const pool = createPool({
+      registry: net.registry,
+      sequencerKey: net.sequencer,
+      network: { attach: (receiver) => void (receive = receiver), publish: async () => undefined },
+      store,
+      defaults: { n: 5, k: 4, closeGraceMs: 0, deadlineMs: 5_000 },
+      clock: () => now,
+      tickMs: 3_600_000,
+    });
+    await pool.start();
+    cleanups.push(async () => {
+      await pool.stop();
+      await store.close();
+    });
+    const outcomes = pool.outcomes();
+    const id = await pool.submit({ model: "m", input: "q", entropy: entropy("outage") });
+    const members = pool.book.get(id)?.context.committee ?? [];
+    const pairs = members.map((node) => commitOutput(net.keys.get(node)!, { chain: net.registry.chain, request: fromHex(id), node, output: "Paris" }, commitmentSalt(net.keys.get(node)!, fromHex(id))));
+    for (const { commitment } of pairs) receive?.(commitment, "peer");
+    for (const { reveal } of pairs.slice(0, 4)) receive?.(reveal, "peer");
+    // Far past the deadline: the pool forgets the request in memory while its outcome is unwritten.
+    now += 60_000;
+    pool.tick();
+    expect(pool.book.get(id)).toBeUndefined();
+    failing = false;
+    const { value } = await outcomes.next();
+    expect(value).toMatchObject({ kind: "agreed", requestId: id });
+    expect((await memory.get(fromHex(id)))?.outcome?.kind).toBe("agreed");
+  });
 });
