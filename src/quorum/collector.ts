@@ -154,6 +154,7 @@ export class Collector {
   addCommitment(commitment: OutputCommitment, now: number): CollectorEvent[] {
     checkCommitment(this.context, commitment, this.#keys);
     const events = this.#recordSigned(commitment);
+    this.#ignoreKnownEquivocator(commitment.node, events);
     // [IGNORE] Commitments after the close or the deadline do not count; an equivocation they
     // prove still does (its evidence goes out, whenever it comes).
     if (events.length > 0 && (this.#status !== "committing" || now >= this.context.request.deadline)) return events;
@@ -221,6 +222,7 @@ export class Collector {
   addOutput(output: SignedOutput, now: number): CollectorEvent[] {
     const vote = checkSignedOutput(this.context, output, this.#keys);
     const events = this.#recordSigned(output);
+    this.#ignoreKnownEquivocator(output.node, events);
     // An equivocation counts whenever it comes; anything else after the decision or the deadline does not.
     if (events.length > 0 && (this.decided || now >= this.context.request.deadline)) return events;
     if (this.decided) throw late("request already decided");
@@ -240,6 +242,16 @@ export class Collector {
   #checkDeadline(now: number): void {
     // [IGNORE] Nothing counts at or after the deadline.
     if (now >= this.context.request.deadline) throw new ConcordError("EXPIRED", "request deadline passed", { action: "ignore" });
+  }
+
+  /**
+   * [IGNORE] Anything more from a node already caught equivocating on this request: the evidence
+   * is out, and accepting (so relaying) each further distinct message would let it flood.
+   */
+  #ignoreKnownEquivocator(node: string, events: CollectorEvent[]): void {
+    if (events.length === 0 && this.#equivocators.has(node)) {
+      throw new ConcordError("EQUIVOCATION", "node already caught equivocating on this request", { action: "ignore", details: node });
+    }
   }
 
   /** Remembers a node's first signed message; a different second one is equivocation. */

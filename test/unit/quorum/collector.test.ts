@@ -145,8 +145,10 @@ describe("Collector, commit-reveal", () => {
     expect(collector.addCommitment(again(first), 3).map((e) => e.type)).toEqual(["equivocation"]);
     // After the deadline, before any tick resolved it:
     expect(collector.addCommitment(again(second), 60).map((e) => e.type)).toEqual(["equivocation"]);
-    // A repeat of known evidence is not news, and a plain late commitment stays LATE.
-    expect(codeOf(() => collector.addCommitment(again(first), 3))).toBe("LATE");
+    // Anything more from a caught equivocator is ignored (not relayed): no flood of variants.
+    expect(codeOf(() => collector.addCommitment(again(first), 3))).toBe("EQUIVOCATION");
+    const third = commitOutput(net.keys.get(first)!, { chain: request.chain, request: context.id, node: first, output: "Rome" }, salt(first)).commitment;
+    expect(codeOf(() => collector.addCommitment(third, 3))).toBe("EQUIVOCATION");
   });
 
   it("ignores commitments after the close and anything after the deadline", () => {
