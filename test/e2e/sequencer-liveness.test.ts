@@ -12,7 +12,8 @@
 import { describe, expect, it } from "vitest";
 import { commitOutput, commitmentSalt } from "../../src/quorum/attest.ts";
 import { createPool } from "../../src/sequencer/pool.ts";
-import { SqliteOutcomeStore, type OutcomeStore } from "../../src/sequencer/store.ts";
+import { SqliteOutcomeStore } from "../../src/sequencer/store.ts";
+import { storeWithWrite } from "../helpers/store.ts";
 import { fromHex, taggedHash } from "../../src/wire/hash.ts";
 import { testNetwork } from "../helpers/fixtures.ts";
 
@@ -56,8 +57,6 @@ describe("pool liveness", () => {
 
   it("lets timers run between store writes, and ready() does not wait for queued writes", async () => {
     const net = testNetwork(5);
-    const memory = new SqliteOutcomeStore({ path: ":memory:" });
-    memory.open();
     const WRITE_MS = 15;
     const busy = (ms: number) => {
       const until = performance.now() + ms;
@@ -65,18 +64,11 @@ describe("pool liveness", () => {
     };
     // A disk whose every commit blocks the thread for WRITE_MS, as a synchronous fsync does.
     let commits = 0;
-    const slow: OutcomeStore = {
-      write: (batch) => {
-        commits++;
-        busy(WRITE_MS);
-        return memory.write(batch);
-      },
-      pending: () => memory.pending(),
-      readyOutcomes: (max) => memory.readyOutcomes(max),
-      get: (id) => memory.get(id),
-      markIncluded: (ids, block) => memory.markIncluded(ids, block),
-      close: () => memory.close(),
-    };
+    const { store: slow, memory } = storeWithWrite((batch, memory) => {
+      commits++;
+      busy(WRITE_MS);
+      return memory.write(batch);
+    });
     const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network: nowhere, store: slow, defaults: { n: 5, deadlineMs: 60_000 } });
     await pool.start();
     try {

@@ -10,3 +10,13 @@ export function codeOf(fn: () => unknown): ErrorCode | "ok" {
   }
   return "ok";
 }
+
+/** What `promise` rejects with; fails the test if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a rejection");
+}

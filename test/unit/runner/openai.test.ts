@@ -11,6 +11,7 @@ import { isConcordError } from "../../../src/errors.ts";
 import type { InferenceJob } from "../../../src/runner/backend.ts";
 import { createOpenAIBackend, hashedTokenId, parseCompletion, serverSeed } from "../../../src/runner/openai.ts";
 import { taggedHash } from "../../../src/wire/hash.ts";
+import { rejection } from "../../helpers/errors.ts";
 
 interface Seen {
   method: string;
@@ -83,14 +84,6 @@ const job: InferenceJob = {
   sampling: { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 3 },
 };
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("openai backend: success", () => {
   it("posts the job to /v1/completions and turns logprobs into token ids and margins", async () => {

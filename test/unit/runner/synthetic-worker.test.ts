@@ -14,6 +14,7 @@ import type { InferenceBackend, InferenceJob } from "../../../src/runner/backend
 import { createSyntheticBackend, HARDWARE_PROFILES, runSynthetic, type SyntheticBackendOptions } from "../../../src/runner/synthetic.ts";
 import { taggedHash } from "../../../src/wire/hash.ts";
 import type { SamplingParams } from "../../../src/wire/types.ts";
+import { rejection } from "../../helpers/errors.ts";
 
 // Every worker the backend starts, so a test can kill one the way a crash would.
 const started = vi.hoisted((): Worker[] => []);
@@ -54,14 +55,6 @@ afterEach(async () => {
   started.length = 0;
 });
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** What `promise` has settled to once the microtasks queued now have run (before any I/O). */
 function settledNow(promise: Promise<unknown>): Promise<unknown> {

@@ -12,6 +12,7 @@ import {
 } from "../../../src/runner/synthetic.ts";
 import { taggedHash } from "../../../src/wire/hash.ts";
 import type { SamplingParams } from "../../../src/wire/types.ts";
+import { rejection } from "../../helpers/errors.ts";
 
 const MODEL = "concord-synthetic-v1";
 const GREEDY: SamplingParams = { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 64 };
@@ -38,14 +39,6 @@ afterEach(async () => {
   await Promise.all(backends.splice(0).map((backend) => backend.close?.()));
 });
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("synthetic backend: determinism", () => {
   it("gives the same output and evidence for the same profile, every run and every instance", async () => {

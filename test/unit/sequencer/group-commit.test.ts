@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GroupCommit } from "../../../src/sequencer/group-commit.ts";
 import { SqliteOutcomeStore, StoreConflictError, type OutcomeStore, type StoreBatch } from "../../../src/sequencer/store.ts";
 import { sha256, utf8 } from "../../../src/wire/hash.ts";
+import { storeWithWrite } from "../../helpers/store.ts";
 
 const id = (label: string) => sha256(`group/${label}`);
 const request = (label: string) => ({ id: id(label), encoded: utf8(`request ${label}`), deadline: 2_000, createdAt: 1_000 });
@@ -13,20 +14,11 @@ describe("GroupCommit", () => {
   let store: OutcomeStore;
 
   beforeEach(() => {
-    memory = new SqliteOutcomeStore({ path: ":memory:" });
-    memory.open();
     batches = [];
-    store = {
-      write: (batch) => {
-        batches.push(batch);
-        return memory.write(batch);
-      },
-      pending: () => memory.pending(),
-      readyOutcomes: (max) => memory.readyOutcomes(max),
-      get: (requestId) => memory.get(requestId),
-      markIncluded: (ids, block) => memory.markIncluded(ids, block),
-      close: () => memory.close(),
-    };
+    ({ store, memory } = storeWithWrite((batch, memory) => {
+      batches.push(batch);
+      return memory.write(batch);
+    }));
   });
   afterEach(() => memory.close());
 

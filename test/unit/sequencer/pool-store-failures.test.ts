@@ -5,33 +5,24 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { signMessage } from "../../../src/crypto/sign.ts";
 import { commitOutput, commitmentSalt } from "../../../src/quorum/attest.ts";
-import { createPool, type PoolOutcome } from "../../../src/sequencer/pool.ts";
-import { SqliteOutcomeStore, type OutcomeStore, type StoreBatch } from "../../../src/sequencer/store.ts";
+import { createPool, type PoolInit, type PoolOutcome } from "../../../src/sequencer/pool.ts";
+import type { OutcomeStore, StoreBatch } from "../../../src/sequencer/store.ts";
 import { compareBytes, fromHex, taggedHash } from "../../../src/wire/hash.ts";
 import { bodyBytes } from "../../../src/wire/ids.ts";
 import { PROTOCOL_VERSION } from "../../../src/wire/limits.ts";
 import type { EquivocationEvidence, Message, OutputCommitment } from "../../../src/wire/types.ts";
 import { testNetwork } from "../../helpers/fixtures.ts";
+import { storeWithWrite } from "../../helpers/store.ts";
 
 const net = testNetwork(5);
 const entropy = (label: string) => taggedHash("store-failures", label);
 
 /** An in-memory store whose writes fail while `failing(batch)` says so. */
 function flakyStore(failing: (batch: StoreBatch) => boolean) {
-  const memory = new SqliteOutcomeStore({ path: ":memory:" });
-  memory.open();
-  const store: OutcomeStore = {
-    write: async (batch) => {
-      if (failing(batch)) throw new Error("disk busy");
-      return memory.write(batch);
-    },
-    pending: () => memory.pending(),
-    readyOutcomes: (max) => memory.readyOutcomes(max),
-    get: (id) => memory.get(id),
-    markIncluded: (ids, block) => memory.markIncluded(ids, block),
-    close: () => memory.close(),
-  };
-  return { store, memory };
+  return storeWithWrite(async (batch, memory) => {
+    if (failing(batch)) throw new Error("disk busy");
+    return memory.write(batch);
+  });
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -39,7 +30,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-async function poolOn(store: OutcomeStore) {
+/** A started pool on `store` (closed with it after the test); `receive` feeds it a message from a peer. */
+async function poolOn(store: OutcomeStore, init: Partial<PoolInit> = {}) {
   let receive: ((message: Message, from: string) => void) | undefined;
   const pool = createPool({
     registry: net.registry,
@@ -47,6 +39,7 @@ async function poolOn(store: OutcomeStore) {
     network: { attach: (receiver) => void (receive = receiver), publish: async () => undefined },
     store,
     defaults: { n: 5, k: 4, closeGraceMs: 0 },
+    ...init,
   });
   await pool.start();
   cleanups.push(async () => {
@@ -105,41 +98,23 @@ describe("pool store failures", () => {
   });
 
   it("drops the outcome of a request whose write failed, without failing or retrying the batch it shares", async () => {
-    const memory = new SqliteOutcomeStore({ path: ":memory:" });
-    memory.open();
     let writes = 0;
     let release: () => void = () => undefined;
-    const store: OutcomeStore = {
-      // The first commit (the first request) hangs, then fails; later ones work.
-      write: async (batch) => {
-        if (++writes === 1) {
-          await new Promise<void>((resolve) => (release = resolve));
-          throw new Error("disk busy");
-        }
-        return memory.write(batch);
-      },
-      pending: () => memory.pending(),
-      readyOutcomes: (max) => memory.readyOutcomes(max),
-      get: (id) => memory.get(id),
-      markIncluded: (ids, block) => memory.markIncluded(ids, block),
-      close: () => memory.close(),
-    };
+    // The first commit (the first request) hangs, then fails; later ones work.
+    const { store, memory } = storeWithWrite(async (batch, memory) => {
+      if (++writes === 1) {
+        await new Promise<void>((resolve) => (release = resolve));
+        throw new Error("disk busy");
+      }
+      return memory.write(batch);
+    });
     let now = Date.UTC(2030, 0, 1);
     const warnings: string[] = [];
-    const pool = createPool({
-      registry: net.registry,
-      sequencerKey: net.sequencer,
-      network: { attach() {}, publish: async () => undefined },
-      store,
+    const { pool } = await poolOn(store, {
       defaults: { n: 5, deadlineMs: 1_000 },
       clock: () => now,
       tickMs: 3_600_000,
       logger: { debug() {}, info() {}, warn: (_context, message) => void warnings.push(message) },
-    });
-    await pool.start();
-    cleanups.push(async () => {
-      await pool.stop();
-      await memory.close();
     });
     const first = pool.submit({ model: "m", input: "first", entropy: entropy("first") });
     first.catch(() => undefined);
@@ -161,27 +136,13 @@ describe("pool store failures", () => {
     let failing = true;
     const { store, memory } = flakyStore((batch) => failing && (batch.outcomes?.length ?? 0) > 0);
     let now = Date.UTC(2030, 0, 1);
-    let receive: ((message: Message, from: string) => void) | undefined;
-    const pool = createPool({
-      registry: net.registry,
-      sequencerKey: net.sequencer,
-      network: { attach: (receiver) => void (receive = receiver), publish: async () => undefined },
-      store,
-      defaults: { n: 5, k: 4, closeGraceMs: 0, deadlineMs: 5_000 },
-      clock: () => now,
-      tickMs: 3_600_000,
-    });
-    await pool.start();
-    cleanups.push(async () => {
-      await pool.stop();
-      await store.close();
-    });
+    const { pool, receive } = await poolOn(store, { defaults: { n: 5, k: 4, closeGraceMs: 0, deadlineMs: 5_000 }, clock: () => now, tickMs: 3_600_000 });
     const outcomes = pool.outcomes();
     const id = await pool.submit({ model: "m", input: "q", entropy: entropy("outage") });
     const members = pool.book.get(id)?.context.committee ?? [];
     const pairs = members.map((node) => commitOutput(net.keys.get(node)!, { chain: net.registry.chain, request: fromHex(id), node, output: "Paris" }, commitmentSalt(net.keys.get(node)!, fromHex(id))));
-    for (const { commitment } of pairs) receive?.(commitment, "peer");
-    for (const { reveal } of pairs.slice(0, 4)) receive?.(reveal, "peer");
+    for (const { commitment } of pairs) receive(commitment);
+    for (const { reveal } of pairs.slice(0, 4)) receive(reveal);
     // Far past the deadline: the pool forgets the request in memory while its outcome is unwritten.
     now += 60_000;
     pool.tick();

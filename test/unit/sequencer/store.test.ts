@@ -8,6 +8,7 @@ import { SlashingProtection } from "../../../src/node/slashing.ts";
 import { SqliteOutcomeStore, StoreConflictError } from "../../../src/sequencer/store.ts";
 import type { NewRequest, OutcomeStore } from "../../../src/sequencer/store.ts";
 import { sha256, toHex, utf8 } from "../../../src/wire/hash.ts";
+import { rejection } from "../../helpers/errors.ts";
 
 const T0 = 1_767_225_600_000;
 
@@ -22,14 +23,6 @@ const request = (label: string, change: Partial<NewRequest> = {}): NewRequest =>
 const agreed = (label: string) => ({ kind: "agreed" as const, encoded: utf8(`bundle ${label}`), decidedAt: T0 + 1 });
 const noAgreement = (label: string) => ({ kind: "no-agreement" as const, encoded: utf8(`no-agreement ${label}`), decidedAt: T0 + 1 });
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 let dir: string;
 let store: SqliteOutcomeStore;
