@@ -1,24 +1,11 @@
 /**
- * Deterministic CBOR (RFC 8949 §4.2.1) and the strict reading helpers every message schema is
- * built from. A decode is canonical only if re-encoding the decoded value gives the same bytes:
- * that one comparison rejects unsorted keys, non-minimal integers and lengths, floats standing
- * in for integers and malformed UTF-8, whatever the decoder library tolerates.
+ * Deterministic CBOR (RFC 8949 §4.2.1): the encoder (cborg, with a faster key sorter), a strict
+ * decoder that checks canonical form on the bytes as it reads them, and the reading helpers
+ * every message schema is built from.
  */
-import { decode, encode, rfc8949EncodeOptions, Token } from "cborg";
+import { encode, rfc8949EncodeOptions, Token } from "cborg";
 import { ConcordError } from "../errors.ts";
 import type { Bytes } from "./types.ts";
-
-const decodeOptions = {
-  strict: true,
-  rejectDuplicateMapKeys: true,
-  allowIndefinite: false,
-  allowUndefined: false,
-  allowNaN: false,
-  allowInfinity: false,
-  allowBigInt: false,
-  useMaps: false,
-  tags: [],
-};
 
 type MapEntry = (Token | Token[])[];
 const encodedKeyOrder = rfc8949EncodeOptions.mapSorter ?? missingSorter;
@@ -59,17 +46,227 @@ export function encodeCanonical(value: unknown): Bytes {
   return encode(value, canonicalOptions);
 }
 
-/** Strict CBOR decode: one item, no tags, no indefinite lengths, no undefined, no big integers. */
-export function decodeStrict(bytes: Bytes, maxBytes: number): unknown {
+/** Deeper nesting than any message schema needs (policy parameters stop at a few levels). */
+export const MAX_CBOR_DEPTH = 64;
+
+/** What `decodeStrict` read, and whether `bytes` were its canonical encoding. */
+export interface Decoded {
+  value: unknown;
+  /**
+   * False when the item is well formed but not canonical: map keys out of order, a float, or a
+   * text string that is not well-formed UTF-8 (read with replacement characters). Reported by
+   * the caller after its schema, so a schema error in such bytes is reported as one.
+   */
+  canonical: boolean;
+}
+
+/**
+ * Strict CBOR decode of exactly one item (the subset messages use: maps with text keys, lists,
+ * integers within +-(2^53 - 1), text, bytes, booleans and null). Refused with WIRE_DECODE:
+ * malformed or truncated bytes, trailing bytes, tags, indefinite lengths, undefined and other
+ * simple values, NaN and infinities, integers beyond 2^53 - 1, integers and lengths not in
+ * their shortest form, maps keyed by anything but text, duplicate keys, nesting deeper than
+ * MAX_CBOR_DEPTH. Canonical form is checked on the bytes themselves, without encoding again:
+ * shortest heads (above), keys in the order of their encoded bytes, no floats (no message has
+ * one), text that is well-formed UTF-8 (kept byte for byte, a leading U+FEFF included).
+ */
+export function decodeStrict(bytes: Bytes, maxBytes: number): Decoded {
   if (!(bytes instanceof Uint8Array)) throw schemaError("$", "expected bytes");
   if (bytes.length > maxBytes) {
     throw new ConcordError("WIRE_OVERSIZED", "message over size limit", { details: `${bytes.length} > ${maxBytes} bytes` });
   }
-  try {
-    return decode(bytes, decodeOptions);
-  } catch (cause) {
-    throw new ConcordError("WIRE_DECODE", "not valid CBOR", { details: (cause as Error).message, cause });
+  const reader = new CborReader(bytes);
+  const value = reader.item(0);
+  if (reader.pos !== bytes.length) throw decodeError(`${bytes.length - reader.pos} bytes after the item`);
+  return { value, canonical: reader.canonical };
+}
+
+const decodeError = (details: string) => new ConcordError("WIRE_DECODE", "not valid CBOR", { details });
+
+const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Lenient = new TextDecoder("utf-8", { ignoreBOM: true });
+const TWO_POW_32 = 2 ** 32;
+
+class CborReader {
+  pos = 0;
+  canonical = true;
+  readonly #bytes: Bytes;
+  readonly #view: DataView;
+
+  constructor(bytes: Bytes) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
+
+  item(depth: number): unknown {
+    if (depth > MAX_CBOR_DEPTH) throw decodeError(`nested deeper than ${MAX_CBOR_DEPTH}`);
+    const start = this.pos;
+    const initial = this.#byte();
+    const major = initial >> 5;
+    const info = initial & 0x1f;
+    if (major === 7) return this.#simple(info, start);
+    if (info === 31) throw decodeError(`indefinite length at byte ${start}`);
+    if (major === 6) throw decodeError(`tag at byte ${start}`);
+    const argument = this.#argument(info, start);
+    switch (major) {
+      case 0:
+        if (argument > Number.MAX_SAFE_INTEGER) throw decodeError(`integer beyond 2^53 - 1 at byte ${start}`);
+        return argument;
+      case 1:
+        if (argument > Number.MAX_SAFE_INTEGER - 1) throw decodeError(`integer beyond -(2^53 - 1) at byte ${start}`);
+        return -1 - argument;
+      case 2:
+        // A copy, as a plain Uint8Array whatever `bytes` is (Buffer's slice would be a view).
+        return new Uint8Array(this.#bytes.subarray(this.pos, this.#skip(argument)));
+      case 3:
+        return this.#text(argument);
+      case 4:
+        return this.#list(argument, depth);
+      default:
+        return this.#map(argument, depth);
+    }
+  }
+
+  /** The argument of a head, refused unless in its shortest form (RFC 8949 §4.2.1). */
+  #argument(info: number, start: number): number {
+    if (info < 24) return info;
+    let value: number;
+    let least: number;
+    if (info === 24) [value, least] = [this.#byte(), 24];
+    else if (info === 25) [value, least] = [this.#view.getUint16(this.#skip(2) - 2), 0x100];
+    else if (info === 26) [value, least] = [this.#view.getUint32(this.#skip(4) - 4), 0x10000];
+    else if (info === 27) {
+      const at = this.#skip(8) - 8;
+      [value, least] = [this.#view.getUint32(at) * TWO_POW_32 + this.#view.getUint32(at + 4), TWO_POW_32];
+    } else throw decodeError(`reserved additional information ${info} at byte ${start}`);
+    if (value < least) throw decodeError(`integer or length not in its shortest form at byte ${start}`);
+    return value;
+  }
+
+  #simple(info: number, start: number): unknown {
+    if (info === 20) return false;
+    if (info === 21) return true;
+    if (info === 22) return null;
+    if (info >= 25 && info <= 27) {
+      const value = info === 25 ? halfFloat(this.#view.getUint16(this.#skip(2) - 2)) : info === 26 ? this.#view.getFloat32(this.#skip(4) - 4) : this.#view.getFloat64(this.#skip(8) - 8);
+      if (!Number.isFinite(value)) throw decodeError(`NaN or infinity at byte ${start}`);
+      // Read on, so the schema can name a float where it expects text; canonical messages have none.
+      this.canonical = false;
+      return value;
+    }
+    throw decodeError(info === 23 ? `undefined at byte ${start}` : info === 31 ? `break at byte ${start}` : `unsupported simple value at byte ${start}`);
+  }
+
+  #text(length: number): string {
+    const start = this.pos;
+    const end = this.#skip(length);
+    const bytes = this.#bytes;
+    if (length < 32) {
+      // Keys and identifiers: short ASCII, cheaper by hand than through a TextDecoder.
+      let text = "";
+      for (let i = start; i < end; i++) {
+        const byte = bytes[i] as number;
+        if (byte >= 0x80) return this.#utf8(start, end);
+        text += String.fromCharCode(byte);
+      }
+      return text;
+    }
+    return this.#utf8(start, end);
+  }
+
+  #utf8(start: number, end: number): string {
+    const slice = this.#bytes.subarray(start, end);
+    try {
+      return utf8Strict.decode(slice);
+    } catch {
+      this.canonical = false;
+      return utf8Lenient.decode(slice);
+    }
+  }
+
+  #list(count: number, depth: number): unknown[] {
+    // Every item takes at least a byte: a count beyond what is left is refused before any work.
+    if (count > this.#bytes.length - this.pos) throw decodeError(`list of ${count} items in ${this.#bytes.length - this.pos} bytes`);
+    const list: unknown[] = [];
+    for (let i = 0; i < count; i++) list.push(this.item(depth + 1));
+    return list;
+  }
+
+  #map(count: number, depth: number): Record<string, unknown> {
+    if (count * 2 > this.#bytes.length - this.pos) throw decodeError(`map of ${count} entries in ${this.#bytes.length - this.pos} bytes`);
+    const map: Record<string, unknown> = {};
+    let previousStart = -1;
+    let previousEnd = -1;
+    for (let i = 0; i < count; i++) {
+      const keyStart = this.pos;
+      const key = this.item(depth + 1);
+      if (typeof key !== "string") throw decodeError(`map key that is not text at byte ${keyStart}`);
+      if (Object.hasOwn(map, key)) throw decodeError(`repeated map key "${key}"`);
+      // RFC 8949 §4.2.1: keys ascend in the bytewise order of their encodings.
+      if (previousStart >= 0 && compareRanges(this.#bytes, previousStart, previousEnd, keyStart, this.pos) >= 0) this.canonical = false;
+      previousStart = keyStart;
+      previousEnd = this.pos;
+      const value = this.item(depth + 1);
+      // An own property, never the prototype setter.
+      if (key === "__proto__") Object.defineProperty(map, key, { value, configurable: true, enumerable: true, writable: true });
+      else map[key] = value;
+    }
+    return map;
+  }
+
+  #byte(): number {
+    if (this.pos >= this.#bytes.length) throw decodeError(`truncated at byte ${this.pos}`);
+    return this.#bytes[this.pos++] as number;
+  }
+
+  /** Advances past `count` bytes; returns the new position. */
+  #skip(count: number): number {
+    if (count > this.#bytes.length - this.pos) throw decodeError(`truncated: ${count} bytes wanted at byte ${this.pos}, ${this.#bytes.length - this.pos} left`);
+    this.pos += count;
+    return this.pos;
+  }
+}
+
+function compareRanges(bytes: Bytes, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const length = Math.min(aEnd - aStart, bEnd - bStart);
+  for (let i = 0; i < length; i++) {
+    const difference = (bytes[aStart + i] as number) - (bytes[bStart + i] as number);
+    if (difference !== 0) return difference;
+  }
+  return aEnd - aStart - (bEnd - bStart);
+}
+
+/** IEEE 754 binary16 to a number. */
+function halfFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : Number.NaN;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/**
+ * Equality in CBOR's data model, for values built from maps, lists, numbers, text, bytes,
+ * booleans and null: two such values are equal exactly when their canonical encodings are.
+ */
+export function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return typeof a !== "number" || Object.is(a, b);
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (a instanceof Uint8Array || b instanceof Uint8Array) {
+    return a instanceof Uint8Array && b instanceof Uint8Array && a.length === b.length && Buffer.compare(a, b) === 0;
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(b, key) || !sameData((a as WireMap)[key], (b as WireMap)[key])) return false;
+  }
+  return true;
 }
 
 export function schemaError(path: string, problem: string): ConcordError {

@@ -5,7 +5,6 @@
  * for anything that is not exactly the canonical bytes of a valid message.
  */
 import { ConcordError } from "../errors.ts";
-import { bytesEqual } from "./hash.ts";
 import {
   decodeStrict,
   encodeCanonical,
@@ -15,6 +14,7 @@ import {
   readOneOf,
   readText,
   readUint,
+  sameData,
   schemaError,
   type WireMap,
 } from "./cbor.ts";
@@ -415,7 +415,7 @@ export function encodeMessage(message: Message): Bytes {
 export function decodeMessage<K extends MessageKind>(bytes: Bytes, expected: K): Extract<Message, { t: K }>;
 export function decodeMessage(bytes: Bytes): Message;
 export function decodeMessage(bytes: Bytes, expected?: MessageKind): Message {
-  const value = decodeStrict(bytes, expected ? MAX_KIND_BYTES[expected] : MAX_MESSAGE_BYTES);
+  const { value, canonical } = decodeStrict(bytes, expected ? MAX_KIND_BYTES[expected] : MAX_MESSAGE_BYTES);
   const isMap = typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
   const kind = expected ?? readOneOf(isMap ? (value as WireMap).t : undefined, "$.t", MESSAGE_KINDS);
   // Kind and version before the schema: a message of another kind or of another protocol
@@ -430,7 +430,9 @@ export function decodeMessage(bytes: Bytes, expected?: MessageKind): Message {
     throw new ConcordError("WIRE_OVERSIZED", "message over size limit", { details: `${kind}: ${bytes.length} > ${MAX_KIND_BYTES[kind]} bytes` });
   }
   const message = readers[kind](value);
-  if (!bytesEqual(encodeMessage(message), bytes)) {
+  // Canonical bytes, and a schema reading that kept everything: together they mean that
+  // encodeMessage(message) gives back exactly `bytes`, without paying for that encode.
+  if (!canonical || !sameData(toWire(message), value)) {
     throw new ConcordError("WIRE_NON_CANONICAL", "not the canonical encoding", { details: kind });
   }
   return message;

@@ -3,8 +3,9 @@
  * be interrupted in-process). Feeds mutated encodings of every message kind to decodeMessage as
  * every kind, and whatever decodes to the function that would consume it: openRequest, the
  * collector's add* methods, verifyBundle, verifyEquivocation, verifyMessage. Reports failures:
- * a throw that is not a ConcordError, a call over the per-call time limit, or a mutated message
- * that is accepted although it differs from every valid message the fuzzer started from.
+ * a throw that is not a ConcordError, a call over the per-call time limit, a decoded message
+ * whose canonical encoding is not the input, or a mutated message that is accepted although it
+ * differs from every valid message the fuzzer started from.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { decode as cborDecode, encode as cborEncode, rfc8949EncodeOptions } from "cborg";
@@ -164,6 +165,8 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
       const message = guarded(`decodeMessage(${kind ?? "any"})`, () => (kind === undefined ? decodeMessage(bytes) : decodeMessage(bytes, kind)));
       if (!message) continue;
       if (kind !== undefined && message.t !== kind) fail(`decodeMessage(${kind}) returned a ${message.t}`);
+      // Whatever decodes was the canonical encoding of what it decoded to, byte for byte.
+      if (toHex(encodeMessage(message)) !== toHex(bytes)) fail("decoded bytes that are not the canonical encoding", message);
       if (consumed.has(message.t)) continue;
       consumed.add(message.t);
       bump(report.decodedByKind, message.t);

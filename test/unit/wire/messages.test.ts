@@ -230,6 +230,9 @@ describe("decodeMessage: strict rejections", () => {
     }
     // A valid U+FFFD in an output is fine: only its malformed look-alikes are rejected.
     expect(codeOf(() => decodeMessage(encodeMessage({ ...sample("reveal"), output: "\uFFFD" } as Message), "reveal"))).toBe("ok");
+    // So is an output that starts with U+FEFF (a byte order mark to some readers): it is kept.
+    const withMark = { ...sample("reveal"), output: "\uFEFFParis" } as Message;
+    expect(decodeMessage(encodeMessage(withMark), "reveal")).toEqual(withMark);
     const chain = cborText(commitment.chain);
     expect(codeOf(() => decodeMessage(replaceHex(bytes, chain, `6c${"ff"}${chain.slice(4)}`), "commitment"))).toBe("WIRE_SCHEMA");
   });
