@@ -9,27 +9,45 @@
  * or by two) still has one id and is delivered once.
  */
 
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 
 const DOMAIN = new TextEncoder().encode("concord/gossip-message-id/v1");
 const encoder = new TextEncoder();
+
+/** Per topic, the hash state after everything but the payload (a node has a dozen topics). */
+const topicStates = new Map<string, Hash>();
+
+function topicState(topic: string): Hash {
+  let state = topicStates.get(topic);
+  if (state === undefined) {
+    const topicBytes = encoder.encode(topic);
+    const topicLength = new Uint8Array(4);
+    new DataView(topicLength.buffer).setUint32(0, topicBytes.length);
+    state = createHash("sha256").update(Uint8Array.of(DOMAIN.length)).update(DOMAIN).update(topicLength).update(topicBytes);
+    // Bounded: topic names come from our own topic list, or from peers before the topic check.
+    if (topicStates.size < 256) topicStates.set(topic, state);
+  }
+  return state;
+}
+
+/**
+ * The last id computed for a payload, by the payload's bytes object: gossipsub asks for the id of
+ * every received message twice (its fast id for the seen cache, then the id proper), and for a
+ * published one twice (our publish, then gossipsub's), always with the same bytes object.
+ */
+const recent = new WeakMap<Uint8Array, { topic: string; id: Uint8Array }>();
 
 /**
  * SHA-256(len(domain) || domain || u32be(len(topic)) || topic || payload).
  * @example gossipMessageId("/concord/1/c/requests", bytes).length // 32
  */
 export function gossipMessageId(topic: string, payload: Uint8Array): Uint8Array {
-  const topicBytes = encoder.encode(topic);
-  const topicLength = new Uint8Array(4);
-  new DataView(topicLength.buffer).setUint32(0, topicBytes.length);
-  const digest = createHash("sha256")
-    .update(Uint8Array.of(DOMAIN.length))
-    .update(DOMAIN)
-    .update(topicLength)
-    .update(topicBytes)
-    .update(payload)
-    .digest();
-  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+  const known = recent.get(payload);
+  if (known !== undefined && known.topic === topic) return known.id;
+  const digest = topicState(topic).copy().update(payload).digest();
+  const id = new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+  recent.set(payload, { topic, id });
+  return id;
 }
 
 /** The id as gossipsub's seen caches key it (base64, like gossipsub's own msgIdToStrFn). */

@@ -21,4 +21,20 @@ describe("gossip message id", () => {
     // The topic length prefix keeps topic/payload boundaries apart.
     expect(gossipMessageIdString("/t/a", new Uint8Array([0x62]))).not.toBe(gossipMessageIdString("/t/ab", new Uint8Array(0)));
   });
+
+  it("gives the reference id whatever was asked before: other topics, the same bytes object again", () => {
+    const reference = (topic: string, bytes: Uint8Array) => {
+      const domain = Buffer.from("concord/gossip-message-id/v1");
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(Buffer.byteLength(topic));
+      return createHash("sha256").update(Buffer.from([domain.length])).update(domain).update(length).update(topic).update(bytes).digest("base64");
+    };
+    const topics = ["/t/a", "/t/b", "/concord/1/c/reveals", "é"];
+    const payloads = [payload, new Uint8Array(0), new Uint8Array(5000).fill(7), payload.subarray(2)];
+    for (let round = 0; round < 3; round++) {
+      for (const topic of topics) {
+        for (const bytes of payloads) expect(gossipMessageIdString(topic, bytes), `${topic} ${bytes.length}`).toBe(reference(topic, bytes));
+      }
+    }
+  });
 });
