@@ -49,6 +49,14 @@ export function encodeCanonical(value: unknown): Bytes {
 /** Deeper nesting than any message schema needs (policy parameters stop at a few levels). */
 export const MAX_CBOR_DEPTH = 64;
 
+/**
+ * Most items (of any kind, at any depth) one message may hold. A valid message stays far below:
+ * every list in a schema holds at most 64 entries, and a bundle's 64 votes and the request it
+ * carries (at most 160 KiB, so that many one-byte items) come to under 200,000. Without a bound,
+ * a 4 MiB bundle of empty maps would build four million objects before its schema refused it.
+ */
+export const MAX_CBOR_ITEMS = 1 << 18;
+
 /** What `decodeStrict` read, and whether `bytes` were its canonical encoding. */
 export interface Decoded {
   value: unknown;
@@ -66,7 +74,7 @@ export interface Decoded {
  * malformed or truncated bytes, trailing bytes, tags, indefinite lengths, undefined and other
  * simple values, NaN and infinities, integers beyond 2^53 - 1, integers and lengths not in
  * their shortest form, maps keyed by anything but text, duplicate keys, nesting deeper than
- * MAX_CBOR_DEPTH. Canonical form is checked on the bytes themselves, without encoding again:
+ * MAX_CBOR_DEPTH, more than MAX_CBOR_ITEMS items. Canonical form is checked on the bytes themselves, without encoding again:
  * shortest heads (above), keys in the order of their encoded bytes, no floats (no message has
  * one), text that is well-formed UTF-8 (kept byte for byte, a leading U+FEFF included).
  */
@@ -90,6 +98,7 @@ const TWO_POW_32 = 2 ** 32;
 class CborReader {
   pos = 0;
   canonical = true;
+  #items = 0;
   readonly #bytes: Bytes;
   readonly #view: DataView;
 
@@ -100,6 +109,7 @@ class CborReader {
 
   item(depth: number): unknown {
     if (depth > MAX_CBOR_DEPTH) throw decodeError(`nested deeper than ${MAX_CBOR_DEPTH}`);
+    if (++this.#items > MAX_CBOR_ITEMS) throw decodeError(`more than ${MAX_CBOR_ITEMS} items`);
     const start = this.pos;
     const initial = this.#byte();
     const major = initial >> 5;

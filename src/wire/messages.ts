@@ -117,10 +117,16 @@ function readEvidence(value: unknown, path: string): Evidence {
 // ---------------------------------------------------------------------------------------------
 // Common fields.
 
+/** A value from the wire, for an error's details: never calls anything the value defines. */
+function describe(value: unknown): string {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return String(value);
+  return value instanceof Uint8Array ? "bytes" : Array.isArray(value) ? "a list" : "a map";
+}
+
 function readHeader(map: WireMap, path: string, kind: MessageKind): { v: number; chain: string } {
   if (map.t !== kind) throw new ConcordError("WIRE_KIND", "unexpected message kind", { details: `${path}: expected ${kind}` });
   if (map.v !== PROTOCOL_VERSION) {
-    throw new ConcordError("WIRE_VERSION", "unsupported protocol version", { details: `${path}: ${String(map.v)}` });
+    throw new ConcordError("WIRE_VERSION", "unsupported protocol version", { details: `${path}: ${describe(map.v)}` });
   }
   return { v: PROTOCOL_VERSION, chain: readText(map.chain, `${path}.chain`, MAX_CHAIN_ID_BYTES, IDENTIFIER) };
 }
@@ -424,7 +430,7 @@ export function decodeMessage(bytes: Bytes, expected?: MessageKind): Message {
     throw new ConcordError("WIRE_KIND", "unexpected message kind", { details: `$: expected ${kind}` });
   }
   if (isMap && Object.hasOwn(value as WireMap, "v") && (value as WireMap).v !== PROTOCOL_VERSION) {
-    throw new ConcordError("WIRE_VERSION", "unsupported protocol version", { details: `$: ${String((value as WireMap).v)}` });
+    throw new ConcordError("WIRE_VERSION", "unsupported protocol version", { details: `$: ${describe((value as WireMap).v)}` });
   }
   if (bytes.length > MAX_KIND_BYTES[kind]) {
     throw new ConcordError("WIRE_OVERSIZED", "message over size limit", { details: `${kind}: ${bytes.length} > ${MAX_KIND_BYTES[kind]} bytes` });

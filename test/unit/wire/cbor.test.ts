@@ -1,7 +1,7 @@
 import { decode, encode, rfc8949EncodeOptions } from "cborg";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeStrict, encodeCanonical, MAX_CBOR_DEPTH, readBytes, readList, readMap, readOneOf, readText, readUint, sameData } from "../../../src/wire/cbor.ts";
+import { decodeStrict, encodeCanonical, MAX_CBOR_DEPTH, MAX_CBOR_ITEMS, readBytes, readList, readMap, readOneOf, readText, readUint, sameData } from "../../../src/wire/cbor.ts";
 import { toHex } from "../../../src/wire/hash.ts";
 import { codeOf } from "../../helpers/errors.ts";
 
@@ -71,6 +71,16 @@ describe("decodeStrict", () => {
       ["-2^53", [0x3b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]],
       ["too deep", [...Array(MAX_CBOR_DEPTH + 1).fill(0x81), 0x00]],
     ];
+    // More items than any message holds, refused as soon as the count passes the bound.
+    const emptyMaps = (count: number) => {
+      const bytes = new Uint8Array(5 + count).fill(0xa0);
+      bytes[0] = 0x9a;
+      new DataView(bytes.buffer).setUint32(1, count);
+      return bytes;
+    };
+    // The list is an item too: MAX_CBOR_ITEMS - 1 maps in it make MAX_CBOR_ITEMS items.
+    expect(decodeStrict(emptyMaps(MAX_CBOR_ITEMS - 1), 1 << 20).canonical).toBe(true);
+    expect(codeOf(() => decodeStrict(emptyMaps(MAX_CBOR_ITEMS), 1 << 20))).toBe("WIRE_DECODE");
     for (const [name, bytes] of refused) expect(codeOf(() => decodeStrict(Uint8Array.from(bytes), 100)), name).toBe("WIRE_DECODE");
     expect(decodeStrict(Uint8Array.from([...Array(MAX_CBOR_DEPTH).fill(0x81), 0x00]), 100).canonical).toBe(true);
     expect(decodeStrict(Uint8Array.of(0x1b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), 100).value).toBe(Number.MAX_SAFE_INTEGER);

@@ -249,6 +249,18 @@ describe("decodeMessage: strict rejections", () => {
     expect(Object.hasOwn(Object.prototype, "t")).toBe(false);
   });
 
+  it("reports a version that is a map or a list without calling anything on it (WIRE_VERSION)", () => {
+    // {"t": "commitment", "v": {"toString": 0}}: String(v) would throw a TypeError.
+    const mapVersion = canonical({ t: "commitment", v: { toString: 0 } });
+    const listVersion = canonical({ t: "commitment", v: [{ toString: 0 }] });
+    for (const bytes of [mapVersion, listVersion]) {
+      expect(codeOf(() => decodeMessage(bytes))).toBe("WIRE_VERSION");
+      expect(codeOf(() => decodeMessage(bytes, "commitment"))).toBe("WIRE_VERSION");
+    }
+    const nested = canonical({ ...raw(sample("bundle-commit-reveal")), close: { ...raw(sample("close")), v: { toString: 0 } } });
+    expect(codeOf(() => decodeMessage(nested, "bundle"))).toBe("WIRE_VERSION");
+  });
+
   it("rejects anything that is not a map of the right shape (WIRE_SCHEMA)", () => {
     expect(codeOf(() => decodeMessage(canonical([1, 2, 3])))).toBe("WIRE_SCHEMA");
     expect(codeOf(() => decodeMessage(canonical("commitment")))).toBe("WIRE_SCHEMA");
