@@ -104,7 +104,10 @@ export async function runExampleSequencer(init: ExampleSequencerInit): Promise<E
       if (outcome.kind === "no-agreement") print(`  request ${outcome.requestId.slice(0, 12)}: no agreement (${outcome.result.reason})`);
     }
   })();
+  // Resumes what the store holds from an earlier run, then (the network is up) publishes it again
+  // and fetches what the committee sent meanwhile. A first run has nothing to catch up on.
   await pool.start();
+  await pool.catchUp();
 
   // 2. The mempool: inference calls arrive at seeded random times and are submitted at once.
   //    `submit` signs, stores and publishes the request, and returns without waiting for a model.

@@ -43,6 +43,7 @@ export type ErrorCode =
   | "SLASHING_CONFLICT"
   | "BACKEND"
   | "BACKPRESSURE"
+  | "FETCH_FAILED"
   | "STORE"
   | "SCENARIO";
 

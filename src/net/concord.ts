@@ -4,10 +4,14 @@
  * adapter in validation.ts maps them). Publishing encodes canonically and retries while no peer
  * is subscribed yet.
  */
+import { isConcordError } from "../errors.ts";
+import { toHex } from "../wire/hash.ts";
+import { requestIdOf } from "../wire/ids.ts";
 import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
-import type { Message, MessageKind } from "../wire/types.ts";
+import type { Bytes, Message, MessageKind } from "../wire/types.ts";
 import { MESH_PARAMS } from "./constants.ts";
+import { answerFetch, askFetch, DEFAULT_FETCH_TIMEOUT_MS, fetchProtocol, MAX_FETCH_REQUESTS, RecentMessages, type RecentMessagesLimits } from "./fetch.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
 import { topicKindOf, topicName } from "./topics.ts";
 
@@ -22,6 +26,17 @@ export interface ConcordNetworkInit extends Omit<GossipNodeInit, "topics" | "max
   /** Publish retries while no peer is subscribed to the topic (default 20, 250 ms apart). */
   publishRetries?: number;
   publishRetryMs?: number;
+  /** What this peer keeps to answer catch-up fetches with (see fetch.ts). */
+  recentMessages?: RecentMessagesLimits;
+}
+
+/** What a catch-up fetch brought. */
+export interface FetchResult {
+  /** Peers that answered. */
+  peers: number;
+  /** Messages received, and those of them the receiver accepted (the rest: duplicates, stale, invalid). */
+  received: number;
+  accepted: number;
 }
 
 export interface ConcordNetwork {
@@ -35,9 +50,28 @@ export interface ConcordNetwork {
    * mesh carries the rest. Throws after `timeoutMs`.
    */
   waitForPeers(count: number, timeoutMs: number): Promise<void>;
+  /**
+   * Catch-up: asks up to `peers` subscribed peers (default 3) for the messages they hold for
+   * `requests`, and hands each one to the receiver exactly as if gossip had delivered it, in
+   * protocol order. For a peer that was down: what was published meanwhile is not gossiped
+   * again. A peer that does not answer within `timeoutMs` is skipped.
+   */
+  fetch(requests: readonly Bytes[], options?: { peers?: number; timeoutMs?: number }): Promise<FetchResult>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** The order the protocol runs in: a catch-up hands messages over in it (a close needs its commitments first). */
+const PROTOCOL_ORDER: Record<MessageKind, number> = {
+  request: 0,
+  commitment: 1,
+  close: 2,
+  reveal: 3,
+  output: 3,
+  bundle: 4,
+  "no-agreement": 5,
+  equivocation: 5,
+};
 
 export function concordTopic(chain: string, kind: MessageKind): string {
   return topicName(chain, topicKindOf(kind));
@@ -46,14 +80,19 @@ export function concordTopic(chain: string, kind: MessageKind): string {
 export async function createConcordNetwork(init: ConcordNetworkInit, components: GossipNodeComponents): Promise<ConcordNetwork> {
   const { chain, publishRetries = 20, publishRetryMs = 250, ...gossipInit } = init;
   const topics = MESSAGE_KINDS.map((kind) => concordTopic(chain, kind));
+  const protocol = fetchProtocol(chain);
   const gossip = await createGossipNode({ ...gossipInit, topics, maxMessageBytes: MAX_MESSAGE_BYTES }, components);
   let receiver: MessageReceiver | undefined;
+  const recent = new RecentMessages(init.recentMessages);
+  // Validates like gossip and keeps what the receiver accepted, to answer fetches with.
+  const accept = (kind: MessageKind, payload: Uint8Array, fromPeer: string): void => {
+    // [REJECT] The payload is the canonical encoding of a message of this topic's kind.
+    const message = decodeMessage(payload, kind);
+    receiver?.(message, fromPeer, payload);
+    recent.add(requestIdOf(message), payload);
+  };
   for (const kind of MESSAGE_KINDS) {
-    gossip.registerValidator(concordTopic(chain, kind), (payload, fromPeer) => {
-      // [REJECT] The payload is the canonical encoding of a message of this topic's kind.
-      const message = decodeMessage(payload, kind);
-      receiver?.(message, fromPeer, payload);
-    });
+    gossip.registerValidator(concordTopic(chain, kind), (payload, fromPeer) => accept(kind, payload, fromPeer));
   }
   let stopped = false;
   return {
@@ -64,6 +103,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     async publish(message) {
       const topic = concordTopic(chain, message.t);
       const payload = encodeMessage(message);
+      recent.add(requestIdOf(message), payload);
       let result = await gossip.publish(topic, payload);
       for (let attempt = 0; result.recipients === 0 && !result.duplicate && attempt < publishRetries && !stopped; attempt++) {
         await new Promise((resolve) => setTimeout(resolve, publishRetryMs));
@@ -81,8 +121,51 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
       const mesh = Math.min(count, MESH_PARAMS.Dlo);
       await Promise.all([...new Set(topics)].map((topic) => gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));
     },
+    async fetch(requests, options = {}) {
+      const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
+      const peers = gossip.subscribers(topics[0] as string).slice(0, options.peers ?? 3);
+      const result: FetchResult = { peers: 0, received: 0, accepted: 0 };
+      const asked = new Set(requests.map(toHex));
+      await Promise.all(
+        peers.map(async (peer) => {
+          const payloads: Bytes[] = [];
+          try {
+            for (let at = 0; at < requests.length; at += MAX_FETCH_REQUESTS) {
+              const stream = await gossip.openStream(peer, protocol, AbortSignal.timeout(timeoutMs));
+              payloads.push(...(await askFetch(stream, requests.slice(at, at + MAX_FETCH_REQUESTS), timeoutMs)));
+            }
+          } catch (error) {
+            components.logger.debug({ peer, error: String(error) }, "catch-up fetch failed");
+            return;
+          }
+          result.peers++;
+          result.received += payloads.length;
+          const messages: { message: Message; payload: Bytes }[] = [];
+          for (const payload of payloads) {
+            try {
+              const message = decodeMessage(payload);
+              // Only what was asked for: an answer cannot push other requests' messages.
+              if (asked.has(toHex(requestIdOf(message)))) messages.push({ message, payload });
+            } catch {
+              // Undecodable: counted as received, not accepted.
+            }
+          }
+          messages.sort((a, b) => PROTOCOL_ORDER[a.message.t] - PROTOCOL_ORDER[b.message.t]);
+          for (const { message, payload } of messages) {
+            try {
+              accept(message.t, payload, peer);
+              result.accepted++;
+            } catch (error) {
+              if (!isConcordError(error)) throw error;
+            }
+          }
+        }),
+      );
+      return result;
+    },
     async start() {
       await gossip.start();
+      await gossip.handle(protocol, (stream) => answerFetch(stream, recent));
     },
     async stop() {
       stopped = true;

@@ -28,9 +28,9 @@ import { gossipsub, StrictNoSign } from "@libp2p/gossipsub";
 import type { GossipSub, GossipsubMessage, GossipsubOpts, TopicValidatorFn } from "@libp2p/gossipsub";
 import { createPeerScoreParams, validatePeerScoreParams, validatePeerScoreThresholds } from "@libp2p/gossipsub/score";
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from "@libp2p/gossipsub/score";
-import type { PeerId, PeerInfo, PrivateKey } from "@libp2p/interface";
+import type { PeerId, PeerInfo, PrivateKey, Stream } from "@libp2p/interface";
 import { generateKeyPair, generateKeyPairFromSeed } from "@libp2p/crypto/keys";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import { CODE_P2P, multiaddr } from "@multiformats/multiaddr";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Registry } from "prom-client";
@@ -504,6 +504,19 @@ export class GossipNode {
       signal: AbortSignal.timeout(this.settings.dialTimeoutMs),
     });
     return connection.remotePeer.toString();
+  }
+
+  /**
+   * Serves a direct-stream protocol (beside gossip): `handler` gets each inbound stream and the
+   * peer that opened it. At most `maxInboundStreams` at once per connection.
+   */
+  async handle(protocol: string, handler: (stream: Stream, fromPeer: string) => Promise<void>, maxInboundStreams = 2): Promise<void> {
+    await this.libp2p.handle(protocol, (stream, connection) => handler(stream, connection.remotePeer.toString()), { maxInboundStreams });
+  }
+
+  /** Opens a stream on `protocol` to a peer (dialing it if needed). */
+  async openStream(peer: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    return this.libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal });
   }
 
   /** Messages waiting for a topic's handlers. */

@@ -44,6 +44,19 @@ export interface PoolNetwork {
   /** `payload`, when given, is the message's canonical encoding (ConcordNetwork passes it). */
   attach(receiver: (message: Message, fromPeer: string, payload?: Bytes) => void): void;
   publish(message: Message): Promise<unknown>;
+  /**
+   * Asks peers for what they hold for `requests`, handing it to the receiver like gossip
+   * (ConcordNetwork.fetch). Optional: without it, `catchUp` only publishes again.
+   */
+  fetch?(requests: readonly Bytes[]): Promise<unknown>;
+}
+
+/** What `catchUp` did. */
+export interface CatchUpResult {
+  /** Requests and closes published again. */
+  republished: number;
+  /** Requests whose messages were asked of peers. */
+  fetched: number;
 }
 
 export interface PoolDefaults {
@@ -173,7 +186,7 @@ export class Pool {
   /** Store writes, in the order their events happened, one commit per turn of the event loop. */
   readonly #commits: GroupCommit;
   #running = false;
-  /** Ids of the requests `start` resumed from the store, for `rebroadcast`. */
+  /** Ids of the requests `start` resumed from the store, for `catchUp`. */
   #resumed: string[] = [];
   /** Counters a caller can read or export as metrics. */
   readonly counters = { submitted: 0, agreed: 0, noAgreement: 0, badBundles: 0, retries: 0, evidence: 0 };
@@ -209,25 +222,30 @@ export class Pool {
   }
 
   /**
-   * After a restart: publishes again every request `start` resumed that is still undecided, then
-   * the close the store holds for it, if any (the same bytes: peers that saw them drop them as
-   * duplicates). Without it, a crash between a store write and its publish leaves the committee
-   * without the request (nobody runs it) or without the close (nobody reveals) until the
-   * deadline. Call it once the network is started (`start` runs before the network's start).
-   * Returns how many messages it published.
+   * After a restart, once the network is started (`start` runs before the network's start):
+   * for every request `start` resumed that is still undecided,
+   * - publishes the request again, then the close the store holds for it, if any (the same bytes:
+   *   peers that saw them drop them as duplicates). Without it, a crash between a store write and
+   *   its publish leaves the committee without the request (nobody runs it) or without the close
+   *   (nobody reveals) until the deadline;
+   * - asks peers for what was published while the pool was down (`network.fetch`): gossip does
+   *   not deliver it again, so commitments, outputs or a bundle sent meanwhile would be lost and
+   *   the request would end in NoAgreement although the committee agreed.
    */
-  async rebroadcast(): Promise<number> {
+  async catchUp(): Promise<CatchUpResult> {
     await this.#commits.settled();
-    let published = 0;
+    let republished = 0;
     const publish = (id: string, message: Message) =>
       this.#init.network.publish(message).then(
-        () => void published++,
-        (error: unknown) => this.#logger.warn({ request: id, kind: message.t, error: String(error) }, "rebroadcast failed"),
+        () => void republished++,
+        (error: unknown) => this.#logger.warn({ request: id, kind: message.t, error: String(error) }, "republish failed"),
       );
+    const undecided: Bytes[] = [];
     await Promise.all(
       this.#resumed.splice(0).map(async (id) => {
         const entry = this.book.get(id);
         if (!entry || this.#isDecided(entry)) return;
+        undecided.push(entry.context.id);
         const record = await this.#init.store.get(entry.context.id);
         if (!record) return;
         await publish(id, decodeMessage(record.request.encoded, "request"));
@@ -236,7 +254,10 @@ export class Pool {
         if (close) await publish(id, decodeMessage(close.encoded, "close"));
       }),
     );
-    return published;
+    const network = this.#init.network;
+    if (network.fetch === undefined || undecided.length === 0) return { republished, fetched: 0 };
+    await network.fetch(undecided).catch((error: unknown) => this.#logger.warn({ error: String(error) }, "catch-up fetch failed"));
+    return { republished, fetched: undecided.length };
   }
 
   /** Requests submitted and not yet decided. */

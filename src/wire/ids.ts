@@ -27,6 +27,20 @@ export function requestId(request: InferenceRequest | InferenceRequestBody): Byt
   return taggedHash("concord/request-id", bodyBytes(request as InferenceRequest));
 }
 
+/** The id of the request a message is about. */
+export function requestIdOf(message: Message): Bytes {
+  switch (message.t) {
+    case "request":
+      return requestId(message);
+    case "bundle":
+      return requestId(message.request);
+    case "equivocation":
+      return message.first.request;
+    default:
+      return message.request;
+  }
+}
+
 /** Hash of what a reveal opens to: the output and its evidence. */
 export function payloadHash(output: string, evidence: Evidence | undefined): Bytes {
   return taggedHash("concord/payload", encodeCanonical({ output, evidence: evidence ? wireEvidence(evidence) : null }));

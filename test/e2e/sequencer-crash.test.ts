@@ -10,7 +10,7 @@
  * delivery jitter (fixed backend, 15..150 ms per node), not node processes: so a kill takes the
  * committee down with the pool, and what comes back up knows only what is on disk. That is the
  * harder case for the pool: it must publish its pending requests and stored closes again
- * (`rebroadcast`) for anyone to work on them.
+ * (`catchUp`) for anyone to work on them.
  *
  * After each kill and at the end, against the child's acknowledgements and the file:
  * - pending requests are resumed and reach an outcome (all agreed: the committee is honest);
@@ -70,7 +70,7 @@ class Acks {
         case "started":
           // Every resumed request is in flight after start, unless it was decided in the
           // meantime (its deadline can pass while the restarted child starts up on a loaded
-          // machine); rebroadcast re-publishes the still-undecided ones and their stored closes.
+          // machine); catchUp re-publishes the still-undecided ones and their stored closes.
           // That each resumed request reaches an outcome is checked after the last run.
           expect(Number(a), "requests in flight after start").toBeLessThanOrEqual(resumed.size);
           expect(Number(b)).toBeLessThanOrEqual(resumed.size + [...resumed.values()].filter((close) => close !== "-").length);

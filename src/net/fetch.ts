@@ -1,0 +1,161 @@
+/**
+ * Catch-up (spec/06, "Catching up"): a peer that was down, typically a sequencer's pool after a
+ * crash, asks connected peers for the messages they hold for some requests, over a direct stream
+ * instead of gossip. Gossip cannot carry them again: every peer that saw a message drops a second
+ * copy of the same bytes as a duplicate, and the mesh keeps only seconds of history.
+ *
+ *   protocol   /concord/{version}/{chain}/fetch
+ *   frame      u32 big-endian length, then that many bytes
+ *   ask        one frame: 1..MAX_FETCH_REQUESTS request ids, 32 bytes each
+ *   answer     one frame holding a u32 (big-endian) count, then that many frames, each a
+ *              message's canonical bytes; then the answering side closes the stream
+ *
+ * Every message that comes back goes through the same checks as one from gossip (decoded
+ * strictly, then handed to the receiver, which verifies it), so a peer can answer with nothing
+ * worse than what it could publish. Answers are bounded: what a peer keeps is bounded
+ * (RecentMessages), and a reader refuses more frames or bytes than it asked room for.
+ */
+import type { Stream } from "@libp2p/interface";
+import { lpStream, type LengthPrefixedStream } from "@libp2p/utils";
+import { ConcordError } from "../errors.ts";
+import { toHex } from "../wire/hash.ts";
+import { HASH_BYTES, MAX_COMMITTEE, MAX_MESSAGE_BYTES } from "../wire/limits.ts";
+import type { Bytes } from "../wire/types.ts";
+import { TOPIC_PREFIX, TOPIC_VERSION } from "./topics.ts";
+
+/** Most request ids one ask may name. */
+export const MAX_FETCH_REQUESTS = 64;
+/**
+ * Most messages kept (and answered) per request: a request, n commitments, a close, n reveals or
+ * outputs, bundles, no-agreements and evidence, with room to spare at the largest committee.
+ */
+export const MAX_MESSAGES_PER_REQUEST = 3 * MAX_COMMITTEE + 8;
+/** How long one ask may take, from opening the stream to the last frame. */
+export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
+
+export function fetchProtocol(chain: string): string {
+  return `/${TOPIC_PREFIX}/${TOPIC_VERSION}/${chain}/fetch`;
+}
+
+export interface RecentMessagesLimits {
+  /** Requests kept; the oldest (by first message) goes first. Default 4,096. */
+  maxRequests?: number;
+  /** Bytes of messages kept in all. Default 64 MiB. */
+  maxBytes?: number;
+}
+
+/**
+ * The messages a peer accepted or published lately, by request, in the order it had them:
+ * what it answers a fetch with. Bounded by request count and bytes, oldest request first out.
+ */
+export class RecentMessages {
+  readonly #byRequest = new Map<string, Bytes[]>();
+  readonly #maxRequests: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  constructor(limits: RecentMessagesLimits = {}) {
+    this.#maxRequests = limits.maxRequests ?? 4_096;
+    this.#maxBytes = limits.maxBytes ?? 64 * 1024 * 1024;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get requests(): number {
+    return this.#byRequest.size;
+  }
+
+  add(request: Bytes, payload: Bytes): void {
+    const key = toHex(request);
+    let list = this.#byRequest.get(key);
+    if (list === undefined) {
+      list = [];
+      this.#byRequest.set(key, list);
+    }
+    if (list.length >= MAX_MESSAGES_PER_REQUEST || list.some((kept) => Buffer.compare(kept, payload) === 0)) return;
+    list.push(payload);
+    this.#bytes += payload.length;
+    for (const [oldest, messages] of this.#byRequest) {
+      if (this.#byRequest.size <= this.#maxRequests && this.#bytes <= this.#maxBytes) break;
+      this.#byRequest.delete(oldest);
+      for (const message of messages) this.#bytes -= message.length;
+    }
+  }
+
+  get(request: Bytes): readonly Bytes[] {
+    return this.#byRequest.get(toHex(request)) ?? [];
+  }
+}
+
+/**
+ * Frames on a fetch stream, with at most `maxBytes` in one. A fixed four-byte length: a varint
+ * length made of continuation bytes would keep a reader waiting for its end instead of failing.
+ */
+export function fetchFrames(stream: Stream, maxBytes: number = MAX_MESSAGE_BYTES): LengthPrefixedStream<Stream> {
+  return lpStream(stream, {
+    maxDataLength: maxBytes,
+    maxLengthLength: 4,
+    maxBufferSize: maxBytes + 1024,
+    lengthEncoder: u32,
+    lengthDecoder: (data: { byteLength: number; subarray(start: number, end: number): Uint8Array }) => {
+      if (data.byteLength < 4) throw new RangeError("a frame length is four bytes");
+      const length = data.subarray(0, 4);
+      return new DataView(length.buffer, length.byteOffset, 4).getUint32(0);
+    },
+  });
+}
+
+function u32(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value);
+  return bytes;
+}
+
+const fetchError = (details: string) => new ConcordError("FETCH_FAILED", "catch-up fetch failed", { details });
+
+/** Answers one ask on `stream` from `recent`, then closes it. A bad ask aborts the stream. */
+export async function answerFetch(stream: Stream, recent: RecentMessages, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): Promise<void> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const frames = fetchFrames(stream, MAX_FETCH_REQUESTS * HASH_BYTES);
+  try {
+    const ask = (await frames.read({ signal })).subarray();
+    if (ask.length === 0 || ask.length % HASH_BYTES !== 0) throw fetchError(`an ask of ${ask.length} bytes`);
+    const payloads: Bytes[] = [];
+    for (let at = 0; at < ask.length; at += HASH_BYTES) payloads.push(...recent.get(ask.subarray(at, at + HASH_BYTES)));
+    await frames.writeV([u32(payloads.length), ...payloads], { signal });
+    await stream.close({ signal });
+  } catch (error) {
+    stream.abort(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/**
+ * Asks for the messages held for `requests` on `stream` (opened on fetchProtocol) and returns
+ * their bytes, unchecked: the caller checks each one as it would a gossip message.
+ */
+export async function askFetch(stream: Stream, requests: readonly Bytes[], timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): Promise<Bytes[]> {
+  if (requests.length === 0 || requests.length > MAX_FETCH_REQUESTS) throw fetchError(`${requests.length} request ids in one ask`);
+  const signal = AbortSignal.timeout(timeoutMs);
+  const frames = fetchFrames(stream);
+  try {
+    const ask = new Uint8Array(requests.length * HASH_BYTES);
+    requests.forEach((id, i) => {
+      if (id.length !== HASH_BYTES) throw fetchError(`a request id of ${id.length} bytes`);
+      ask.set(id, i * HASH_BYTES);
+    });
+    await frames.write(ask, { signal });
+    const header = (await frames.read({ signal })).subarray();
+    if (header.length !== 4) throw fetchError(`an answer header of ${header.length} bytes`);
+    const count = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
+    if (count > requests.length * MAX_MESSAGES_PER_REQUEST) throw fetchError(`${count} messages for ${requests.length} requests`);
+    const payloads: Bytes[] = [];
+    for (let i = 0; i < count; i++) payloads.push((await frames.read({ signal })).subarray());
+    await stream.close({ signal });
+    return payloads;
+  } catch (error) {
+    stream.abort(error instanceof Error ? error : new Error(String(error)));
+    throw error instanceof ConcordError ? error : fetchError(error instanceof Error ? error.message : String(error));
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Catch-up fetches between real libp2p nodes (memory transport, the full stack: noise, yamux,
+ * gossipsub): a peer answers from what it accepted or published; the asker hands what comes back
+ * to its receiver in protocol order, only for the requests it asked about; a peer that answers
+ * with junk, or asks with junk, breaks nothing.
+ */
+import type { Stream } from "@libp2p/interface";
+import { afterEach, describe, expect, it } from "vitest";
+import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
+import { fetchFrames, fetchProtocol } from "../../src/net/fetch.ts";
+import { createGossipNode, type GossipNode } from "../../src/net/gossip.ts";
+import { silentLogger } from "../../src/net/logger.ts";
+import { taggedHash, toHex } from "../../src/wire/hash.ts";
+import { requestId, requestIdOf } from "../../src/wire/ids.ts";
+import { encodeMessage, MESSAGE_KINDS } from "../../src/wire/messages.ts";
+import type { Message } from "../../src/wire/types.ts";
+import { runRequest, testNetwork, testRequest } from "../helpers/fixtures.ts";
+
+const net = testNetwork();
+const CHAIN = net.config.chain;
+let counter = 0;
+let stoppers: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  await Promise.all(stoppers.map((stop) => stop()));
+  stoppers = [];
+});
+
+const address = () => `/memory/concord-fetch-${process.pid}-${counter++}`;
+
+/** A ConcordNetwork on the memory transport whose receiver records what it is handed. */
+async function peer(bootstrap: string[] = []): Promise<{ network: ConcordNetwork; received: Message[] }> {
+  const network = await createConcordNetwork(
+    { chain: CHAIN, listen: [address()], transports: ["memory"], bootstrap, publishRetries: 0, privateKey: taggedHash("fetch-test/peer", String(counter)) },
+    { logger: silentLogger },
+  );
+  const received: Message[] = [];
+  network.attach((message) => void received.push(message));
+  await network.start();
+  stoppers.push(() => network.stop());
+  return { network, received };
+}
+
+/** A peer on every Concord topic that answers fetches with `answer` (anything it likes). */
+async function rawPeer(answer: (stream: Stream) => Promise<void>): Promise<GossipNode> {
+  const node = await createGossipNode({ topics: MESSAGE_KINDS.map((kind) => concordTopic(CHAIN, kind)), listen: [address()], transports: ["memory"] }, { logger: silentLogger });
+  await node.start();
+  await node.handle(fetchProtocol(CHAIN), answer);
+  stoppers.push(() => node.stop());
+  return node;
+}
+
+/** Every message of one agreed commit-reveal request: request, commitments, close, reveals, bundle. */
+function requestMessages(label: string): Message[] {
+  const request = testRequest(net, { input: label });
+  const { collector, reveals } = runRequest(net, request, () => ({ output: "Paris" }));
+  const bundle = collector.bundle;
+  if (!bundle?.close) throw new Error("test: no commit-reveal bundle");
+  const commitments = reveals.map((reveal) => ({ t: "commitment", v: reveal.v, chain: reveal.chain, request: reveal.request, node: reveal.node, commitment: bundle.close?.commitments.find((c) => c.node === reveal.node)?.commitment, sig: reveal.commitmentSig }) as Message);
+  return [request, ...commitments, bundle.close, ...reveals, bundle];
+}
+
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("catch-up fetch over libp2p", () => {
+  it("hands over what a peer published, for the requests asked about, in protocol order", async () => {
+    const holder = await peer();
+    const first = requestMessages("first");
+    const second = requestMessages("second");
+    // Published with nobody listening: kept all the same, and gossip will never bring them.
+    for (const message of [...[...first].reverse(), ...second]) await holder.network.publish(message);
+
+    const late = await peer(holder.network.gossip.multiaddrs);
+    await late.network.waitForPeers(1, 10_000);
+    const firstId = requestId(first[0] as never);
+    const result = await late.network.fetch([firstId]);
+    expect(result).toEqual({ peers: 1, received: first.length, accepted: first.length });
+    // Every message once; by kind in protocol order although they were published backwards.
+    const hexes = (messages: Message[]) => messages.map((message) => toHex(encodeMessage(message)));
+    expect(hexes(late.received).sort()).toEqual(hexes(first).sort());
+    expect(late.received.map((message) => message.t)).toEqual(first.map((message) => message.t));
+    expect(late.received.every((message) => toHex(requestIdOf(message)) === toHex(firstId))).toBe(true);
+  });
+
+  it("keeps what it received and accepted, and answers with it too", async () => {
+    const origin = await peer();
+    const relay = await peer(origin.network.gossip.multiaddrs);
+    await relay.network.waitForPeers(1, 10_000);
+    const messages = requestMessages("relayed");
+    for (const message of messages) await origin.network.publish(message);
+    await waitUntil(() => relay.received.length === messages.length, "gossip to the relay");
+    await origin.network.stop();
+
+    const late = await peer(relay.network.gossip.multiaddrs);
+    await late.network.waitForPeers(1, 10_000);
+    const result = await late.network.fetch([requestIdOf(messages[0] as Message)]);
+    expect(result.accepted).toBe(messages.length);
+  });
+
+  it("takes nothing from an answer but well-formed messages of the requests asked about", async () => {
+    const asked = requestMessages("asked");
+    const other = requestMessages("other");
+    const junk = await rawPeer(async (stream) => {
+      const frames = fetchFrames(stream);
+      await frames.read();
+      await frames.writeV([Uint8Array.of(0, 0, 0, 4), new Uint8Array([0xff, 0x00]), encodeMessage(other[0] as Message), encodeMessage(asked[1] as Message), encodeMessage(asked[0] as Message)]);
+      await stream.close();
+    });
+    const late = await peer(junk.multiaddrs);
+    await late.network.waitForPeers(1, 10_000);
+    const result = await late.network.fetch([requestIdOf(asked[0] as Message)]);
+    expect(result).toEqual({ peers: 1, received: 4, accepted: 2 });
+    // The request first, then its commitment: protocol order, not the order they came in.
+    expect(late.received.map((message) => message.t)).toEqual(["request", "commitment"]);
+  });
+
+  it("gives up on a peer that claims more messages than it may send, or never answers, and goes on", async () => {
+    const liar = await rawPeer(async (stream) => {
+      const frames = fetchFrames(stream);
+      await frames.read();
+      await frames.write(Uint8Array.of(0xff, 0xff, 0xff, 0xff));
+    });
+    const silent = await rawPeer(async () => {
+      // Reads nothing, answers nothing: the asker's timeout ends it.
+    });
+    const late = await peer([...liar.multiaddrs, ...silent.multiaddrs]);
+    await late.network.waitForPeers(2, 10_000);
+    const started = Date.now();
+    const result = await late.network.fetch([taggedHash("fetch-test", "nothing")], { timeoutMs: 1_000 });
+    expect(result).toEqual({ peers: 0, received: 0, accepted: 0 });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("survives junk asks and still answers a proper one", async () => {
+    const holder = await peer();
+    const messages = requestMessages("held");
+    for (const message of messages) await holder.network.publish(message);
+    const prober = await rawPeer(async () => undefined);
+    await prober.dial(holder.network.gossip.multiaddrs[0] as string);
+    const bad: Uint8Array[][] = [[new Uint8Array(0)], [new Uint8Array(33)], [new Uint8Array(65 * 32)]];
+    for (const frames of bad) {
+      const stream = await prober.openStream(holder.network.gossip.peerId, fetchProtocol(CHAIN), AbortSignal.timeout(5_000));
+      const lp = fetchFrames(stream);
+      await lp.writeV(frames).catch(() => undefined);
+      // The holder aborts the stream: reading ends in an error or nothing, never an answer.
+      // The holder aborts the stream: reading ends in an error, never an answer.
+      await expect(lp.read({ signal: AbortSignal.timeout(2_000) })).rejects.toThrow(/reset/);
+    }
+    // Raw bytes, a frame length far past what an ask may be: refused at once, not at a timeout.
+    const stream = await prober.openStream(holder.network.gossip.peerId, fetchProtocol(CHAIN), AbortSignal.timeout(5_000));
+    stream.send(new Uint8Array(64).fill(0xff));
+    await expect(fetchFrames(stream).read({ signal: AbortSignal.timeout(2_000) })).rejects.toThrow(/reset/);
+
+    const late = await peer(holder.network.gossip.multiaddrs);
+    await late.network.waitForPeers(1, 10_000);
+    expect((await late.network.fetch([requestIdOf(messages[0] as Message)])).accepted).toBe(messages.length);
+  }, 30_000);
+});

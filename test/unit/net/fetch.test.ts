@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { MAX_MESSAGES_PER_REQUEST, RecentMessages } from "../../../src/net/fetch.ts";
+import { taggedHash } from "../../../src/wire/hash.ts";
+
+const id = (label: string) => taggedHash("test/request", label);
+const bytes = (length: number, fill: number) => new Uint8Array(length).fill(fill);
+
+describe("RecentMessages", () => {
+  it("keeps each request's messages in the order it had them, once each", () => {
+    const recent = new RecentMessages();
+    recent.add(id("a"), bytes(3, 1));
+    recent.add(id("b"), bytes(3, 9));
+    recent.add(id("a"), bytes(4, 2));
+    recent.add(id("a"), bytes(3, 1));
+    expect(recent.get(id("a")).map((payload) => [...payload])).toEqual([[1, 1, 1], [2, 2, 2, 2]]);
+    expect(recent.get(id("c"))).toEqual([]);
+    expect(recent.bytes).toBe(10);
+  });
+
+  it("keeps at most MAX_MESSAGES_PER_REQUEST messages a request", () => {
+    const recent = new RecentMessages();
+    for (let i = 0; i < MAX_MESSAGES_PER_REQUEST + 5; i++) recent.add(id("a"), Uint8Array.of(i >> 8, i & 0xff));
+    expect(recent.get(id("a"))).toHaveLength(MAX_MESSAGES_PER_REQUEST);
+  });
+
+  it("drops whole requests, oldest first, past its request and byte bounds", () => {
+    const byCount = new RecentMessages({ maxRequests: 2 });
+    for (const label of ["a", "b", "c"]) byCount.add(id(label), bytes(1, 1));
+    expect([byCount.get(id("a")).length, byCount.get(id("b")).length, byCount.get(id("c")).length]).toEqual([0, 1, 1]);
+    expect(byCount.requests).toBe(2);
+
+    const byBytes = new RecentMessages({ maxBytes: 100 });
+    byBytes.add(id("a"), bytes(40, 1));
+    byBytes.add(id("b"), bytes(40, 2));
+    byBytes.add(id("a"), bytes(10, 3));
+    byBytes.add(id("c"), bytes(30, 4));
+    // 120 bytes: "a" (50, the oldest) goes, whole.
+    expect(byBytes.get(id("a"))).toEqual([]);
+    expect(byBytes.bytes).toBe(70);
+  });
+});
