@@ -5,13 +5,13 @@
  * is subscribed yet.
  */
 import { isConcordError } from "../errors.ts";
-import { toHex } from "../wire/hash.ts";
+import { sha256, toHex } from "../wire/hash.ts";
 import { requestIdOf } from "../wire/ids.ts";
 import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
 import { MESH_PARAMS } from "./constants.ts";
-import { answerFetch, askFetch, DEFAULT_FETCH_TIMEOUT_MS, fetchProtocol, MAX_FETCH_REQUESTS, RecentMessages, type RecentMessagesLimits } from "./fetch.ts";
+import { answerFetch, askFetch, DEFAULT_FETCH_PEERS, DEFAULT_FETCH_TIMEOUT_MS, fetchProtocol, MAX_FETCH_REQUESTS, RecentMessages, type RecentMessagesLimits } from "./fetch.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
 import { topicKindOf, topicName } from "./topics.ts";
 
@@ -51,10 +51,11 @@ export interface ConcordNetwork {
    */
   waitForPeers(count: number, timeoutMs: number): Promise<void>;
   /**
-   * Catch-up: asks up to `peers` subscribed peers (default 3) for the messages they hold for
-   * `requests`, and hands each one to the receiver exactly as if gossip had delivered it, in
-   * protocol order. For a peer that was down: what was published meanwhile is not gossiped
-   * again. A peer that does not answer within `timeoutMs` is skipped.
+   * Catch-up: asks the `peers` best-scored subscribed peers (default 4) for the messages they
+   * hold for `requests`, and hands each one to the receiver exactly as if gossip had delivered
+   * it, once, in protocol order. For a peer that was down: what was published meanwhile is not
+   * gossiped again. Waits up to `timeoutMs` for a first subscriber; a peer that does not answer
+   * within `timeoutMs` is skipped.
    */
   fetch(requests: readonly Bytes[], options?: { peers?: number; timeoutMs?: number }): Promise<FetchResult>;
   start(): Promise<void>;
@@ -84,12 +85,18 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
   const gossip = await createGossipNode({ ...gossipInit, topics, maxMessageBytes: MAX_MESSAGE_BYTES }, components);
   let receiver: MessageReceiver | undefined;
   const recent = new RecentMessages(init.recentMessages);
+  const keep = (message: Message, payload: Bytes): void => {
+    const request = requestIdOf(message);
+    // Evidence names any request id it likes: kept only beside a request this peer keeps
+    // already, so made-up ids cannot push real requests out.
+    if (message.t !== "equivocation" || recent.has(request)) recent.add(request, payload);
+  };
   // Validates like gossip and keeps what the receiver accepted, to answer fetches with.
   const accept = (kind: MessageKind, payload: Uint8Array, fromPeer: string): void => {
     // [REJECT] The payload is the canonical encoding of a message of this topic's kind.
     const message = decodeMessage(payload, kind);
     receiver?.(message, fromPeer, payload);
-    recent.add(requestIdOf(message), payload);
+    keep(message, payload);
   };
   for (const kind of MESSAGE_KINDS) {
     gossip.registerValidator(concordTopic(chain, kind), (payload, fromPeer) => accept(kind, payload, fromPeer));
@@ -103,7 +110,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     async publish(message) {
       const topic = concordTopic(chain, message.t);
       const payload = encodeMessage(message);
-      recent.add(requestIdOf(message), payload);
+      keep(message, payload);
       let result = await gossip.publish(topic, payload);
       for (let attempt = 0; result.recipients === 0 && !result.duplicate && attempt < publishRetries && !stopped; attempt++) {
         await new Promise((resolve) => setTimeout(resolve, publishRetryMs));
@@ -123,41 +130,68 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     },
     async fetch(requests, options = {}) {
       const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
-      const peers = gossip.subscribers(topics[0] as string).slice(0, options.peers ?? 3);
       const result: FetchResult = { peers: 0, received: 0, accepted: 0 };
+      if (requests.length === 0) return result;
+      // Just started: give subscriptions a moment to arrive before asking nobody.
+      const waitUntil = Date.now() + timeoutMs;
+      while (gossip.subscribers(topics[0] as string).length === 0 && Date.now() < waitUntil && !stopped) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // The best-scored peers: a peer that sent invalid messages is not asked before honest ones.
+      const peers = gossip
+        .subscribers(topics[0] as string)
+        .sort((a, b) => gossip.getPeerScore(b) - gossip.getPeerScore(a))
+        .slice(0, options.peers ?? DEFAULT_FETCH_PEERS);
       const asked = new Set(requests.map(toHex));
+      const seen = new Set<string>();
+      // Answers arrive concurrently and are applied one at a time, each in protocol order, so a
+      // message every peer sends is checked once.
+      let applying = Promise.resolve();
+      const apply = async (peer: string, payloads: readonly Bytes[]) => {
+        const messages: { message: Message; payload: Bytes }[] = [];
+        for (const payload of payloads) {
+          const key = toHex(sha256(payload));
+          if (seen.has(key)) continue;
+          seen.add(key);
+          try {
+            const message = decodeMessage(payload);
+            // Only what was asked for: an answer cannot push other requests' messages.
+            if (asked.has(toHex(requestIdOf(message)))) messages.push({ message, payload });
+          } catch {
+            // Undecodable: received, not accepted.
+          }
+        }
+        messages.sort((a, b) => PROTOCOL_ORDER[a.message.t] - PROTOCOL_ORDER[b.message.t]);
+        for (const [i, { message, payload }] of messages.entries()) {
+          try {
+            accept(message.t, payload, peer);
+            result.accepted++;
+          } catch (error) {
+            // As from gossip: a receiver's own bug ignores the message, it does not end the fetch.
+            if (!isConcordError(error)) components.logger.warn({ peer, kind: message.t, error: String(error) }, "fetched message failed unexpectedly");
+          }
+          // Checking is synchronous: let the event loop breathe between batches.
+          if (i % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
+        }
+      };
       await Promise.all(
         peers.map(async (peer) => {
-          const payloads: Bytes[] = [];
-          try {
-            for (let at = 0; at < requests.length; at += MAX_FETCH_REQUESTS) {
+          let answered = false;
+          for (let at = 0; at < requests.length && !stopped; at += MAX_FETCH_REQUESTS) {
+            let payloads: Bytes[];
+            try {
               const stream = await gossip.openStream(peer, protocol, AbortSignal.timeout(timeoutMs));
-              payloads.push(...(await askFetch(stream, requests.slice(at, at + MAX_FETCH_REQUESTS), timeoutMs)));
-            }
-          } catch (error) {
-            components.logger.debug({ peer, error: String(error) }, "catch-up fetch failed");
-            return;
-          }
-          result.peers++;
-          result.received += payloads.length;
-          const messages: { message: Message; payload: Bytes }[] = [];
-          for (const payload of payloads) {
-            try {
-              const message = decodeMessage(payload);
-              // Only what was asked for: an answer cannot push other requests' messages.
-              if (asked.has(toHex(requestIdOf(message)))) messages.push({ message, payload });
-            } catch {
-              // Undecodable: counted as received, not accepted.
-            }
-          }
-          messages.sort((a, b) => PROTOCOL_ORDER[a.message.t] - PROTOCOL_ORDER[b.message.t]);
-          for (const { message, payload } of messages) {
-            try {
-              accept(message.t, payload, peer);
-              result.accepted++;
+              payloads = await askFetch(stream, requests.slice(at, at + MAX_FETCH_REQUESTS), timeoutMs);
             } catch (error) {
-              if (!isConcordError(error)) throw error;
+              components.logger.debug({ peer, error: String(error) }, "catch-up fetch failed");
+              return;
             }
+            if (!answered) result.peers++;
+            answered = true;
+            result.received += payloads.length;
+            // Each ask's answer is applied before the next ask: one answer in memory at a time.
+            applying = applying.then(() => apply(peer, payloads)).catch((error: unknown) => components.logger.warn({ peer, error: String(error) }, "applying a fetched answer failed"));
+            await applying;
           }
         }),
       );

@@ -13,7 +13,7 @@
  * Every message that comes back goes through the same checks as one from gossip (decoded
  * strictly, then handed to the receiver, which verifies it), so a peer can answer with nothing
  * worse than what it could publish. Answers are bounded: what a peer keeps is bounded
- * (RecentMessages), and a reader refuses more frames or bytes than it asked room for.
+ * (RecentMessages), and a reader refuses more frames or bytes than an honest answer can have.
  */
 import type { Stream } from "@libp2p/interface";
 import { lpStream, type LengthPrefixedStream } from "@libp2p/utils";
@@ -32,6 +32,10 @@ export const MAX_FETCH_REQUESTS = 64;
 export const MAX_MESSAGES_PER_REQUEST = 3 * MAX_COMMITTEE + 8;
 /** How long one ask may take, from opening the stream to the last frame. */
 export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
+/** Peers a fetch asks by default: more than one, so one silent peer cannot withhold. */
+export const DEFAULT_FETCH_PEERS = 4;
+/** What a peer keeps by default, and so the most one answer may carry. */
+export const MAX_FETCH_ANSWER_BYTES = 64 * 1024 * 1024;
 
 export function fetchProtocol(chain: string): string {
   return `/${TOPIC_PREFIX}/${TOPIC_VERSION}/${chain}/fetch`;
@@ -56,7 +60,7 @@ export class RecentMessages {
 
   constructor(limits: RecentMessagesLimits = {}) {
     this.#maxRequests = limits.maxRequests ?? 4_096;
-    this.#maxBytes = limits.maxBytes ?? 64 * 1024 * 1024;
+    this.#maxBytes = limits.maxBytes ?? MAX_FETCH_ANSWER_BYTES;
   }
 
   get bytes(): number {
@@ -75,13 +79,19 @@ export class RecentMessages {
       this.#byRequest.set(key, list);
     }
     if (list.length >= MAX_MESSAGES_PER_REQUEST || list.some((kept) => Buffer.compare(kept, payload) === 0)) return;
-    list.push(payload);
+    // A copy: a payload from gossip can be a view into a much larger receive buffer, which
+    // keeping the view would keep alive uncounted.
+    list.push(new Uint8Array(payload));
     this.#bytes += payload.length;
     for (const [oldest, messages] of this.#byRequest) {
       if (this.#byRequest.size <= this.#maxRequests && this.#bytes <= this.#maxBytes) break;
       this.#byRequest.delete(oldest);
       for (const message of messages) this.#bytes -= message.length;
     }
+  }
+
+  has(request: Bytes): boolean {
+    return this.#byRequest.has(toHex(request));
   }
 
   get(request: Bytes): readonly Bytes[] {
@@ -123,7 +133,14 @@ export async function answerFetch(stream: Stream, recent: RecentMessages, timeou
     const ask = (await frames.read({ signal })).subarray();
     if (ask.length === 0 || ask.length % HASH_BYTES !== 0) throw fetchError(`an ask of ${ask.length} bytes`);
     const payloads: Bytes[] = [];
-    for (let at = 0; at < ask.length; at += HASH_BYTES) payloads.push(...recent.get(ask.subarray(at, at + HASH_BYTES)));
+    let bytes = 0;
+    for (let at = 0; at < ask.length; at += HASH_BYTES) {
+      for (const payload of recent.get(ask.subarray(at, at + HASH_BYTES))) {
+        // Never more than an asker takes (a peer configured to keep more sends the oldest part).
+        if ((bytes += payload.length) > MAX_FETCH_ANSWER_BYTES) break;
+        payloads.push(payload);
+      }
+    }
     await frames.writeV([u32(payloads.length), ...payloads], { signal });
     await stream.close({ signal });
   } catch (error) {
@@ -151,7 +168,12 @@ export async function askFetch(stream: Stream, requests: readonly Bytes[], timeo
     const count = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
     if (count > requests.length * MAX_MESSAGES_PER_REQUEST) throw fetchError(`${count} messages for ${requests.length} requests`);
     const payloads: Bytes[] = [];
-    for (let i = 0; i < count; i++) payloads.push((await frames.read({ signal })).subarray());
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const payload = (await frames.read({ signal })).subarray();
+      if ((bytes += payload.length) > MAX_FETCH_ANSWER_BYTES) throw fetchError(`an answer over ${MAX_FETCH_ANSWER_BYTES} bytes`);
+      payloads.push(payload);
+    }
     await stream.close({ signal });
     return payloads;
   } catch (error) {

@@ -48,15 +48,16 @@ export interface PoolNetwork {
    * Asks peers for what they hold for `requests`, handing it to the receiver like gossip
    * (ConcordNetwork.fetch). Optional: without it, `catchUp` only publishes again.
    */
-  fetch?(requests: readonly Bytes[]): Promise<unknown>;
+  fetch?(requests: readonly Bytes[]): Promise<{ peers: number }>;
 }
 
 /** What `catchUp` did. */
 export interface CatchUpResult {
   /** Requests and closes published again. */
   republished: number;
-  /** Requests whose messages were asked of peers. */
+  /** Requests whose messages were asked of peers, and how many peers answered. */
   fetched: number;
+  peers: number;
 }
 
 export interface PoolDefaults {
@@ -230,7 +231,8 @@ export class Pool {
    *   (nobody reveals) until the deadline;
    * - asks peers for what was published while the pool was down (`network.fetch`): gossip does
    *   not deliver it again, so commitments, outputs or a bundle sent meanwhile would be lost and
-   *   the request would end in NoAgreement although the committee agreed.
+   *   the request would end in NoAgreement although the committee agreed. If no peer answers,
+   *   calling it again asks again.
    */
   async catchUp(): Promise<CatchUpResult> {
     await this.#commits.settled();
@@ -255,9 +257,14 @@ export class Pool {
       }),
     );
     const network = this.#init.network;
-    if (network.fetch === undefined || undecided.length === 0) return { republished, fetched: 0 };
-    await network.fetch(undecided).catch((error: unknown) => this.#logger.warn({ error: String(error) }, "catch-up fetch failed"));
-    return { republished, fetched: undecided.length };
+    if (network.fetch === undefined || undecided.length === 0) return { republished, fetched: 0, peers: 0 };
+    const { peers } = await network.fetch(undecided).catch((error: unknown) => {
+      this.#logger.warn({ error: String(error) }, "catch-up fetch failed");
+      return { peers: 0 };
+    });
+    // Nobody answered (no peer yet): a later catchUp asks again.
+    if (peers === 0) this.#resumed.push(...undecided.map(toHex));
+    return { republished, fetched: undecided.length, peers };
   }
 
   /** Requests submitted and not yet decided. */

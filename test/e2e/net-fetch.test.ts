@@ -15,6 +15,7 @@ import { requestId, requestIdOf } from "../../src/wire/ids.ts";
 import { encodeMessage, MESSAGE_KINDS } from "../../src/wire/messages.ts";
 import type { Message } from "../../src/wire/types.ts";
 import { runRequest, testNetwork, testRequest } from "../helpers/fixtures.ts";
+import { sampleMessages, sampleNetwork } from "../spec/samples.ts";
 
 const net = testNetwork();
 const CHAIN = net.config.chain;
@@ -28,14 +29,17 @@ afterEach(async () => {
 
 const address = () => `/memory/concord-fetch-${process.pid}-${counter++}`;
 
-/** A ConcordNetwork on the memory transport whose receiver records what it is handed. */
-async function peer(bootstrap: string[] = []): Promise<{ network: ConcordNetwork; received: Message[] }> {
+/** A ConcordNetwork on the memory transport whose receiver records what it is handed (and may refuse it). */
+async function peer(bootstrap: string[] = [], refuse?: (message: Message) => void): Promise<{ network: ConcordNetwork; received: Message[] }> {
   const network = await createConcordNetwork(
     { chain: CHAIN, listen: [address()], transports: ["memory"], bootstrap, publishRetries: 0, privateKey: taggedHash("fetch-test/peer", String(counter)) },
     { logger: silentLogger },
   );
   const received: Message[] = [];
-  network.attach((message) => void received.push(message));
+  network.attach((message) => {
+    refuse?.(message);
+    received.push(message);
+  });
   await network.start();
   stoppers.push(() => network.stop());
   return { network, received };
@@ -120,6 +124,37 @@ describe("catch-up fetch over libp2p", () => {
     expect(late.received.map((message) => message.t)).toEqual(["request", "commitment"]);
   });
 
+  it("checks a message once however many times and peers send it, and goes on past a receiver's own bug", async () => {
+    const messages = requestMessages("repeated");
+    const copies = (stream: Stream) => async () => {
+      const frames = fetchFrames(stream);
+      await frames.read();
+      const payloads = [...Array(50).fill(encodeMessage(messages[1] as Message)), ...messages.map(encodeMessage)];
+      await frames.writeV([Uint8Array.of(0, 0, 0, payloads.length), ...payloads]);
+      await stream.close();
+    };
+    const first = await rawPeer((stream) => copies(stream)());
+    const second = await rawPeer((stream) => copies(stream)());
+    // The receiver throws a plain TypeError (a bug, not a verdict) on the close.
+    const late = await peer([...first.multiaddrs, ...second.multiaddrs], (message) => {
+      if (message.t === "close") throw new TypeError("receiver bug");
+    });
+    await late.network.waitForPeers(2, 10_000);
+    const result = await late.network.fetch([requestIdOf(messages[0] as Message)]);
+    expect(result).toEqual({ peers: 2, received: 2 * (50 + messages.length), accepted: messages.length - 1 });
+    expect(late.received).toHaveLength(messages.length - 1);
+    expect(late.received.map((message) => message.t)).not.toContain("close");
+  });
+
+  it("keeps evidence only beside a request it keeps: made-up request ids cannot crowd out real ones", async () => {
+    const holder = await peer();
+    const evidence = sampleMessages(sampleNetwork()).find((sample) => sample.name === "equivocation-commitments")?.message as Message;
+    await holder.network.publish(evidence);
+    const late = await peer(holder.network.gossip.multiaddrs);
+    await late.network.waitForPeers(1, 10_000);
+    expect((await late.network.fetch([requestIdOf(evidence)])).received).toBe(0);
+  });
+
   it("gives up on a peer that claims more messages than it may send, or never answers, and goes on", async () => {
     const liar = await rawPeer(async (stream) => {
       const frames = fetchFrames(stream);
@@ -148,7 +183,6 @@ describe("catch-up fetch over libp2p", () => {
       const stream = await prober.openStream(holder.network.gossip.peerId, fetchProtocol(CHAIN), AbortSignal.timeout(5_000));
       const lp = fetchFrames(stream);
       await lp.writeV(frames).catch(() => undefined);
-      // The holder aborts the stream: reading ends in an error or nothing, never an answer.
       // The holder aborts the stream: reading ends in an error, never an answer.
       await expect(lp.read({ signal: AbortSignal.timeout(2_000) })).rejects.toThrow(/reset/);
     }
