@@ -4,14 +4,14 @@
  * adapter in validation.ts maps them). Publishing encodes canonically and retries while no peer
  * is subscribed yet.
  */
-import { isConcordError } from "../errors.ts";
+import { ConcordError, isConcordError } from "../errors.ts";
 import { sha256, toHex } from "../wire/hash.ts";
 import { requestIdOf } from "../wire/ids.ts";
 import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
 import { MESH_PARAMS } from "./constants.ts";
-import { answerFetch, askFetch, DEFAULT_FETCH_PEERS, DEFAULT_FETCH_TIMEOUT_MS, fetchProtocol, MAX_FETCH_REQUESTS, RecentMessages, type RecentMessagesLimits } from "./fetch.ts";
+import { AskLimiter, answerFetch, askFetch, DEFAULT_FETCH_PEERS, DEFAULT_FETCH_TIMEOUT_MS, fetchProtocol, MAX_FETCH_REQUESTS, RecentMessages, type RecentMessagesLimits } from "./fetch.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
 import { topicKindOf, topicName } from "./topics.ts";
 
@@ -199,7 +199,11 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     },
     async start() {
       await gossip.start();
-      await gossip.handle(protocol, (stream) => answerFetch(stream, recent));
+      const limiter = new AskLimiter(Date.now);
+      await gossip.handle(protocol, async (stream, fromPeer) => {
+        if (limiter.allow(fromPeer)) await answerFetch(stream, recent);
+        else stream.abort(new ConcordError("BACKPRESSURE", "too many fetch asks", { details: fromPeer }));
+      });
     },
     async stop() {
       stopped = true;

@@ -123,6 +123,37 @@ function u32(value: number): Uint8Array {
   return bytes;
 }
 
+/** Asks one peer may make a minute: a restarted pool with 1,000 open requests makes 16. */
+export const MAX_ASKS_PER_PEER_MINUTE = 60;
+
+/**
+ * Counts asks per peer in fixed one-minute windows, so that one peer cannot make a node encrypt
+ * and upload its whole cache over and over. The clock is passed in.
+ */
+export class AskLimiter {
+  readonly #windows = new Map<string, { start: number; asks: number }>();
+  readonly #now: () => number;
+  readonly #limit: number;
+
+  constructor(now: () => number, limit = MAX_ASKS_PER_PEER_MINUTE) {
+    this.#now = now;
+    this.#limit = limit;
+  }
+
+  /** Counts an ask from `peer`; false once it is over the limit in this minute. */
+  allow(peer: string): boolean {
+    const now = this.#now();
+    let window = this.#windows.get(peer);
+    if (window === undefined || now - window.start >= 60_000) {
+      // Forget finished windows now and then: the map stays as small as the set of recent askers.
+      if (this.#windows.size >= 1_024) for (const [key, old] of this.#windows) if (now - old.start >= 60_000) this.#windows.delete(key);
+      window = { start: now, asks: 0 };
+      this.#windows.set(peer, window);
+    }
+    return ++window.asks <= this.#limit;
+  }
+}
+
 const fetchError = (details: string) => new ConcordError("FETCH_FAILED", "catch-up fetch failed", { details });
 
 /** Answers one ask on `stream` from `recent`, then closes it. A bad ask aborts the stream. */

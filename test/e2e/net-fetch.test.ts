@@ -7,7 +7,7 @@
 import type { Stream } from "@libp2p/interface";
 import { afterEach, describe, expect, it } from "vitest";
 import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
-import { fetchFrames, fetchProtocol } from "../../src/net/fetch.ts";
+import { fetchFrames, fetchProtocol, MAX_ASKS_PER_PEER_MINUTE } from "../../src/net/fetch.ts";
 import { createGossipNode, type GossipNode } from "../../src/net/gossip.ts";
 import { silentLogger } from "../../src/net/logger.ts";
 import { taggedHash, toHex } from "../../src/wire/hash.ts";
@@ -171,6 +171,26 @@ describe("catch-up fetch over libp2p", () => {
     expect(result).toEqual({ peers: 0, received: 0, accepted: 0 });
     expect(Date.now() - started).toBeLessThan(5_000);
   });
+
+  it("answers a peer at most MAX_ASKS_PER_PEER_MINUTE asks a minute", async () => {
+    const holder = await peer();
+    const prober = await rawPeer(async () => undefined);
+    await prober.dial(holder.network.gossip.multiaddrs[0] as string);
+    const ask = async () => {
+      const stream = await prober.openStream(holder.network.gossip.peerId, fetchProtocol(CHAIN), AbortSignal.timeout(5_000));
+      try {
+        const frames = fetchFrames(stream);
+        await frames.write(taggedHash("fetch-test", "nothing held"));
+        const header = await frames.read({ signal: AbortSignal.timeout(5_000) });
+        await stream.close();
+        return header.byteLength;
+      } catch {
+        return "reset";
+      }
+    };
+    for (let i = 0; i < MAX_ASKS_PER_PEER_MINUTE; i++) expect(await ask(), `ask ${i}`).toBe(4);
+    expect(await ask()).toBe("reset");
+  }, 30_000);
 
   it("survives junk asks and still answers a proper one", async () => {
     const holder = await peer();

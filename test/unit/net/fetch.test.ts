@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_MESSAGES_PER_REQUEST, RecentMessages } from "../../../src/net/fetch.ts";
+import { AskLimiter, MAX_MESSAGES_PER_REQUEST, RecentMessages } from "../../../src/net/fetch.ts";
 import { taggedHash } from "../../../src/wire/hash.ts";
 
 const id = (label: string) => taggedHash("test/request", label);
@@ -37,5 +37,18 @@ describe("RecentMessages", () => {
     // 120 bytes: "a" (50, the oldest) goes, whole.
     expect(byBytes.get(id("a"))).toEqual([]);
     expect(byBytes.bytes).toBe(70);
+  });
+});
+
+describe("AskLimiter", () => {
+  it("allows each peer its asks a minute, then refuses it until the next minute", () => {
+    let now = 1_000_000;
+    const limiter = new AskLimiter(() => now, 3);
+    expect([1, 2, 3, 4].map(() => limiter.allow("a"))).toEqual([true, true, true, false]);
+    expect(limiter.allow("b")).toBe(true);
+    now += 59_999;
+    expect(limiter.allow("a")).toBe(false);
+    now += 1;
+    expect(limiter.allow("a")).toBe(true);
   });
 });
