@@ -50,7 +50,7 @@ export function gossipMessageId(topic: string, payload: Uint8Array): Uint8Array 
   return id;
 }
 
-/** The id as gossipsub's seen caches key it (base64, like gossipsub's own msgIdToStrFn). */
+/** The id as gossipsub's seen caches key it (base64: the msgIdToStrFn gossip.ts gives gossipsub). */
 export function gossipMessageIdString(topic: string, payload: Uint8Array): string {
   const id = gossipMessageId(topic, payload);
   return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("base64");
