@@ -11,6 +11,7 @@ import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
 import { MESH_PARAMS } from "./constants.ts";
+import { createNetMetrics } from "./metrics.ts";
 import { AskLimiter, answerFetch, askFetch, DEFAULT_FETCH_PEERS, DEFAULT_FETCH_TIMEOUT_MS, fetchProtocol, MAX_FETCH_REQUESTS, RecentMessages, type RecentMessagesLimits } from "./fetch.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
 import { topicKindOf, topicName } from "./topics.ts";
@@ -84,6 +85,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
   const protocol = fetchProtocol(chain);
   const gossip = await createGossipNode({ ...gossipInit, topics, maxMessageBytes: MAX_MESSAGE_BYTES }, components);
   let receiver: MessageReceiver | undefined;
+  const metrics = components.metrics !== undefined ? createNetMetrics(components.metrics) : undefined;
   const recent = new RecentMessages(init.recentMessages);
   const keep = (message: Message, payload: Bytes): void => {
     const request = requestIdOf(message);
@@ -151,22 +153,28 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
         const messages: { message: Message; payload: Bytes }[] = [];
         for (const payload of payloads) {
           const key = toHex(sha256(payload));
-          if (seen.has(key)) continue;
-          seen.add(key);
-          try {
-            const message = decodeMessage(payload);
-            // Only what was asked for: an answer cannot push other requests' messages.
-            if (asked.has(toHex(requestIdOf(message)))) messages.push({ message, payload });
-          } catch {
-            // Undecodable: received, not accepted.
+          let kept = false;
+          if (!seen.has(key)) {
+            seen.add(key);
+            try {
+              const message = decodeMessage(payload);
+              // Only what was asked for: an answer cannot push other requests' messages.
+              kept = asked.has(toHex(requestIdOf(message)));
+              if (kept) messages.push({ message, payload });
+            } catch {
+              // Undecodable: received, not accepted.
+            }
           }
+          if (!kept) metrics?.fetched.inc({ result: "ignored" });
         }
         messages.sort((a, b) => PROTOCOL_ORDER[a.message.t] - PROTOCOL_ORDER[b.message.t]);
         for (const [i, { message, payload }] of messages.entries()) {
           try {
             accept(message.t, payload, peer);
             result.accepted++;
+            metrics?.fetched.inc({ result: "accepted" });
           } catch (error) {
+            metrics?.fetched.inc({ result: "ignored" });
             // As from gossip: a receiver's own bug ignores the message, it does not end the fetch.
             if (!isConcordError(error)) components.logger.warn({ peer, kind: message.t, error: String(error) }, "fetched message failed unexpectedly");
           }
@@ -201,8 +209,12 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
       await gossip.start();
       const limiter = new AskLimiter(Date.now);
       await gossip.handle(protocol, async (stream, fromPeer) => {
-        if (limiter.allow(fromPeer)) await answerFetch(stream, recent);
-        else stream.abort(new ConcordError("BACKPRESSURE", "too many fetch asks", { details: fromPeer }));
+        if (!limiter.allow(fromPeer)) {
+          stream.abort(new ConcordError("BACKPRESSURE", "too many fetch asks", { details: fromPeer }));
+          metrics?.fetchAnswered.inc({ outcome: "refused" });
+          return;
+        }
+        metrics?.fetchAnswered.inc({ outcome: (await answerFetch(stream, recent)) ? "answered" : "failed" });
       });
     },
     async stop() {

@@ -156,8 +156,8 @@ export class AskLimiter {
 
 const fetchError = (details: string) => new ConcordError("FETCH_FAILED", "catch-up fetch failed", { details });
 
-/** Answers one ask on `stream` from `recent`, then closes it. A bad ask aborts the stream. */
-export async function answerFetch(stream: Stream, recent: RecentMessages, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): Promise<void> {
+/** Answers one ask on `stream` from `recent`, then closes it; false if it aborted the stream (a bad ask, a timeout). */
+export async function answerFetch(stream: Stream, recent: RecentMessages, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): Promise<boolean> {
   const signal = AbortSignal.timeout(timeoutMs);
   const frames = fetchFrames(stream, MAX_FETCH_REQUESTS * HASH_BYTES);
   try {
@@ -174,8 +174,10 @@ export async function answerFetch(stream: Stream, recent: RecentMessages, timeou
     }
     await frames.writeV([u32(payloads.length), ...payloads], { signal });
     await stream.close({ signal });
+    return true;
   } catch (error) {
     stream.abort(error instanceof Error ? error : new Error(String(error)));
+    return false;
   }
 }
 

@@ -19,6 +19,10 @@ export interface NetMetrics {
   handlerErrors: Counter<"topic">;
   /** Publishes by outcome: sent, duplicate, no-peers. */
   published: Counter<"topic" | "outcome">;
+  /** Catch-up asks this node answered, by outcome: answered, refused (over the rate), failed. */
+  fetchAnswered: Counter<"outcome">;
+  /** Messages this node fetched, by result: accepted, or ignored (duplicate, invalid, not asked for). */
+  fetched: Counter<"result">;
 }
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
@@ -43,5 +47,7 @@ export function createNetMetrics(registry: Registry): NetMetrics {
     ),
     handlerErrors: counter(registry, "concord_gossip_handler_errors_total", "Gossip handlers that threw", ["topic"]),
     published: counter(registry, "concord_gossip_published_total", "Local publishes by outcome", ["topic", "outcome"]),
+    fetchAnswered: counter(registry, "concord_fetch_answered_total", "Catch-up fetch asks from peers by outcome", ["outcome"]),
+    fetched: counter(registry, "concord_fetch_messages_total", "Messages received in answer to this node's catch-up fetches, by result", ["result"]),
   };
 }

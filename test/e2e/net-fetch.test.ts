@@ -5,6 +5,7 @@
  * with junk, or asks with junk, breaks nothing.
  */
 import type { Stream } from "@libp2p/interface";
+import { Registry as PromRegistry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
 import { fetchFrames, fetchProtocol, MAX_ASKS_PER_PEER_MINUTE } from "../../src/net/fetch.ts";
@@ -15,6 +16,7 @@ import { requestId, requestIdOf } from "../../src/wire/ids.ts";
 import { encodeMessage, MESSAGE_KINDS } from "../../src/wire/messages.ts";
 import type { Message } from "../../src/wire/types.ts";
 import { runRequest, testNetwork, testRequest } from "../helpers/fixtures.ts";
+import { counterValue } from "../helpers/processes.ts";
 import { sampleMessages, sampleNetwork } from "../spec/samples.ts";
 
 const net = testNetwork();
@@ -30,10 +32,11 @@ afterEach(async () => {
 const address = () => `/memory/concord-fetch-${process.pid}-${counter++}`;
 
 /** A ConcordNetwork on the memory transport whose receiver records what it is handed (and may refuse it). */
-async function peer(bootstrap: string[] = [], refuse?: (message: Message) => void): Promise<{ network: ConcordNetwork; received: Message[] }> {
+async function peer(bootstrap: string[] = [], refuse?: (message: Message) => void): Promise<{ network: ConcordNetwork; received: Message[]; metrics: PromRegistry }> {
+  const metrics = new PromRegistry();
   const network = await createConcordNetwork(
     { chain: CHAIN, listen: [address()], transports: ["memory"], bootstrap, publishRetries: 0, privateKey: taggedHash("fetch-test/peer", String(counter)) },
-    { logger: silentLogger },
+    { logger: silentLogger, metrics },
   );
   const received: Message[] = [];
   network.attach((message) => {
@@ -42,7 +45,7 @@ async function peer(bootstrap: string[] = [], refuse?: (message: Message) => voi
   });
   await network.start();
   stoppers.push(() => network.stop());
-  return { network, received };
+  return { network, received, metrics };
 }
 
 /** A peer on every Concord topic that answers fetches with `answer` (anything it likes). */
@@ -144,6 +147,8 @@ describe("catch-up fetch over libp2p", () => {
     expect(result).toEqual({ peers: 2, received: 2 * (50 + messages.length), accepted: messages.length - 1 });
     expect(late.received).toHaveLength(messages.length - 1);
     expect(late.received.map((message) => message.t)).not.toContain("close");
+    expect(await counterValue(late.metrics, "concord_fetch_messages_total", { result: "accepted" })).toBe(messages.length - 1);
+    expect(await counterValue(late.metrics, "concord_fetch_messages_total", { result: "ignored" })).toBe(2 * (50 + messages.length) - (messages.length - 1));
   });
 
   it("keeps evidence only beside a request it keeps: made-up request ids cannot crowd out real ones", async () => {
@@ -190,6 +195,8 @@ describe("catch-up fetch over libp2p", () => {
     };
     for (let i = 0; i < MAX_ASKS_PER_PEER_MINUTE; i++) expect(await ask(), `ask ${i}`).toBe(4);
     expect(await ask()).toBe("reset");
+    expect(await counterValue(holder.metrics, "concord_fetch_answered_total", { outcome: "answered" })).toBe(MAX_ASKS_PER_PEER_MINUTE);
+    expect(await counterValue(holder.metrics, "concord_fetch_answered_total", { outcome: "refused" })).toBe(1);
   }, 30_000);
 
   it("survives junk asks and still answers a proper one", async () => {
