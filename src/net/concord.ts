@@ -12,7 +12,7 @@ import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
 import { MESH_PARAMS } from "./constants.ts";
 import { createNetMetrics } from "./metrics.ts";
-import { AskLimiter, answerFetch, askFetch, DEFAULT_FETCH_PEERS, DEFAULT_FETCH_TIMEOUT_MS, fetchProtocol, MAX_FETCH_REQUESTS, RecentMessages, type RecentMessagesLimits } from "./fetch.ts";
+import { AskLimiter, answerFetch, askFetch, MAX_ASKS_PER_PEER_MINUTE, DEFAULT_FETCH_PEERS, DEFAULT_FETCH_TIMEOUT_MS, fetchProtocol, MAX_FETCH_REQUESTS, RecentMessages, type RecentMessagesLimits } from "./fetch.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
 import { topicKindOf, topicName } from "./topics.ts";
 
@@ -38,6 +38,11 @@ export interface FetchResult {
   /** Messages received, and those of them the receiver accepted (the rest: duplicates, stale, invalid). */
   received: number;
   accepted: number;
+  /**
+   * Requests no peer answered for: no peer answered in time, or past the asks a peer answers a
+   * minute (MAX_ASKS_PER_PEER_MINUTE asks of MAX_FETCH_REQUESTS ids). Ask again later.
+   */
+  unanswered: Bytes[];
 }
 
 export interface ConcordNetwork {
@@ -132,7 +137,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     },
     async fetch(requests, options = {}) {
       const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
-      const result: FetchResult = { peers: 0, received: 0, accepted: 0 };
+      const result: FetchResult = { peers: 0, received: 0, accepted: 0, unanswered: [] };
       if (requests.length === 0) return result;
       // Just started: give subscriptions a moment to arrive before asking nobody.
       const waitUntil = Date.now() + timeoutMs;
@@ -182,20 +187,26 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
           if (i % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
         }
       };
+      // Batches of ids, each asked of every peer; a batch no peer answered is reported back.
+      const batches: Bytes[][] = [];
+      for (let at = 0; at < requests.length; at += MAX_FETCH_REQUESTS) batches.push(requests.slice(at, at + MAX_FETCH_REQUESTS));
+      const answeredBatches = new Set<number>();
       await Promise.all(
         peers.map(async (peer) => {
           let answered = false;
-          for (let at = 0; at < requests.length && !stopped; at += MAX_FETCH_REQUESTS) {
+          // No more asks than a peer answers in a minute: the rest would be refused.
+          for (let batch = 0; batch < Math.min(batches.length, MAX_ASKS_PER_PEER_MINUTE) && !stopped; batch++) {
             let payloads: Bytes[];
             try {
               const stream = await gossip.openStream(peer, protocol, AbortSignal.timeout(timeoutMs));
-              payloads = await askFetch(stream, requests.slice(at, at + MAX_FETCH_REQUESTS), timeoutMs);
+              payloads = await askFetch(stream, batches[batch] as Bytes[], timeoutMs);
             } catch (error) {
               components.logger.debug({ peer, error: String(error) }, "catch-up fetch failed");
               return;
             }
             if (!answered) result.peers++;
             answered = true;
+            answeredBatches.add(batch);
             result.received += payloads.length;
             // Each ask's answer is applied before the next ask: one answer in memory at a time.
             applying = applying.then(() => apply(peer, payloads)).catch((error: unknown) => components.logger.warn({ peer, error: String(error) }, "applying a fetched answer failed"));
@@ -203,6 +214,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
           }
         }),
       );
+      result.unanswered = batches.filter((_, batch) => !answeredBatches.has(batch)).flat();
       return result;
     },
     async start() {

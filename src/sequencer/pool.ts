@@ -48,16 +48,16 @@ export interface PoolNetwork {
    * Asks peers for what they hold for `requests`, handing it to the receiver like gossip
    * (ConcordNetwork.fetch). Optional: without it, `catchUp` only publishes again.
    */
-  fetch?(requests: readonly Bytes[]): Promise<{ peers: number }>;
+  fetch?(requests: readonly Bytes[]): Promise<{ unanswered: readonly Bytes[] }>;
 }
 
 /** What `catchUp` did. */
 export interface CatchUpResult {
   /** Requests and closes published again. */
   republished: number;
-  /** Requests whose messages were asked of peers, and how many peers answered. */
+  /** Requests whose messages were asked of peers; of them, those no peer answered (call again later). */
   fetched: number;
-  peers: number;
+  unanswered: number;
 }
 
 export interface PoolDefaults {
@@ -231,8 +231,9 @@ export class Pool {
    *   (nobody reveals) until the deadline;
    * - asks peers for what was published while the pool was down (`network.fetch`): gossip does
    *   not deliver it again, so commitments, outputs or a bundle sent meanwhile would be lost and
-   *   the request would end in NoAgreement although the committee agreed. If no peer answers,
-   *   calling it again asks again.
+   *   the request would end in NoAgreement although the committee agreed. Requests no peer
+   *   answered for (`unanswered`: no peer yet, or more than a peer answers a minute, 3,840) are
+   *   asked again, with their requests published again, by the next call.
    */
   async catchUp(): Promise<CatchUpResult> {
     await this.#commits.settled();
@@ -257,14 +258,16 @@ export class Pool {
       }),
     );
     const network = this.#init.network;
-    if (network.fetch === undefined || undecided.length === 0) return { republished, fetched: 0, peers: 0 };
-    const { peers } = await network.fetch(undecided).catch((error: unknown) => {
+    if (network.fetch === undefined || undecided.length === 0) return { republished, fetched: 0, unanswered: 0 };
+    // The nearest deadlines first: a large catch-up is answered over more than one call.
+    undecided.sort((a, b) => (this.book.get(a)?.context.request.deadline ?? 0) - (this.book.get(b)?.context.request.deadline ?? 0));
+    const { unanswered } = await network.fetch(undecided).catch((error: unknown) => {
       this.#logger.warn({ error: String(error) }, "catch-up fetch failed");
-      return { peers: 0 };
+      return { unanswered: undecided };
     });
-    // Nobody answered (no peer yet): a later catchUp asks again.
-    if (peers === 0) this.#resumed.push(...undecided.map(toHex));
-    return { republished, fetched: undecided.length, peers };
+    // What nobody answered (no peer yet, or past a peer's asks a minute): the next catchUp asks again.
+    this.#resumed.push(...unanswered.map(toHex));
+    return { republished, fetched: undecided.length, unanswered: unanswered.length };
   }
 
   /** Requests submitted and not yet decided. */

@@ -8,7 +8,7 @@ import type { Stream } from "@libp2p/interface";
 import { Registry as PromRegistry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
-import { fetchFrames, fetchProtocol, MAX_ASKS_PER_PEER_MINUTE } from "../../src/net/fetch.ts";
+import { fetchFrames, fetchProtocol, MAX_ASKS_PER_PEER_MINUTE, MAX_FETCH_REQUESTS } from "../../src/net/fetch.ts";
 import { createGossipNode, type GossipNode } from "../../src/net/gossip.ts";
 import { silentLogger } from "../../src/net/logger.ts";
 import { taggedHash, toHex } from "../../src/wire/hash.ts";
@@ -87,7 +87,7 @@ describe("catch-up fetch over libp2p", () => {
     await late.network.waitForPeers(1, 10_000);
     const firstId = requestId(first[0] as never);
     const result = await late.network.fetch([firstId]);
-    expect(result).toEqual({ peers: 1, received: first.length, accepted: first.length });
+    expect(result).toEqual({ peers: 1, received: first.length, accepted: first.length, unanswered: [] });
     // Every message once; by kind in protocol order although they were published backwards.
     const hexes = (messages: Message[]) => messages.map((message) => toHex(encodeMessage(message)));
     expect(hexes(late.received).sort()).toEqual(hexes(first).sort());
@@ -122,7 +122,7 @@ describe("catch-up fetch over libp2p", () => {
     const late = await peer(junk.multiaddrs);
     await late.network.waitForPeers(1, 10_000);
     const result = await late.network.fetch([requestIdOf(asked[0] as Message)]);
-    expect(result).toEqual({ peers: 1, received: 4, accepted: 2 });
+    expect(result).toEqual({ peers: 1, received: 4, accepted: 2, unanswered: [] });
     // The request first, then its commitment: protocol order, not the order they came in.
     expect(late.received.map((message) => message.t)).toEqual(["request", "commitment"]);
   });
@@ -144,7 +144,7 @@ describe("catch-up fetch over libp2p", () => {
     });
     await late.network.waitForPeers(2, 10_000);
     const result = await late.network.fetch([requestIdOf(messages[0] as Message)]);
-    expect(result).toEqual({ peers: 2, received: 2 * (50 + messages.length), accepted: messages.length - 1 });
+    expect(result).toEqual({ peers: 2, received: 2 * (50 + messages.length), accepted: messages.length - 1, unanswered: [] });
     expect(late.received).toHaveLength(messages.length - 1);
     expect(late.received.map((message) => message.t)).not.toContain("close");
     expect(await counterValue(late.metrics, "concord_fetch_messages_total", { result: "accepted" })).toBe(messages.length - 1);
@@ -172,8 +172,9 @@ describe("catch-up fetch over libp2p", () => {
     const late = await peer([...liar.multiaddrs, ...silent.multiaddrs]);
     await late.network.waitForPeers(2, 10_000);
     const started = Date.now();
-    const result = await late.network.fetch([taggedHash("fetch-test", "nothing")], { timeoutMs: 1_000 });
-    expect(result).toEqual({ peers: 0, received: 0, accepted: 0 });
+    const nothing = taggedHash("fetch-test", "nothing");
+    const result = await late.network.fetch([nothing], { timeoutMs: 1_000 });
+    expect(result).toEqual({ peers: 0, received: 0, accepted: 0, unanswered: [nothing] });
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
@@ -197,6 +198,22 @@ describe("catch-up fetch over libp2p", () => {
     expect(await ask()).toBe("reset");
     expect(await counterValue(holder.metrics, "concord_fetch_answered_total", { outcome: "answered" })).toBe(MAX_ASKS_PER_PEER_MINUTE);
     expect(await counterValue(holder.metrics, "concord_fetch_answered_total", { outcome: "refused" })).toBe(1);
+  }, 30_000);
+
+  it("asks a peer no more than it answers a minute, and reports the requests left unasked", async () => {
+    const holder = await peer();
+    const messages = requestMessages("last of many");
+    for (const message of messages) await holder.network.publish(message);
+    const late = await peer(holder.network.gossip.multiaddrs);
+    await late.network.waitForPeers(1, 10_000);
+    // One batch more than a peer answers a minute; the held request is in the last one.
+    const ids = Array.from({ length: MAX_ASKS_PER_PEER_MINUTE * MAX_FETCH_REQUESTS }, (_, i) => taggedHash("fetch-test/many", String(i)));
+    const held = requestIdOf(messages[0] as Message);
+    const result = await late.network.fetch([...ids, held]);
+    expect(result.peers).toBe(1);
+    expect(result.accepted).toBe(0);
+    expect(result.unanswered.map(toHex)).toEqual([toHex(held)]);
+    expect(await counterValue(holder.metrics, "concord_fetch_answered_total", { outcome: "refused" })).toBe(0);
   }, 30_000);
 
   it("survives junk asks and still answers a proper one", async () => {
