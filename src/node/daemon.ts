@@ -25,6 +25,7 @@ import type { Message } from "../wire/types.ts";
 import { createByzantineBehaviour, wrongModelBackend, type ByzantineBehaviour } from "./byzantine.ts";
 import type { NodeConfig } from "./config.ts";
 import { createNodeMetrics, serveMetrics, type NodeMetrics } from "./metrics.ts";
+import { ForgottenRequests } from "./forgotten.ts";
 import { Participant } from "./participant.ts";
 import { SlashingGuard } from "./slashing-guard.ts";
 
@@ -227,10 +228,19 @@ export class NodeDaemon {
       });
       this.#participant = participant;
       const receiver = participant;
+      const forgotten = new ForgottenRequests({ nodeId: config.node, fetch: (ids) => network.fetch(ids), logger: logger.child({ component: "recovery" }) });
+      const receive = (message: Message): void => {
+        try {
+          receiver.receive(message);
+        } catch (error) {
+          if (message.t === "close" && !receiver.book.get(message.request)) forgotten.noteClose(message);
+          throw error;
+        }
+      };
       const deliver = byzantine
         ? (message: Message) => {
             try {
-              receiver.receive(message);
+              receive(message);
             } catch (error) {
               // Authentic but ignored (late, duplicate) is still worth watching for a copycat.
               if (isConcordError(error) && error.action === "ignore") byzantine.observe(message);
@@ -238,7 +248,7 @@ export class NodeDaemon {
             }
             byzantine.observe(message);
           }
-        : (message: Message) => receiver.receive(message);
+        : receive;
       network.attach(
         tracer
           ? (message) => {

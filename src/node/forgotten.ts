@@ -1,0 +1,61 @@
+/**
+ * Requests this node committed to and then forgot. A close that lists this node's commitment for
+ * a request its book does not know means it committed and lost its memory since (a crash, a
+ * restart). It asks peers for that request's messages (ConcordNetwork.fetch, spec/06): with the
+ * request back it runs the model again, and the same output gives the same commitment (the salt
+ * derives from its key and the request, ed25519 signs deterministically, and slashing protection
+ * allows signing identical data again), so the close already listing it brings its reveal. A
+ * different output is refused by slashing protection, as always.
+ *
+ * A peer can send a close for a made-up request, unchecked (the book refuses it before any
+ * signature check): so each request id is asked for once, one fetch runs at a time, and at most
+ * MAX_QUEUED wait.
+ */
+import { toHex } from "../wire/hash.ts";
+import type { Bytes, CommitClose } from "../wire/types.ts";
+
+const MAX_REMEMBERED = 1_024;
+const MAX_QUEUED = 64;
+
+export interface ForgottenRequestsInit {
+  nodeId: string;
+  /** Asks peers for these requests' messages and hands them to the receiver. */
+  fetch(requests: Bytes[]): Promise<unknown>;
+  logger: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
+}
+
+export class ForgottenRequests {
+  readonly #init: ForgottenRequestsInit;
+  /** Request ids already asked for (or queued), oldest first. */
+  readonly #asked = new Set<string>();
+  readonly #queue: Bytes[] = [];
+  #running = false;
+
+  constructor(init: ForgottenRequestsInit) {
+    this.#init = init;
+  }
+
+  /** A close for a request the book does not know: if it lists this node, ask for the request. */
+  noteClose(close: CommitClose): void {
+    if (!close.commitments.some((ref) => ref.node === this.#init.nodeId)) return;
+    const id = toHex(close.request);
+    if (this.#asked.has(id) || this.#queue.length >= MAX_QUEUED) return;
+    this.#asked.add(id);
+    if (this.#asked.size > MAX_REMEMBERED) this.#asked.delete(this.#asked.values().next().value as string);
+    this.#queue.push(close.request);
+    this.#init.logger.info({ request: id }, "a close lists this node's commitment for a request it does not know: fetching it");
+    void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
+        await this.#init.fetch([next]).catch((error: unknown) => this.#init.logger.warn({ request: toHex(next as Bytes), error: String(error) }, "fetching a forgotten request failed"));
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+}

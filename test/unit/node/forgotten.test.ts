@@ -1,0 +1,53 @@
+import { expect, it } from "vitest";
+import { ForgottenRequests } from "../../../src/node/forgotten.ts";
+import { taggedHash, toHex } from "../../../src/wire/hash.ts";
+import type { CommitClose } from "../../../src/wire/types.ts";
+
+const silent = { info() {}, warn() {} };
+const close = (label: string, nodes: string[]) =>
+  ({ t: "close", v: 1, chain: "c", request: taggedHash("forgotten-test", label), commitments: nodes.map((node) => ({ node, commitment: new Uint8Array(32) })), sig: new Uint8Array(64) }) as CommitClose;
+
+it("asks for a forgotten request once, only when the close lists this node, one fetch at a time", async () => {
+  const asked: string[] = [];
+  let inFlight = 0;
+  let most = 0;
+  const releases: (() => void)[] = [];
+  const forgotten = new ForgottenRequests({
+    nodeId: "me",
+    logger: silent,
+    fetch: async (ids) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      asked.push(...ids.map(toHex));
+      await new Promise<void>((resolve) => releases.push(resolve));
+      inFlight--;
+    },
+  });
+  forgotten.noteClose(close("a", ["x", "me"]));
+  forgotten.noteClose(close("a", ["x", "me"]));
+  forgotten.noteClose(close("b", ["x", "y"]));
+  forgotten.noteClose(close("c", ["me"]));
+  expect(asked).toEqual([toHex(taggedHash("forgotten-test", "a"))]);
+  releases.shift()?.();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  expect(asked).toEqual([toHex(taggedHash("forgotten-test", "a")), toHex(taggedHash("forgotten-test", "c"))]);
+  releases.shift()?.();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  expect(most).toBe(1);
+});
+
+it("keeps at most 64 waiting, and a failed fetch does not stop the rest", async () => {
+  let calls = 0;
+  const forgotten = new ForgottenRequests({
+    nodeId: "me",
+    logger: silent,
+    fetch: async () => {
+      calls++;
+      if (calls === 1) throw new Error("peer gone");
+    },
+  });
+  for (let i = 0; i < 100; i++) forgotten.noteClose(close(`many ${i}`, ["me"]));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // The first started at once; 64 more queued behind it; the rest were dropped.
+  expect(calls).toBe(65);
+});
