@@ -18,6 +18,7 @@ import type { Message } from "../../src/wire/types.ts";
 import { runRequest, testNetwork, testRequest } from "../helpers/fixtures.ts";
 import { counterValue } from "../helpers/processes.ts";
 import { sampleMessages, sampleNetwork } from "../spec/samples.ts";
+import { until } from "../helpers/wait.ts";
 
 const net = testNetwork();
 const CHAIN = net.config.chain;
@@ -67,14 +68,6 @@ function requestMessages(label: string): Message[] {
   return [request, ...commitments, bundle.close, ...reveals, bundle];
 }
 
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe("catch-up fetch over libp2p", () => {
   it("hands over what a peer published, for the requests asked about, in protocol order", async () => {
     const holder = await peer();
@@ -101,7 +94,7 @@ describe("catch-up fetch over libp2p", () => {
     await relay.network.waitForPeers(1, 10_000);
     const messages = requestMessages("relayed");
     for (const message of messages) await origin.network.publish(message);
-    await waitUntil(() => relay.received.length === messages.length, "gossip to the relay");
+    await until(() => relay.received.length === messages.length, 10_000, "gossip to the relay");
     await origin.network.stop();
 
     const late = await peer(relay.network.gossip.multiaddrs);

@@ -17,6 +17,7 @@ import type { GossipNode, GossipNodeInit } from "../../src/net/gossip.ts";
 import { silentLogger } from "../../src/net/logger.ts";
 import { chainTopics, topicName } from "../../src/net/topics.ts";
 import type { GossipValidator } from "../../src/net/validation.ts";
+import { until } from "../helpers/wait.ts";
 
 const TOPICS = chainTopics("e2e");
 const COMMITMENTS = topicName("e2e", "commitments");
@@ -40,14 +41,6 @@ function randomBytes(next: () => number, length: number): Uint8Array {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const accept: GossipValidator = () => undefined;
 

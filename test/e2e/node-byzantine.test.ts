@@ -27,6 +27,7 @@ import { decodeMessage } from "../../src/wire/messages.ts";
 import type { AttestationMode, PolicyRef, SamplingParams } from "../../src/wire/types.ts";
 import { counterValue, startCluster, type Cluster } from "../helpers/processes.ts";
 import { devnetNodeId } from "../../src/cli/devnet.ts";
+import { until } from "../helpers/wait.ts";
 
 const MODEL_SEED = "e2e-byzantine";
 const SAMPLING: SamplingParams = { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 16 };
@@ -159,10 +160,3 @@ describe("a wrong model, an equivocator and a copycat among five honest nodes", 
   }, 15_000);
 });
 
-async function until(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

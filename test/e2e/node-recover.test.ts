@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { taggedHash } from "../../src/wire/hash.ts";
 import { startCluster, type Cluster } from "../helpers/processes.ts";
+import { until } from "../helpers/wait.ts";
 
 const VICTIM = 4;
 const VICTIM_ID = "node-05";
@@ -43,14 +44,6 @@ afterAll(async () => {
   await cluster?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 it("fetches the request it committed to and forgot, and reveals the same commitment", async () => {
   const submittedAt = Date.now();

@@ -19,6 +19,7 @@ import { fromHex, taggedHash } from "../../src/wire/hash.ts";
 import { decodeMessage } from "../../src/wire/messages.ts";
 import type { InferenceRequest } from "../../src/wire/types.ts";
 import { startCluster, stopNode, type Cluster } from "../helpers/processes.ts";
+import { until } from "../helpers/wait.ts";
 
 const VICTIM = 4;
 const VICTIM_ID = "node-05";
@@ -42,14 +43,6 @@ afterAll(async () => {
   await cluster?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe("a node killed mid-request and restarted", () => {
   let requestId = "";
