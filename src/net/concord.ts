@@ -4,15 +4,14 @@
  * adapter in validation.ts maps them). Publishing encodes canonically and retries while no peer
  * is subscribed yet.
  */
-import { ConcordError, isConcordError } from "../errors.ts";
-import { sha256, toHex } from "../wire/hash.ts";
+import { ConcordError } from "../errors.ts";
 import { requestIdOf } from "../wire/ids.ts";
 import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
 import { MESH_PARAMS } from "./constants.ts";
 import { createNetMetrics } from "./metrics.ts";
-import { AskLimiter, answerFetch, askFetch, MAX_ASKS_PER_PEER_MINUTE, DEFAULT_FETCH_PEERS, DEFAULT_FETCH_TIMEOUT_MS, fetchProtocol, MAX_FETCH_REQUESTS, RecentMessages, type RecentMessagesLimits } from "./fetch.ts";
+import { AskLimiter, answerFetch, fetchFromPeers, fetchProtocol, RecentMessages, type FetchResult, type RecentMessagesLimits } from "./fetch.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
 import { topicKindOf, topicName } from "./topics.ts";
 
@@ -29,20 +28,6 @@ export interface ConcordNetworkInit extends Omit<GossipNodeInit, "topics" | "max
   publishRetryMs?: number;
   /** What this peer keeps to answer catch-up fetches with (see fetch.ts). */
   recentMessages?: RecentMessagesLimits;
-}
-
-/** What a catch-up fetch brought. */
-export interface FetchResult {
-  /** Peers that answered. */
-  peers: number;
-  /** Messages received, and those of them the receiver accepted (the rest: duplicates, stale, invalid). */
-  received: number;
-  accepted: number;
-  /**
-   * Requests no peer answered for: no peer answered in time, or past the asks a peer answers a
-   * minute (MAX_ASKS_PER_PEER_MINUTE asks of MAX_FETCH_REQUESTS ids). Ask again later.
-   */
-  unanswered: Bytes[];
 }
 
 export interface ConcordNetwork {
@@ -67,18 +52,6 @@ export interface ConcordNetwork {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
-
-/** The order the protocol runs in: a catch-up hands messages over in it (a close needs its commitments first). */
-const PROTOCOL_ORDER: Record<MessageKind, number> = {
-  request: 0,
-  commitment: 1,
-  close: 2,
-  reveal: 3,
-  output: 3,
-  bundle: 4,
-  "no-agreement": 5,
-  equivocation: 5,
-};
 
 export function concordTopic(chain: string, kind: MessageKind): string {
   return topicName(chain, topicKindOf(kind));
@@ -136,86 +109,16 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
       await Promise.all([...new Set(topics)].map((topic) => gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));
     },
     async fetch(requests, options = {}) {
-      const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
-      const result: FetchResult = { peers: 0, received: 0, accepted: 0, unanswered: [] };
-      if (requests.length === 0) return result;
-      // Just started: give subscriptions a moment to arrive before asking nobody.
-      const waitUntil = Date.now() + timeoutMs;
-      while (gossip.subscribers(topics[0] as string).length === 0 && Date.now() < waitUntil && !stopped) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      // The best-scored peers: a peer that sent invalid messages is not asked before honest ones.
-      const peers = gossip
-        .subscribers(topics[0] as string)
-        .sort((a, b) => gossip.getPeerScore(b) - gossip.getPeerScore(a))
-        .slice(0, options.peers ?? DEFAULT_FETCH_PEERS);
-      const asked = new Set(requests.map(toHex));
-      const seen = new Set<string>();
-      // Answers arrive concurrently and are applied one at a time, each in protocol order, so a
-      // message every peer sends is checked once.
-      let applying = Promise.resolve();
-      const apply = async (peer: string, payloads: readonly Bytes[]) => {
-        const messages: { message: Message; payload: Bytes }[] = [];
-        for (const payload of payloads) {
-          const key = toHex(sha256(payload));
-          let kept = false;
-          if (!seen.has(key)) {
-            seen.add(key);
-            try {
-              const message = decodeMessage(payload);
-              // Only what was asked for: an answer cannot push other requests' messages.
-              kept = asked.has(toHex(requestIdOf(message)));
-              if (kept) messages.push({ message, payload });
-            } catch {
-              // Undecodable: received, not accepted.
-            }
-          }
-          if (!kept) metrics?.fetched.inc({ result: "ignored" });
-        }
-        messages.sort((a, b) => PROTOCOL_ORDER[a.message.t] - PROTOCOL_ORDER[b.message.t]);
-        for (const [i, { message, payload }] of messages.entries()) {
-          try {
-            accept(message.t, payload, peer);
-            result.accepted++;
-            metrics?.fetched.inc({ result: "accepted" });
-          } catch (error) {
-            metrics?.fetched.inc({ result: "ignored" });
-            // As from gossip: a receiver's own bug ignores the message, it does not end the fetch.
-            if (!isConcordError(error)) components.logger.warn({ peer, kind: message.t, error: String(error) }, "fetched message failed unexpectedly");
-          }
-          // Checking is synchronous: let the event loop breathe between batches.
-          if (i % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
-        }
-      };
-      // Batches of ids, each asked of every peer; a batch no peer answered is reported back.
-      const batches: Bytes[][] = [];
-      for (let at = 0; at < requests.length; at += MAX_FETCH_REQUESTS) batches.push(requests.slice(at, at + MAX_FETCH_REQUESTS));
-      const answeredBatches = new Set<number>();
-      await Promise.all(
-        peers.map(async (peer) => {
-          let answered = false;
-          // No more asks than a peer answers in a minute: the rest would be refused.
-          for (let batch = 0; batch < Math.min(batches.length, MAX_ASKS_PER_PEER_MINUTE) && !stopped; batch++) {
-            let payloads: Bytes[];
-            try {
-              const stream = await gossip.openStream(peer, protocol, AbortSignal.timeout(timeoutMs));
-              payloads = await askFetch(stream, batches[batch] as Bytes[], timeoutMs);
-            } catch (error) {
-              components.logger.debug({ peer, error: String(error) }, "catch-up fetch failed");
-              return;
-            }
-            if (!answered) result.peers++;
-            answered = true;
-            answeredBatches.add(batch);
-            result.received += payloads.length;
-            // Each ask's answer is applied before the next ask: one answer in memory at a time.
-            applying = applying.then(() => apply(peer, payloads)).catch((error: unknown) => components.logger.warn({ peer, error: String(error) }, "applying a fetched answer failed"));
-            await applying;
-          }
-        }),
-      );
-      result.unanswered = batches.filter((_, batch) => !answeredBatches.has(batch)).flat();
-      return result;
+      return fetchFromPeers(requests, {
+        ...options,
+        subscribers: () => gossip.subscribers(topics[0] as string),
+        score: (peer) => gossip.getPeerScore(peer),
+        openStream: (peer, signal) => gossip.openStream(peer, protocol, signal),
+        accept: (message, payload, peer) => accept(message.t, payload, peer),
+        stopped: () => stopped,
+        logger: components.logger,
+        metrics,
+      });
     },
     async start() {
       await gossip.start();

@@ -17,10 +17,13 @@
  */
 import type { Stream } from "@libp2p/interface";
 import { lpStream, type LengthPrefixedStream } from "@libp2p/utils";
-import { ConcordError } from "../errors.ts";
-import { toHex } from "../wire/hash.ts";
+import { ConcordError, isConcordError } from "../errors.ts";
+import { sha256, toHex } from "../wire/hash.ts";
+import { requestIdOf } from "../wire/ids.ts";
 import { HASH_BYTES, MAX_COMMITTEE, MAX_MESSAGE_BYTES } from "../wire/limits.ts";
-import type { Bytes } from "../wire/types.ts";
+import { decodeMessage } from "../wire/messages.ts";
+import type { Bytes, Message, MessageKind } from "../wire/types.ts";
+import type { NetMetrics } from "./metrics.ts";
 import { TOPIC_PREFIX, TOPIC_VERSION } from "./topics.ts";
 
 /** Most request ids one ask may name. */
@@ -213,4 +216,132 @@ export async function askFetch(stream: Stream, requests: readonly Bytes[], timeo
     stream.abort(error instanceof Error ? error : new Error(String(error)));
     throw error instanceof ConcordError ? error : fetchError(error instanceof Error ? error.message : String(error));
   }
+}
+
+/** What a catch-up fetch brought. */
+export interface FetchResult {
+  /** Peers that answered. */
+  peers: number;
+  /** Messages received, and those of them the receiver accepted (the rest: duplicates, stale, invalid). */
+  received: number;
+  accepted: number;
+  /**
+   * Requests no peer answered for: no peer answered in time, or past the asks a peer answers a
+   * minute (MAX_ASKS_PER_PEER_MINUTE asks of MAX_FETCH_REQUESTS ids). Ask again later.
+   */
+  unanswered: Bytes[];
+}
+
+/** What fetchFromPeers needs of the network it runs on (ConcordNetwork passes its gossip node's). */
+export interface FetchContext {
+  peers?: number;
+  timeoutMs?: number;
+  subscribers(): string[];
+  score(peer: string): number;
+  openStream(peer: string, signal: AbortSignal): Promise<Stream>;
+  /** Checks a message as if gossip had brought it, and hands it to the receiver; throws to refuse it. */
+  accept(message: Message, payload: Bytes, peer: string): void;
+  stopped(): boolean;
+  logger: { debug(fields: object, message: string): void; warn(fields: object, message: string): void };
+  metrics: NetMetrics | undefined;
+}
+
+/** The order the protocol runs in: answers are applied in it (a close needs its commitments first). */
+const PROTOCOL_ORDER: Record<MessageKind, number> = {
+  request: 0,
+  commitment: 1,
+  close: 2,
+  reveal: 3,
+  output: 3,
+  bundle: 4,
+  "no-agreement": 5,
+  equivocation: 5,
+};
+
+/**
+ * The asking side of a catch-up (ConcordNetwork.fetch): asks the best-scored subscribed peers
+ * for `requests`, batch by batch, and applies what comes back.
+ */
+export async function fetchFromPeers(requests: readonly Bytes[], context: FetchContext): Promise<FetchResult> {
+  const { logger, metrics } = context;
+  const timeoutMs = context.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
+  const result: FetchResult = { peers: 0, received: 0, accepted: 0, unanswered: [] };
+  if (requests.length === 0) return result;
+  // Just started: give subscriptions a moment to arrive before asking nobody.
+  const waitUntil = Date.now() + timeoutMs;
+  while (context.subscribers().length === 0 && Date.now() < waitUntil && !context.stopped()) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // The best-scored peers: a peer that sent invalid messages is not asked before honest ones.
+  const peers = context
+    .subscribers()
+    .sort((a, b) => context.score(b) - context.score(a))
+    .slice(0, context.peers ?? DEFAULT_FETCH_PEERS);
+  const asked = new Set(requests.map(toHex));
+  const seen = new Set<string>();
+  // Answers arrive concurrently and are applied one at a time, each in protocol order, so a
+  // message every peer sends is checked once.
+  let applying = Promise.resolve();
+  const apply = async (peer: string, payloads: readonly Bytes[]) => {
+    const messages: { message: Message; payload: Bytes }[] = [];
+    for (const payload of payloads) {
+      const key = toHex(sha256(payload));
+      let kept = false;
+      if (!seen.has(key)) {
+        seen.add(key);
+        try {
+          const message = decodeMessage(payload);
+          // Only what was asked for: an answer cannot push other requests' messages.
+          kept = asked.has(toHex(requestIdOf(message)));
+          if (kept) messages.push({ message, payload });
+        } catch {
+          // Undecodable: received, not accepted.
+        }
+      }
+      if (!kept) metrics?.fetched.inc({ result: "ignored" });
+    }
+    messages.sort((a, b) => PROTOCOL_ORDER[a.message.t] - PROTOCOL_ORDER[b.message.t]);
+    for (const [i, { message, payload }] of messages.entries()) {
+      try {
+        context.accept(message, payload, peer);
+        result.accepted++;
+        metrics?.fetched.inc({ result: "accepted" });
+      } catch (error) {
+        metrics?.fetched.inc({ result: "ignored" });
+        // As from gossip: a receiver's own bug ignores the message, it does not end the fetch.
+        if (!isConcordError(error)) logger.warn({ peer, kind: message.t, error: String(error) }, "fetched message failed unexpectedly");
+      }
+      // Checking is synchronous: let the event loop breathe between batches.
+      if (i % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  // Batches of ids, each asked of every peer; a batch no peer answered is reported back.
+  const batches: Bytes[][] = [];
+  for (let at = 0; at < requests.length; at += MAX_FETCH_REQUESTS) batches.push(requests.slice(at, at + MAX_FETCH_REQUESTS));
+  const answeredBatches = new Set<number>();
+  await Promise.all(
+    peers.map(async (peer) => {
+      let answered = false;
+      // No more asks than a peer answers in a minute: the rest would be refused.
+      for (let batch = 0; batch < Math.min(batches.length, MAX_ASKS_PER_PEER_MINUTE) && !context.stopped(); batch++) {
+        let payloads: Bytes[];
+        try {
+          const stream = await context.openStream(peer, AbortSignal.timeout(timeoutMs));
+          payloads = await askFetch(stream, batches[batch] as Bytes[], timeoutMs);
+        } catch (error) {
+          logger.debug({ peer, error: String(error) }, "catch-up fetch failed");
+          return;
+        }
+        if (!answered) result.peers++;
+        answered = true;
+        answeredBatches.add(batch);
+        result.received += payloads.length;
+        // Each ask's answer is applied before the next ask: one answer in memory at a time.
+        applying = applying.then(() => apply(peer, payloads)).catch((error: unknown) => logger.warn({ peer, error: String(error) }, "applying a fetched answer failed"));
+        await applying;
+      }
+    }),
+  );
+  result.unanswered = batches.filter((_, batch) => !answeredBatches.has(batch)).flat();
+  return result;
 }
