@@ -139,6 +139,11 @@ export interface PoolInit {
   logger?: PoolLogger;
   /** How often deadlines and close timers are checked. Default 25 ms. */
   tickMs?: number;
+  /**
+   * After a `catchUp` that left requests unanswered, how long until it runs again by itself
+   * (peers answer a bounded number of asks a minute). Default 60 s.
+   */
+  catchUpRetryMs?: number;
 }
 
 interface Tracked {
@@ -184,6 +189,8 @@ export class Pool {
   readonly #storing = new Map<string, Promise<string>>();
   readonly #waiters = new Set<(outcome: PoolOutcome) => void>();
   #timer: NodeJS.Timeout | undefined;
+  /** The next `catchUp`, while requests are left unanswered. */
+  #catchUpRetry: NodeJS.Timeout | undefined;
   /** Store writes, in the order their events happened, one commit per turn of the event loop. */
   readonly #commits: GroupCommit;
   #running = false;
@@ -219,6 +226,8 @@ export class Pool {
     this.#running = false;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#catchUpRetry);
+    this.#catchUpRetry = undefined;
     await this.#commits.settled();
   }
 
@@ -233,7 +242,8 @@ export class Pool {
    *   not deliver it again, so commitments, outputs or a bundle sent meanwhile would be lost and
    *   the request would end in NoAgreement although the committee agreed. Requests no peer
    *   answered for (`unanswered`: no peer yet, or more than a peer answers a minute, 3,840) are
-   *   asked again, with their requests published again, by the next call.
+   *   asked for again, with their requests published again, by a catchUp that runs by itself
+   *   `catchUpRetryMs` later (default a minute), until none is left or the pool stops.
    */
   async catchUp(): Promise<CatchUpResult> {
     await this.#commits.settled();
@@ -265,8 +275,16 @@ export class Pool {
       this.#logger.warn({ error: String(error) }, "catch-up fetch failed");
       return { unanswered: undecided };
     });
-    // What nobody answered (no peer yet, or past a peer's asks a minute): the next catchUp asks again.
+    // What nobody answered (no peer yet, or past a peer's asks a minute): asked for again by the
+    // next catchUp, which runs by itself a minute later.
     this.#resumed.push(...unanswered.map(toHex));
+    if (unanswered.length > 0 && this.#running && this.#catchUpRetry === undefined) {
+      this.#catchUpRetry = setTimeout(() => {
+        this.#catchUpRetry = undefined;
+        void this.catchUp().catch((error: unknown) => this.#logger.warn({ error: String(error) }, "catch-up failed"));
+      }, this.#init.catchUpRetryMs ?? 60_000);
+      this.#catchUpRetry.unref?.();
+    }
     return { republished, fetched: undecided.length, unanswered: unanswered.length };
   }
 

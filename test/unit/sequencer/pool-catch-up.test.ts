@@ -37,7 +37,7 @@ it("fetches resumed requests nearest deadline first, and asks again only for tho
   const open = async () => {
     const store = new SqliteOutcomeStore({ path });
     store.open();
-    const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network, store, defaults: { n: 5 }, clock: () => now, tickMs: 3_600_000 });
+    const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network, store, defaults: { n: 5 }, clock: () => now, tickMs: 3_600_000, catchUpRetryMs: 3_600_000 });
     await pool.start();
     return { pool, store };
   };
@@ -69,4 +69,51 @@ it("fetches resumed requests nearest deadline first, and asks again only for tho
   expect(asked).toHaveLength(2);
   await second.pool.stop();
   await second.store.close();
+});
+
+it("runs catchUp again by itself while requests are left unanswered, and stops with the pool", async () => {
+  const net = testNetwork(5);
+  const path = join(dir, "pool.sqlite");
+  const asked: number[] = [];
+  let answerFrom = 3;
+  const network: PoolNetwork = {
+    attach() {},
+    publish: async () => undefined,
+    // Nobody answers the first two asks.
+    fetch: async (ids) => {
+      asked.push(ids.length);
+      return { unanswered: asked.length < answerFrom ? [...ids] : [] };
+    },
+  };
+  const open = async () => {
+    const store = new SqliteOutcomeStore({ path });
+    store.open();
+    const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network, store, defaults: { n: 5 }, tickMs: 3_600_000, catchUpRetryMs: 20 });
+    await pool.start();
+    return { pool, store };
+  };
+  const first = await open();
+  await first.pool.submit({ model: "m", input: "q", entropy: taggedHash("catch-up-retry", "1") });
+  await first.pool.stop();
+  await first.store.close();
+
+  const second = await open();
+  expect((await second.pool.catchUp()).unanswered).toBe(1);
+  const deadline = Date.now() + 5_000;
+  while (asked.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(asked).toEqual([1, 1, 1]);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(asked).toHaveLength(3);
+
+  await second.pool.stop();
+  await second.store.close();
+
+  // Nobody answers again: a retry is due, and stopping the pool cancels it.
+  answerFrom = Infinity;
+  const third = await open();
+  expect((await third.pool.catchUp()).unanswered).toBe(1);
+  await third.pool.stop();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(asked).toHaveLength(4);
+  await third.store.close();
 });
