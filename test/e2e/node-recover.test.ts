@@ -19,7 +19,7 @@ import { until } from "../helpers/wait.ts";
 const VICTIM = 4;
 const VICTIM_ID = "node-05";
 /** The others answer this late: the victim is killed and back well before the close. */
-const OTHERS_MS = 10_000;
+const OTHERS_MS = 12_000;
 /**
  * The victim stays down this long after the request: longer than gossipsub's message cache
  * (5 heartbeats of 1 s), from which peers would offer it the request again on reconnecting.
