@@ -2,7 +2,8 @@
  * Concord on gossip: one topic per message kind, every payload strictly decoded and then
  * handed to the participant's `receive`, whose typed errors decide accept/ignore/reject (the
  * adapter in validation.ts maps them). Publishing encodes canonically and retries while no peer
- * is subscribed yet.
+ * is subscribed yet. What was accepted or published is kept, by request, to answer catch-up
+ * fetches (fetch.ts) with.
  */
 import { ConcordError } from "../errors.ts";
 import { requestIdOf } from "../wire/ids.ts";
@@ -71,15 +72,14 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     // already, so made-up ids cannot push real requests out.
     if (message.t !== "equivocation" || recent.has(request)) recent.add(request, payload);
   };
-  // Validates like gossip and keeps what the receiver accepted, to answer fetches with.
-  const accept = (kind: MessageKind, payload: Uint8Array, fromPeer: string): void => {
-    // [REJECT] The payload is the canonical encoding of a message of this topic's kind.
-    const message = decodeMessage(payload, kind);
+  // Hands a strictly decoded message to the receiver and keeps it if accepted, to answer fetches with.
+  const deliver = (message: Message, payload: Bytes, fromPeer: string): void => {
     receiver?.(message, fromPeer, payload);
     keep(message, payload);
   };
   for (const kind of MESSAGE_KINDS) {
-    gossip.registerValidator(concordTopic(chain, kind), (payload, fromPeer) => accept(kind, payload, fromPeer));
+    // [REJECT] The payload is the canonical encoding of a message of this topic's kind.
+    gossip.registerValidator(concordTopic(chain, kind), (payload, fromPeer) => deliver(decodeMessage(payload, kind), payload, fromPeer));
   }
   let stopped = false;
   return {
@@ -114,7 +114,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
         subscribers: () => gossip.subscribers(topics[0] as string),
         score: (peer) => gossip.getPeerScore(peer),
         openStream: (peer, signal) => gossip.openStream(peer, protocol, signal),
-        accept: (message, payload, peer) => accept(message.t, payload, peer),
+        deliver,
         stopped: () => stopped,
         logger: components.logger,
         metrics,

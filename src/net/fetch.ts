@@ -114,10 +114,13 @@ export function fetchFrames(stream: Stream, maxBytes: number = MAX_MESSAGE_BYTES
     lengthEncoder: u32,
     lengthDecoder: (data: { byteLength: number; subarray(start: number, end: number): Uint8Array }) => {
       if (data.byteLength < 4) throw new RangeError("a frame length is four bytes");
-      const length = data.subarray(0, 4);
-      return new DataView(length.buffer, length.byteOffset, 4).getUint32(0);
+      return readU32(data.subarray(0, 4));
     },
   });
+}
+
+function readU32(bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
 }
 
 function u32(value: number): Uint8Array {
@@ -201,7 +204,7 @@ export async function askFetch(stream: Stream, requests: readonly Bytes[], timeo
     await frames.write(ask, { signal });
     const header = (await frames.read({ signal })).subarray();
     if (header.length !== 4) throw fetchError(`an answer header of ${header.length} bytes`);
-    const count = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
+    const count = readU32(header);
     if (count > requests.length * MAX_MESSAGES_PER_REQUEST) throw fetchError(`${count} messages for ${requests.length} requests`);
     const payloads: Bytes[] = [];
     let bytes = 0;
@@ -239,8 +242,8 @@ export interface FetchContext {
   subscribers(): string[];
   score(peer: string): number;
   openStream(peer: string, signal: AbortSignal): Promise<Stream>;
-  /** Checks a message as if gossip had brought it, and hands it to the receiver; throws to refuse it. */
-  accept(message: Message, payload: Bytes, peer: string): void;
+  /** Hands a decoded message to the receiver as if gossip had brought it; throws to refuse it. */
+  deliver(message: Message, payload: Bytes, peer: string): void;
   stopped(): boolean;
   logger: { debug(fields: object, message: string): void; warn(fields: object, message: string): void };
   metrics: NetMetrics | undefined;
@@ -290,6 +293,7 @@ export async function fetchFromPeers(requests: readonly Bytes[], context: FetchC
       if (!seen.has(key)) {
         seen.add(key);
         try {
+          // The strict decode gossip's validators run, the kind read from the message.
           const message = decodeMessage(payload);
           // Only what was asked for: an answer cannot push other requests' messages.
           kept = asked.has(toHex(requestIdOf(message)));
@@ -303,7 +307,7 @@ export async function fetchFromPeers(requests: readonly Bytes[], context: FetchC
     messages.sort((a, b) => PROTOCOL_ORDER[a.message.t] - PROTOCOL_ORDER[b.message.t]);
     for (const [i, { message, payload }] of messages.entries()) {
       try {
-        context.accept(message, payload, peer);
+        context.deliver(message, payload, peer);
         result.accepted++;
         metrics?.fetched.inc({ result: "accepted" });
       } catch (error) {
