@@ -66,24 +66,37 @@ export const DEFAULT_MDNS_INTERVAL_MS = 10_000;
 export const DEFAULT_SEEN_TTL_MS = 2 * 60_000;
 
 /**
- * Mesh degree, sized for committees (a handful to a few dozen nodes), below gossipsub's defaults
- * (D = 6, Dlo = 4, Dhi = 12). A publisher floods its own messages to every peer it knows
+ * Mesh degree, sized for committees (a handful to a few dozen nodes), far below gossipsub's
+ * defaults (D = 6, Dlo = 4, Dhi = 12). A publisher floods its own messages to every peer it knows
  * (floodPublish), so in a small, well-connected network the first hop already reaches nearly
- * everyone and each eager forward through the mesh is mostly a duplicate that costs a decrypt, a
- * decode and a hash. D = 3 keeps two to six forwarding paths per peer, and lazy gossip (IHAVE to
- * Dlazy peers outside the mesh each heartbeat) lets a peer pull what it missed. Measured on five
- * node processes and a pool on one 2-core machine (bench/network.bench.ts saturation): 46-52
- * agreed requests/s against 34-41 with the defaults, with no change at light load.
+ * everyone and each eager forward through the mesh is a duplicate that costs a send, a decrypt, a
+ * decode and a hash on both sides. Peers graft each other on subscribe, so a mesh fills towards
+ * Dhi and Dhi, more than D, sets how many forwards a message gets. Dlo = D = 2 keeps two
+ * forwarding paths per peer, for peers the publisher is not connected to, and Dhi = 3 leaves the
+ * mesh room to form (with Dhi = D a five-node mesh did not settle in 10 s); lazy gossip (IHAVE to
+ * Dlazy peers outside the mesh each heartbeat) lets a peer pull what it missed. Measured with
+ * IDONTWANT_MIN_BYTES below, on five node processes and a pool on one 2-core machine (the
+ * saturation phase of bench/network.bench.ts, two runs each): against D = 3, Dhi = 6 and
+ * gossipsub's IDONTWANT threshold, RPCs received per node -37%, CPU per agreed request -27%.
  */
 export const MESH_PARAMS = {
-  D: 3,
+  D: 2,
   Dlo: 2,
-  Dhi: 6,
-  Dscore: 2,
+  Dhi: 3,
+  Dscore: 1,
   Dout: 1,
   Dlazy: 6,
   heartbeatInterval: 1_000,
 } as const;
+
+/**
+ * Payloads at least this large make a receiver send IDONTWANT to its mesh peers (gossipsub 1.2).
+ * Publishers flood, so every peer gets a message at about the same time and the IDONTWANT nearly
+ * always arrives after the peer has forwarded: for small payloads it is one more RPC per mesh
+ * peer that saves nothing (gossipsub's default, 512 bytes, made it a quarter of the RPCs a node
+ * received). From 16 KiB up a 40-byte control message is worth the chance of saving a copy.
+ */
+export const IDONTWANT_MIN_BYTES = 16 * 1024;
 
 /**
  * Per-topic score parameters.

@@ -48,6 +48,7 @@ import {
   DEFAULT_SEEN_TTL_MS,
   DEFAULT_VALIDATOR_TIMEOUT_MS,
   GOSSIPSUB_MAX_FRAME_BYTES,
+  IDONTWANT_MIN_BYTES,
   MESH_PARAMS,
   PEER_SCORE_PARAMS,
   RPC_FRAME_MARGIN_BYTES,
@@ -203,6 +204,7 @@ export async function createGossipNode(init: GossipNodeInit, components: GossipN
 
   const gossipOptions: Partial<GossipsubOpts> = {
     ...MESH_PARAMS,
+    idontwantMinDataSize: IDONTWANT_MIN_BYTES,
     globalSignaturePolicy: StrictNoSign,
     msgIdFn: (message) => gossipMessageId(message.topic, message.data),
     fastMsgIdFn: (rpcMessage) => gossipMessageIdString(rpcMessage.topic, rpcMessage.data ?? new Uint8Array(0)),
