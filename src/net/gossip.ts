@@ -11,6 +11,8 @@
  *   delivered once however many nodes publish them.
  * - Validators are mandatory: a topic without one ignores everything (fail closed).
  * - Peer scoring is on for every topic, so peers whose messages are rejected are graylisted.
+ * - What is written to one peer in one turn of the event loop goes out as one write
+ *   (src/net/outbound.ts).
  * - Bounded everywhere: RPC frame size, validations in flight, per-topic handler queues, bytes
  *   buffered towards a slow peer.
  */
@@ -59,6 +61,7 @@ import type { NetLogger } from "./logger.ts";
 import { createNetMetrics } from "./metrics.ts";
 import type { NetMetrics } from "./metrics.ts";
 import { gossipMessageId, gossipMessageIdString } from "./message-id.ts";
+import { coalesceOutboundWrites } from "./outbound.ts";
 import { BoundedQueue } from "./queue.ts";
 import { createMissingValidator, createTopicValidator } from "./validation.ts";
 import type { GossipValidator } from "./validation.ts";
@@ -253,6 +256,7 @@ export async function createGossipNode(init: GossipNodeInit, components: GossipN
   });
   const router = libp2p.services.pubsub;
   if (!isGossipRouter(router)) throw new Error("@libp2p/gossipsub no longer exposes getMeshPeers/getScore");
+  coalesceOutboundWrites(router);
 
   return new GossipNode(settings, { libp2p, router, logger: components.logger, metrics });
 }
