@@ -29,8 +29,9 @@ export interface OutboundStreamLike {
 
 /**
  * Makes `stream` join the frames pushed in one turn into one write. Pushing to a stream that is
- * no longer writable still throws at once (gossipsub then counts the RPC as not sent); a send
- * that fails when the turn ends aborts the stream, as a failed write would have.
+ * no longer writable still throws at once (gossipsub then counts the RPC as not sent), and frames
+ * held for a stream that stopped being writable are dropped; a send that fails when the turn ends
+ * aborts the stream, as a failed write would have.
  */
 export function coalesceWrites(stream: OutboundStreamLike): void {
   const { rawStream } = stream;
@@ -43,6 +44,9 @@ export function coalesceWrites(stream: OutboundStreamLike): void {
     const joined = chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, bytes);
     chunks = [];
     bytes = 0;
+    // Closed or closing from elsewhere (a reset, a disconnect) since the frames were pushed: they
+    // cannot be sent any more, and aborting would throw away what the stream is still draining.
+    if (rawStream.writeStatus !== "writable") return;
     try {
       rawStream.send(joined);
     } catch (error) {

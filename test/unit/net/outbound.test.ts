@@ -69,14 +69,26 @@ describe("coalesceWrites", () => {
     expect(sent[0]?.byteLength).toBe(COALESCE_MAX_BYTES);
   });
 
-  it("still throws at once on a stream that is no longer writable, after sending what it held", () => {
-    const { stream, rawStream, sent, pushedDirectly } = recordingStream();
+  it("still throws at once on a stream that is no longer writable, and drops what it held for it", async () => {
+    const { stream, rawStream, sent, pushedDirectly, aborted } = recordingStream();
     coalesceWrites(stream);
     stream.pushPrefixed(bytes(1));
     rawStream.writeStatus = "closed";
     expect(() => stream.pushPrefixed(bytes(2))).toThrow("closed");
-    expect(sent).toEqual([bytes(1)]);
     expect(pushedDirectly).toEqual([bytes(2)]);
+    await turn();
+    expect(sent).toEqual([]);
+    expect(aborted()).toBeUndefined();
+  });
+
+  it("drops, without aborting, the frames held for a stream closed from elsewhere before the turn ends", async () => {
+    const { stream, rawStream, sent, aborted } = recordingStream();
+    coalesceWrites(stream);
+    stream.pushPrefixed(bytes(1));
+    rawStream.writeStatus = "closed";
+    await turn();
+    expect(sent).toEqual([]);
+    expect(aborted()).toBeUndefined();
   });
 
   it("aborts the stream when the joined write fails", async () => {
