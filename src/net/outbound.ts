@@ -54,11 +54,8 @@ export function coalesceWrites(stream: OutboundStreamLike): void {
     }
   };
   stream.pushPrefixed = (frame) => {
-    if (rawStream.writeStatus !== "writable") {
-      flush();
-      pushNow(frame);
-      return;
-    }
+    // Not writable: throws as before; frames still held are dropped when the turn ends.
+    if (rawStream.writeStatus !== "writable") return pushNow(frame);
     if (chunks.length === 0) setImmediate(flush);
     for (const chunk of frame instanceof Uint8Array ? [frame] : frame) {
       chunks.push(chunk);
