@@ -17,6 +17,9 @@
  * - saturation: 200 requests submitted at once, agreed requests/s until the last is decided
  *   (the backend allows 64 jobs per node, so the protocol, not the stub, is the limit), and the
  *   CPU time all six processes spent per agreed request meanwhile (Linux: /proc).
+ * - cpu_ms_per_request: the same CPU time per request over each paced phase (timers included:
+ *   about 60 ms/s for the six processes when idle). Light load costs more per request than
+ *   saturation: every message is its own wakeup, read, decryption and write.
  * The pool's outcome store is SQLite in memory for all of the above (the same code as on disk,
  * without the fsync per write), so the figures are the network's and the protocol's; one more
  * saturation run with the store on disk (WAL, synchronous=FULL) shows what durability costs.
@@ -261,13 +264,14 @@ export async function run(): Promise<Record<string, number>> {
     for (let i = 0; i < WARMUP_REQUESTS; i++) warm.push(await submit(net, i % 2 === 0 ? "commit-reveal" : "direct", "warmup"));
     await waitFor(net, warm, 30_000);
 
-    const phases: { mode: AttestationMode; rate: number; ids: string[] }[] = [];
+    const phases: { mode: AttestationMode; rate: number; ids: string[]; cpuMsPerRequest: number }[] = [];
     for (const rate of RATES) {
       for (const mode of ["commit-reveal", "direct"] as const) {
+        const cpuBefore = cpuMs(net);
         const ids = await paced(net, mode, rate * PACED_SECONDS[rate], rate);
         // Past the deadline (30 s) every request is decided, one way or the other.
         await waitFor(net, ids, 45_000).catch(() => undefined);
-        phases.push({ mode, rate, ids });
+        phases.push({ mode, rate, ids, cpuMsPerRequest: (cpuMs(net) - cpuBefore) / ids.length });
       }
     }
     const saturation = await burst(net, BURST_REQUESTS);
@@ -275,10 +279,11 @@ export async function run(): Promise<Record<string, number>> {
     out["network.saturation.cpu_ms_per_agreed"] = round2(saturation.cpuMsPerAgreed);
     await stopNetwork(net);
     const sent = readTraces(net.traceFiles);
-    for (const { mode, rate, ids } of phases) {
+    for (const { mode, rate, ids, cpuMsPerRequest } of phases) {
       const prefix = `network.${mode === "commit-reveal" ? "commit_reveal" : "direct"}.at_${rate}_per_s`;
       const figures = latencies(net, ids, sent);
       out[`${prefix}.agreed_fraction`] = round2(figures.agreed / ids.length);
+      out[`${prefix}.cpu_ms_per_request`] = round2(cpuMsPerRequest);
       out[`${prefix}.kth_reveal_to_bundle.p50_ms`] = round2(percentile(figures.kthToBundle, 50));
       out[`${prefix}.kth_reveal_to_bundle.p99_ms`] = round2(percentile(figures.kthToBundle, 99));
       out[`${prefix}.quorum.p50_ms`] = round2(percentile(figures.quorum, 50));
