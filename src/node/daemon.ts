@@ -13,6 +13,7 @@ import { readKeystore } from "../crypto/keystore.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { ConcordError, isConcordError } from "../errors.ts";
 import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../net/concord.ts";
+import { MAX_FETCH_REQUESTS } from "../net/fetch.ts";
 import { createRegistry, registryConfigFromJson, type Registry } from "../quorum/registry.ts";
 import type { InferenceBackend } from "../runner/backend.ts";
 import { createFixedBackend } from "../runner/fixed.ts";
@@ -260,6 +261,12 @@ export class NodeDaemon {
       await network.start().catch((cause: unknown) => {
         throw new ConcordError("CONFIG", "cannot start the network", { details: `listen ${config.listen.join(", ")}: ${describeCause(cause)}`, cause });
       });
+      // What this node signed for before it stopped and is still open: fetched back from peers,
+      // in case a close (or, in direct mode, its own output) went by while it was down.
+      slashing.openRequests({ chain, node: config.node, after: Math.floor(clock()), limit: MAX_FETCH_REQUESTS }).then(
+        (open) => forgotten.resume(open),
+        (error: unknown) => logger.error({ error: String(error) }, "slashing protection read failed: open requests not resumed"),
+      );
       if (config.metrics) {
         const served = await serveMetrics(metrics.registry, config.metrics.host, config.metrics.port);
         this.#metricsServer = served.server;

@@ -7,10 +7,17 @@
  * allows signing identical data again), so the close already listing it brings its reveal. A
  * different output is refused by slashing protection, as always.
  *
+ * A close can come too late: it may have gone out while the node was down, and gossip does not
+ * send it again. So at start the node also resumes the requests its slashing protection holds a
+ * signature for and whose deadline has not passed (`resume`), fetched the same way: that brings
+ * the close, and in direct mode it brings the request back so that an output lost to the restart
+ * is signed (identically) and sent.
+ *
  * A peer can send a close for a made-up request, unchecked (the book refuses it before any
  * signature check): so each request id is asked for once, one fetch runs at a time, and at most
  * MAX_QUEUED wait.
  */
+import { MAX_FETCH_REQUESTS } from "../net/fetch.ts";
 import { toHex } from "../wire/hash.ts";
 import type { Bytes, CommitClose } from "../wire/types.ts";
 
@@ -28,7 +35,8 @@ export class ForgottenRequests {
   readonly #init: ForgottenRequestsInit;
   /** Request ids already asked for (or queued), oldest first. */
   readonly #asked = new Set<string>();
-  readonly #queue: Bytes[] = [];
+  /** Fetches waiting: one id for a close, up to MAX_FETCH_REQUESTS for a resume. */
+  readonly #queue: Bytes[][] = [];
   #running = false;
 
   constructor(init: ForgottenRequestsInit) {
@@ -40,11 +48,28 @@ export class ForgottenRequests {
     if (!close.commitments.some((ref) => ref.node === this.#init.nodeId)) return;
     const id = toHex(close.request);
     if (this.#asked.has(id) || this.#queue.length >= MAX_QUEUED) return;
-    this.#asked.add(id);
-    if (this.#asked.size > MAX_REMEMBERED) this.#asked.delete(this.#asked.values().next().value as string);
-    this.#queue.push(close.request);
+    this.#remember(id);
+    this.#queue.push([close.request]);
     this.#init.logger.info({ request: id }, "a close lists this node's commitment for a request it does not know: fetching it");
     void this.#drain();
+  }
+
+  /**
+   * At start: the requests this node signed for before it stopped that are still open (from
+   * slashing protection), fetched in one ask of at most MAX_FETCH_REQUESTS.
+   */
+  resume(requests: readonly Bytes[]): void {
+    const fresh = requests.filter((request) => !this.#asked.has(toHex(request))).slice(0, MAX_FETCH_REQUESTS);
+    if (fresh.length === 0 || this.#queue.length >= MAX_QUEUED) return;
+    for (const request of fresh) this.#remember(toHex(request));
+    this.#queue.push(fresh);
+    this.#init.logger.info({ requests: fresh.length }, "resuming the open requests this node signed for before it stopped: fetching them");
+    void this.#drain();
+  }
+
+  #remember(id: string): void {
+    this.#asked.add(id);
+    if (this.#asked.size > MAX_REMEMBERED) this.#asked.delete(this.#asked.values().next().value as string);
   }
 
   async #drain(): Promise<void> {
@@ -52,7 +77,10 @@ export class ForgottenRequests {
     this.#running = true;
     try {
       for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
-        await this.#init.fetch([next]).catch((error: unknown) => this.#init.logger.warn({ request: toHex(next as Bytes), error: String(error) }, "fetching a forgotten request failed"));
+        const requests = next;
+        await this.#init.fetch(requests).catch((error: unknown) =>
+          this.#init.logger.warn({ requests: requests.map(toHex), error: String(error) }, "fetching forgotten requests failed"),
+        );
       }
     } finally {
       this.#running = false;

@@ -14,13 +14,23 @@
 import { Worker } from "node:worker_threads";
 import { ConcordError } from "../errors.ts";
 import { rebuildError, workerEntry, type ClonedError } from "../threads.ts";
+import type { Bytes } from "../wire/types.ts";
 import { SlashingConflictError, type CheckResult, type SigningRecord, type SlashingProtectionInit } from "./slashing.ts";
 
 /** What the guard asks its worker (internal: the worker protocol). */
 export type GuardRequest =
   | { type: "check"; id: number; record: SigningRecord }
   | { type: "prune"; id: number; params: { chain: string; before: number } }
+  | { type: "open"; id: number; params: OpenRequestsParams }
   | { type: "close" };
+
+/** SlashingProtection.openRequests' parameters. */
+export interface OpenRequestsParams {
+  chain: string;
+  node: string;
+  after: number;
+  limit: number;
+}
 
 /** What the worker answers (internal: the worker protocol). */
 export type GuardReply =
@@ -28,11 +38,14 @@ export type GuardReply =
   | { type: "failed"; error: ClonedError }
   | { type: "checked"; id: number; result: CheckResult }
   | { type: "pruned"; id: number; deleted: number }
+  | { type: "open"; id: number; requests: Bytes[] }
   | { type: "conflict"; id: number; stored: SigningRecord; attempted: SigningRecord }
   | { type: "error"; id: number; error: ClonedError };
 
+type Answer = CheckResult | number | Bytes[];
+
 interface Waiting {
-  resolve(value: CheckResult | number): void;
+  resolve(value: Answer): void;
   reject(error: ConcordError): void;
 }
 
@@ -87,6 +100,11 @@ export class SlashingGuard {
     return this.#ask((id) => ({ type: "prune", id, params })) as Promise<number>;
   }
 
+  /** SlashingProtection.openRequests, on the worker: requests this node signed for that are still open. */
+  openRequests(params: OpenRequestsParams): Promise<Bytes[]> {
+    return this.#ask((id) => ({ type: "open", id, params })) as Promise<Bytes[]>;
+  }
+
   /** Answers every check already asked, then closes the file and stops the worker. Safe to call twice. */
   async close(): Promise<void> {
     if (!this.#down) {
@@ -96,7 +114,7 @@ export class SlashingGuard {
     await this.#exited;
   }
 
-  #ask(request: (id: number) => GuardRequest): Promise<CheckResult | number> {
+  #ask(request: (id: number) => GuardRequest): Promise<Answer> {
     if (this.#down) return Promise.reject(this.#down);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
@@ -115,6 +133,8 @@ export class SlashingGuard {
         return waiting.resolve(reply.result);
       case "pruned":
         return waiting.resolve(reply.deleted);
+      case "open":
+        return waiting.resolve(reply.requests);
       case "conflict":
         return waiting.reject(new SlashingConflictError({ stored: reply.stored, attempted: reply.attempted }));
       case "error":

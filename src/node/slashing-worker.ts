@@ -40,9 +40,13 @@ function drain(): void {
       port?.close();
       return;
     }
-    if (request.type === "prune") {
+    if (request.type === "prune" || request.type === "open") {
       try {
-        port?.postMessage({ type: "pruned", id: request.id, deleted: protection.prune(request.params) } satisfies GuardReply);
+        port?.postMessage(
+          (request.type === "prune"
+            ? { type: "pruned", id: request.id, deleted: protection.prune(request.params) }
+            : { type: "open", id: request.id, requests: protection.openRequests(request.params) }) satisfies GuardReply,
+        );
       } catch (error) {
         port?.postMessage({ type: "error", id: request.id, error: cloneError(error, STORE_FAILURE) } satisfies GuardReply);
       }

@@ -213,6 +213,7 @@ interface Statements {
   raiseFloor: StatementSync;
   prune: StatementSync;
   all: StatementSync;
+  open: StatementSync;
 }
 
 /** The node's slashing-protection database. One instance per process; files may be shared. */
@@ -256,6 +257,9 @@ export class SlashingProtection {
         ),
         prune: db.prepare("DELETE FROM signed WHERE chain = ? AND deadline < ?"),
         all: db.prepare("SELECT request, node, kind, signing_root, deadline FROM signed WHERE chain = ? ORDER BY request, node, kind"),
+        open: db.prepare(
+          "SELECT request, max(deadline) AS deadline FROM signed WHERE chain = ? AND node = ? AND deadline > ? GROUP BY request ORDER BY deadline DESC, request LIMIT ?",
+        ),
       }),
     );
     this.#db = db;
@@ -350,6 +354,22 @@ export class SlashingProtection {
       });
     } catch (error) {
       throw asStoreError(error, "slashing protection prune failed", this.path);
+    }
+  }
+
+  /**
+   * The requests `node` signed for on `chain` whose deadline is after `after` (typically now):
+   * those still open, which a restarted node resumes. Latest deadline first (most time left), at
+   * most `limit`.
+   */
+  openRequests(params: { chain: string; node: string; after: number; limit: number }): Bytes[] {
+    assert(Number.isSafeInteger(params.after) && params.after >= 0, "openRequests: after must be a non-negative integer");
+    assert(Number.isSafeInteger(params.limit) && params.limit > 0, "openRequests: limit must be a positive integer");
+    const { statements } = this.#open();
+    try {
+      return statements.open.all(params.chain, params.node, params.after, params.limit).map((row) => blob(row["request"]));
+    } catch (error) {
+      throw asStoreError(error, "slashing protection read failed", this.path);
     }
   }
 

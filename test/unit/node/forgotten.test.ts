@@ -51,3 +51,26 @@ it("keeps at most 64 waiting, and a failed fetch does not stop the rest", async 
   // The first started at once; 64 more queued behind it; the rest were dropped.
   expect(calls).toBe(65);
 });
+
+it("resumes open requests in one fetch, and a close for one of them asks nothing more", async () => {
+  const asks: string[][] = [];
+  const forgotten = new ForgottenRequests({
+    nodeId: "me",
+    logger: silent,
+    fetch: async (ids) => void asks.push(ids.map(toHex)),
+  });
+  const ids = Array.from({ length: 70 }, (_, i) => taggedHash("forgotten-test", `open ${i}`));
+  forgotten.resume(ids);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  // One ask, at most MAX_FETCH_REQUESTS (64) ids.
+  expect(asks).toEqual([ids.slice(0, 64).map(toHex)]);
+  forgotten.noteClose(close("open 0", ["me"]));
+  forgotten.resume(ids.slice(0, 3));
+  forgotten.resume([]);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  expect(asks).toHaveLength(1);
+  // What did not fit is asked for when resumed again.
+  forgotten.resume(ids);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  expect(asks[1]).toEqual(ids.slice(64).map(toHex));
+});

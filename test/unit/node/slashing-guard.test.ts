@@ -72,6 +72,19 @@ describe("SlashingGuard", () => {
     }
   });
 
+  it("lists the open requests on the worker", async () => {
+    const guard = await SlashingGuard.open({ path });
+    try {
+      await guard.checkAndInsert(record("closed", { deadline: DEADLINE - 1 }));
+      await guard.checkAndInsert(record("open", { deadline: DEADLINE + 1 }));
+      expect(await guard.openRequests({ chain: CHAIN, node: "node-a", after: DEADLINE, limit: 64 })).toEqual([record("open").request]);
+      const error = await failure(guard.openRequests({ chain: CHAIN, node: "node-a", after: -1, limit: 64 }));
+      expect(String(error)).toMatch(/after/);
+    } finally {
+      await guard.close();
+    }
+  });
+
   it("answers every check already asked before it closes, and refuses checks after", async () => {
     const guard = await SlashingGuard.open({ path });
     const asked = Array.from({ length: 20 }, (_, i) => guard.checkAndInsert(record(`closing ${i}`)));

@@ -141,6 +141,24 @@ describe("prune", () => {
   });
 });
 
+describe("openRequests", () => {
+  it("lists the requests a node signed for whose deadline is still ahead, latest deadline first, once each", () => {
+    const protection = openAt();
+    protection.checkAndInsert(record("past", { deadline: DEADLINE - 1 }));
+    protection.checkAndInsert(record("at", { deadline: DEADLINE }));
+    protection.checkAndInsert(record("soon", { deadline: DEADLINE + 10 }));
+    protection.checkAndInsert(record("later", { deadline: DEADLINE + 20 }));
+    // A request signed twice (a commitment and, say, an output) is listed once.
+    protection.checkAndInsert(record("later", { kind: "output", deadline: DEADLINE + 20 }));
+    protection.checkAndInsert(record("someone else", { node: "node-b", deadline: DEADLINE + 30 }));
+    protection.checkAndInsert(record("other chain", { chain: "other", deadline: DEADLINE + 30 }));
+    const open = (limit: number) => protection.openRequests({ chain: CHAIN, node: "node-a", after: DEADLINE, limit }).map(toHex);
+    expect(open(10)).toEqual([toHex(record("later").request), toHex(record("soon").request)]);
+    expect(open(1)).toEqual([toHex(record("later").request)]);
+    expect(() => open(0)).toThrow(/limit/);
+  });
+});
+
 describe("export and import", () => {
   it("moves every record of a chain to another database", () => {
     const source = openAt(join(dir, "a.sqlite"));
