@@ -15,7 +15,7 @@ import { Worker } from "node:worker_threads";
 import { ConcordError } from "../errors.ts";
 import { rebuildError, workerEntry, type ClonedError } from "../threads.ts";
 import type { Bytes } from "../wire/types.ts";
-import { SlashingConflictError, type CheckResult, type SigningRecord, type SlashingProtectionInit } from "./slashing.ts";
+import { SlashingConflictError, type CheckResult, type OpenRequestsParams, type SigningRecord, type SlashingProtectionInit } from "./slashing.ts";
 
 /** What the guard asks its worker (internal: the worker protocol). */
 export type GuardRequest =
@@ -23,14 +23,6 @@ export type GuardRequest =
   | { type: "prune"; id: number; params: { chain: string; before: number } }
   | { type: "open"; id: number; params: OpenRequestsParams }
   | { type: "close" };
-
-/** SlashingProtection.openRequests' parameters. */
-export interface OpenRequestsParams {
-  chain: string;
-  node: string;
-  after: number;
-  limit: number;
-}
 
 /** What the worker answers (internal: the worker protocol). */
 export type GuardReply =

@@ -42,11 +42,11 @@ function drain(): void {
     }
     if (request.type === "prune" || request.type === "open") {
       try {
-        port?.postMessage(
-          (request.type === "prune"
+        const reply: GuardReply =
+          request.type === "prune"
             ? { type: "pruned", id: request.id, deleted: protection.prune(request.params) }
-            : { type: "open", id: request.id, requests: protection.openRequests(request.params) }) satisfies GuardReply,
-        );
+            : { type: "open", id: request.id, requests: protection.openRequests(request.params) };
+        port?.postMessage(reply);
       } catch (error) {
         port?.postMessage({ type: "error", id: request.id, error: cloneError(error, STORE_FAILURE) } satisfies GuardReply);
       }

@@ -216,6 +216,15 @@ interface Statements {
   open: StatementSync;
 }
 
+/** SlashingProtection.openRequests' parameters. */
+export interface OpenRequestsParams {
+  chain: string;
+  node: string;
+  /** Unix ms: requests whose deadline is after this. */
+  after: number;
+  limit: number;
+}
+
 /** The node's slashing-protection database. One instance per process; files may be shared. */
 export class SlashingProtection {
   readonly path: string;
@@ -362,7 +371,7 @@ export class SlashingProtection {
    * those still open, which a restarted node resumes. Latest deadline first (most time left), at
    * most `limit`.
    */
-  openRequests(params: { chain: string; node: string; after: number; limit: number }): Bytes[] {
+  openRequests(params: OpenRequestsParams): Bytes[] {
     assert(Number.isSafeInteger(params.after) && params.after >= 0, "openRequests: after must be a non-negative integer");
     assert(Number.isSafeInteger(params.limit) && params.limit > 0, "openRequests: limit must be a positive integer");
     const { statements } = this.#open();
