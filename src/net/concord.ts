@@ -5,6 +5,7 @@
  * is subscribed yet. What was accepted or published is kept, by request, to answer catch-up
  * fetches (fetch.ts) with.
  */
+import type { Stream } from "@libp2p/interface";
 import { ConcordError } from "../errors.ts";
 import { requestIdOf } from "../wire/ids.ts";
 import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
@@ -12,7 +13,18 @@ import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
 import { MESH_PARAMS } from "./constants.ts";
 import { createNetMetrics } from "./metrics.ts";
-import { AskLimiter, answerFetch, fetchFromPeers, fetchProtocol, RecentMessages, type FetchResult, type RecentMessagesLimits } from "./fetch.ts";
+import {
+  AskLimiter,
+  answerFetch,
+  answerOpenRequests,
+  fetchFromPeers,
+  fetchProtocol,
+  openRequestsFromPeers,
+  openRequestsProtocol,
+  RecentMessages,
+  type FetchResult,
+  type RecentMessagesLimits,
+} from "./fetch.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
 import { topicKindOf, topicName } from "./topics.ts";
 
@@ -50,6 +62,12 @@ export interface ConcordNetwork {
    * within `timeoutMs` is skipped.
    */
   fetch(requests: readonly Bytes[], options?: { peers?: number; timeoutMs?: number }): Promise<FetchResult>;
+  /**
+   * Catch-up on what is in flight: asks the same peers which requests they keep whose deadline
+   * is ahead (at most 64 each), then fetches those. For a peer that starts, or comes back, while
+   * requests are open: gossip will not deliver what went by before.
+   */
+  fetchOpen(options?: { peers?: number; timeoutMs?: number }): Promise<FetchResult>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -70,7 +88,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     const request = requestIdOf(message);
     // Evidence names any request id it likes: kept only beside a request this peer keeps
     // already, so made-up ids cannot push real requests out.
-    if (message.t !== "equivocation" || recent.has(request)) recent.add(request, payload);
+    if (message.t !== "equivocation" || recent.has(request)) recent.add(request, payload, message.t === "request" ? message.deadline : undefined);
   };
   // Hands a strictly decoded message to the receiver and keeps it if accepted, to answer fetches with.
   const deliver = (message: Message, payload: Bytes, fromPeer: string): void => {
@@ -82,6 +100,17 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     gossip.registerValidator(concordTopic(chain, kind), (payload, fromPeer) => deliver(decodeMessage(payload, kind), payload, fromPeer));
   }
   let stopped = false;
+  const openProtocol = openRequestsProtocol(chain);
+  const fetchContext = (on: string, options: { peers?: number; timeoutMs?: number }) => ({
+    ...options,
+    subscribers: () => gossip.subscribers(topics[0] as string),
+    score: (peer: string) => gossip.getPeerScore(peer),
+    openStream: (peer: string, signal: AbortSignal) => gossip.openStream(peer, on, signal),
+    deliver,
+    stopped: () => stopped,
+    logger: components.logger,
+    metrics,
+  });
   return {
     gossip,
     attach(next) {
@@ -109,28 +138,27 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
       await Promise.all([...new Set(topics)].map((topic) => gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));
     },
     async fetch(requests, options = {}) {
-      return fetchFromPeers(requests, {
-        ...options,
-        subscribers: () => gossip.subscribers(topics[0] as string),
-        score: (peer) => gossip.getPeerScore(peer),
-        openStream: (peer, signal) => gossip.openStream(peer, protocol, signal),
-        deliver,
-        stopped: () => stopped,
-        logger: components.logger,
-        metrics,
-      });
+      return fetchFromPeers(requests, fetchContext(protocol, options));
+    },
+    async fetchOpen(options = {}) {
+      const open = await openRequestsFromPeers(fetchContext(openProtocol, options));
+      return fetchFromPeers(open, fetchContext(protocol, options));
     },
     async start() {
       await gossip.start();
       const limiter = new AskLimiter(Date.now);
-      await gossip.handle(protocol, async (stream, fromPeer) => {
-        if (!limiter.allow(fromPeer)) {
-          stream.abort(new ConcordError("BACKPRESSURE", "too many fetch asks", { details: fromPeer }));
-          metrics?.fetchAnswered.inc({ outcome: "refused" });
-          return;
-        }
-        metrics?.fetchAnswered.inc({ outcome: (await answerFetch(stream, recent)) ? "answered" : "failed" });
-      });
+      // One allowance of asks per peer covers both protocols.
+      const answer = (on: string, answered: (stream: Stream) => Promise<boolean>) =>
+        gossip.handle(on, async (stream, fromPeer) => {
+          if (!limiter.allow(fromPeer)) {
+            stream.abort(new ConcordError("BACKPRESSURE", "too many fetch asks", { details: fromPeer }));
+            metrics?.fetchAnswered.inc({ outcome: "refused" });
+            return;
+          }
+          metrics?.fetchAnswered.inc({ outcome: (await answered(stream)) ? "answered" : "failed" });
+        });
+      await answer(protocol, (stream) => answerFetch(stream, recent));
+      await answer(openProtocol, (stream) => answerOpenRequests(stream, recent, Date.now()));
     },
     async stop() {
       stopped = true;

@@ -10,6 +10,10 @@
  *   answer     one frame holding a u32 (big-endian) count, then that many frames, each a
  *              message's canonical bytes; then the answering side closes the stream
  *
+ *   protocol   /concord/{version}/{chain}/open (which requests to ask for, when none are known)
+ *   ask        nothing
+ *   answer     one frame: 0..MAX_FETCH_REQUESTS ids of requests whose deadline is ahead
+ *
  * Every message that comes back goes through the same checks as one from gossip (decoded
  * strictly, then handed to the receiver, which verifies it), so a peer can answer with nothing
  * worse than what it could publish. Answers are bounded: what a peer keeps is bounded
@@ -44,6 +48,15 @@ export function fetchProtocol(chain: string): string {
   return `/${TOPIC_PREFIX}/${TOPIC_VERSION}/${chain}/fetch`;
 }
 
+/**
+ * Open requests (spec/06): the asker opens the stream and writes nothing; the answerer writes one
+ * frame of at most MAX_FETCH_REQUESTS request ids (32 bytes each), those it keeps whose deadline
+ * is ahead, latest deadline first, and closes. The asker fetches them on fetchProtocol.
+ */
+export function openRequestsProtocol(chain: string): string {
+  return `/${TOPIC_PREFIX}/${TOPIC_VERSION}/${chain}/open`;
+}
+
 export interface RecentMessagesLimits {
   /** Requests kept; the oldest (by first message) goes first. Default 4,096. */
   maxRequests?: number;
@@ -57,6 +70,8 @@ export interface RecentMessagesLimits {
  */
 export class RecentMessages {
   readonly #byRequest = new Map<string, Bytes[]>();
+  /** Deadlines of the kept requests whose request message is kept too. */
+  readonly #deadlines = new Map<string, number>();
   readonly #maxRequests: number;
   readonly #maxBytes: number;
   #bytes = 0;
@@ -74,13 +89,15 @@ export class RecentMessages {
     return this.#byRequest.size;
   }
 
-  add(request: Bytes, payload: Bytes): void {
+  /** Keeps `payload` under `request`; `deadline` when the payload is the request itself. */
+  add(request: Bytes, payload: Bytes, deadline?: number): void {
     const key = toHex(request);
     let list = this.#byRequest.get(key);
     if (list === undefined) {
       list = [];
       this.#byRequest.set(key, list);
     }
+    if (deadline !== undefined) this.#deadlines.set(key, deadline);
     if (list.length >= MAX_MESSAGES_PER_REQUEST || list.some((kept) => Buffer.compare(kept, payload) === 0)) return;
     // A copy: a payload from gossip can be a view into a much larger receive buffer, which
     // keeping the view would keep alive uncounted.
@@ -89,8 +106,18 @@ export class RecentMessages {
     for (const [oldest, messages] of this.#byRequest) {
       if (this.#byRequest.size <= this.#maxRequests && this.#bytes <= this.#maxBytes) break;
       this.#byRequest.delete(oldest);
+      this.#deadlines.delete(oldest);
       for (const message of messages) this.#bytes -= message.length;
     }
+  }
+
+  /** Kept requests whose deadline is after `now`, latest deadline first, at most `limit`. */
+  open(now: number, limit: number): Bytes[] {
+    return [...this.#deadlines]
+      .filter(([, deadline]) => deadline > now)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, limit)
+      .map(([key]) => new Uint8Array(Buffer.from(key, "hex")));
   }
 
   has(request: Bytes): boolean {
@@ -187,6 +214,36 @@ export async function answerFetch(stream: Stream, recent: RecentMessages, timeou
   }
 }
 
+/** Answers an open-requests ask on `stream` (opened on openRequestsProtocol) from `recent`; false if it failed. */
+export async function answerOpenRequests(stream: Stream, recent: RecentMessages, now: number, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): Promise<boolean> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const ids = recent.open(now, MAX_FETCH_REQUESTS);
+    await fetchFrames(stream).write(Buffer.concat(ids), { signal });
+    await stream.close({ signal });
+    return true;
+  } catch (error) {
+    stream.abort(error instanceof Error ? error : new Error(String(error)));
+    return false;
+  }
+}
+
+/** Reads the ids an open-requests answer names on `stream`, unchecked (a fetch checks what they bring). */
+export async function askOpenRequests(stream: Stream, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): Promise<Bytes[]> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const answer = (await fetchFrames(stream, MAX_FETCH_REQUESTS * HASH_BYTES).read({ signal })).subarray();
+    if (answer.length % HASH_BYTES !== 0) throw fetchError(`an open-requests answer of ${answer.length} bytes`);
+    await stream.close({ signal });
+    const ids: Bytes[] = [];
+    for (let at = 0; at < answer.length; at += HASH_BYTES) ids.push(answer.slice(at, at + HASH_BYTES));
+    return ids;
+  } catch (error) {
+    stream.abort(error instanceof Error ? error : new Error(String(error)));
+    throw error instanceof ConcordError ? error : fetchError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 /**
  * Asks for the messages held for `requests` on `stream` (opened on fetchProtocol) and returns
  * their bytes, unchecked: the caller checks each one as it would a gossip message.
@@ -262,6 +319,44 @@ const PROTOCOL_ORDER: Record<MessageKind, number> = {
 };
 
 /**
+ * The best-scored subscribed peers (a peer that sent invalid messages is not asked before honest
+ * ones), after giving subscriptions up to `timeoutMs` to arrive when there are none yet.
+ */
+async function peersToAsk(context: Pick<FetchContext, "peers" | "subscribers" | "score" | "stopped">, timeoutMs: number): Promise<string[]> {
+  const waitUntil = Date.now() + timeoutMs;
+  while (context.subscribers().length === 0 && Date.now() < waitUntil && !context.stopped()) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return context
+    .subscribers()
+    .sort((a, b) => context.score(b) - context.score(a))
+    .slice(0, context.peers ?? DEFAULT_FETCH_PEERS);
+}
+
+/**
+ * Asks the best-scored subscribed peers for their open requests (openRequestsProtocol) and
+ * returns every id named, once each, in the order first named. A peer that does not answer,
+ * or answers junk, is skipped; the ids are unchecked until a fetch brings their messages.
+ */
+export async function openRequestsFromPeers(context: Omit<FetchContext, "deliver">): Promise<Bytes[]> {
+  const timeoutMs = context.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
+  const peers = await peersToAsk(context, timeoutMs);
+  const answers = await Promise.all(
+    peers.map(async (peer) => {
+      try {
+        return await askOpenRequests(await context.openStream(peer, AbortSignal.timeout(timeoutMs)), timeoutMs);
+      } catch (error) {
+        context.logger.debug({ peer, error: String(error) }, "open-requests ask failed");
+        return [];
+      }
+    }),
+  );
+  const ids = new Map<string, Bytes>();
+  for (const id of answers.flat()) if (!ids.has(toHex(id))) ids.set(toHex(id), id);
+  return [...ids.values()];
+}
+
+/**
  * The asking side of a catch-up (ConcordNetwork.fetch): asks the best-scored subscribed peers
  * for `requests`, batch by batch, and applies what comes back.
  */
@@ -270,16 +365,7 @@ export async function fetchFromPeers(requests: readonly Bytes[], context: FetchC
   const timeoutMs = context.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   const result: FetchResult = { peers: 0, received: 0, accepted: 0, unanswered: [] };
   if (requests.length === 0) return result;
-  // Just started: give subscriptions a moment to arrive before asking nobody.
-  const waitUntil = Date.now() + timeoutMs;
-  while (context.subscribers().length === 0 && Date.now() < waitUntil && !context.stopped()) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  // The best-scored peers: a peer that sent invalid messages is not asked before honest ones.
-  const peers = context
-    .subscribers()
-    .sort((a, b) => context.score(b) - context.score(a))
-    .slice(0, context.peers ?? DEFAULT_FETCH_PEERS);
+  const peers = await peersToAsk(context, timeoutMs);
   const asked = new Set(requests.map(toHex));
   const seen = new Set<string>();
   // Answers arrive concurrently and are applied one at a time, each in protocol order, so a

@@ -9,5 +9,5 @@ export { TOPIC_VERSION, TOPIC_PREFIX, TOPIC_KINDS, topicKindOf, topicName, chain
 export type { TopicKind, TopicOptions, ParsedTopic } from "./topics.ts";
 export { toValidationResult, createTopicValidator, createMissingValidator } from "./validation.ts";
 export type { GossipValidator, AdapterCode, ValidationOutcome, TopicValidatorInit, TopicValidatorComponents } from "./validation.ts";
-export { fetchProtocol, RecentMessages, AskLimiter, MAX_FETCH_REQUESTS, MAX_ASKS_PER_PEER_MINUTE, MAX_FETCH_ANSWER_BYTES } from "./fetch.ts";
+export { fetchProtocol, openRequestsProtocol, RecentMessages, AskLimiter, MAX_FETCH_REQUESTS, MAX_ASKS_PER_PEER_MINUTE, MAX_FETCH_ANSWER_BYTES } from "./fetch.ts";
 export type { FetchResult, RecentMessagesLimits } from "./fetch.ts";

@@ -267,6 +267,12 @@ export class NodeDaemon {
         (open) => forgotten.resume(open),
         (error: unknown) => logger.error({ error: String(error) }, "slashing protection read failed: open requests not resumed"),
       );
+      // Requests in flight before this start (a restart, or a first start into a running
+      // network): gossip will not deliver what went by, so ask peers which are open and fetch them.
+      network.fetchOpen().then(
+        (result) => logger.info({ peers: result.peers, accepted: result.accepted }, "caught up on the requests open at peers"),
+        (error: unknown) => logger.warn({ error: String(error) }, "catching up on open requests failed"),
+      );
       if (config.metrics) {
         const served = await serveMetrics(metrics.registry, config.metrics.host, config.metrics.port);
         this.#metricsServer = served.server;

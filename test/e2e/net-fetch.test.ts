@@ -8,7 +8,7 @@ import type { Stream } from "@libp2p/interface";
 import { Registry as PromRegistry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
-import { fetchFrames, fetchProtocol, MAX_ASKS_PER_PEER_MINUTE, MAX_FETCH_REQUESTS } from "../../src/net/fetch.ts";
+import { fetchFrames, fetchProtocol, MAX_ASKS_PER_PEER_MINUTE, MAX_FETCH_REQUESTS, openRequestsProtocol } from "../../src/net/fetch.ts";
 import { createGossipNode, type GossipNode } from "../../src/net/gossip.ts";
 import { silentLogger } from "../../src/net/logger.ts";
 import { taggedHash, toHex } from "../../src/wire/hash.ts";
@@ -59,8 +59,8 @@ async function rawPeer(answer: (stream: Stream) => Promise<void>): Promise<Gossi
 }
 
 /** Every message of one agreed commit-reveal request: request, commitments, close, reveals, bundle. */
-function requestMessages(label: string): Message[] {
-  const request = testRequest(net, { input: label });
+function requestMessages(label: string, deadline?: number): Message[] {
+  const request = testRequest(net, { input: label, ...(deadline === undefined ? {} : { deadline }) });
   const { collector, reveals } = runRequest(net, request, () => ({ output: "Paris" }));
   const bundle = collector.bundle;
   if (!bundle?.close) throw new Error("test: no commit-reveal bundle");
@@ -86,6 +86,25 @@ describe("catch-up fetch over libp2p", () => {
     expect(hexes(late.received).sort()).toEqual(hexes(first).sort());
     expect(late.received.map((message) => message.t)).toEqual(first.map((message) => message.t));
     expect(late.received.every((message) => toHex(requestIdOf(message)) === toHex(firstId))).toBe(true);
+  });
+
+  it("catches up on the requests a peer keeps whose deadline is ahead, and skips a peer that answers junk", async () => {
+    const holder = await peer();
+    const open = requestMessages("open", Date.now() + 600_000);
+    const done = requestMessages("done");
+    for (const message of [...open, ...done]) await holder.network.publish(message);
+    // A second peer names a malformed id list (and refuses fetches): skipped, the holder's answer stands.
+    const junk = await rawPeer(async (stream) => stream.abort(new Error("no fetches here")));
+    await junk.handle(openRequestsProtocol(CHAIN), async (stream) => {
+      await fetchFrames(stream).write(new Uint8Array(33));
+      await stream.close();
+    });
+
+    const late = await peer([...holder.network.gossip.multiaddrs, ...junk.multiaddrs]);
+    await late.network.waitForPeers(2, 10_000);
+    const result = await late.network.fetchOpen();
+    expect(result).toEqual({ peers: 1, received: open.length, accepted: open.length, unanswered: [] });
+    expect(late.received.every((message) => toHex(requestIdOf(message)) === toHex(requestIdOf(open[0] as Message)))).toBe(true);
   });
 
   it("keeps what it received and accepted, and answers with it too", async () => {

@@ -6,8 +6,9 @@
  * data) and reveals once the close lists it. With k = n its reveal is needed: the request is
  * agreed only because it came back. Nothing conflicting is ever signed. Two timings: the close
  * after the restart, and the close gone out while the node was down (gossip never sends it
- * again; only the fetch brings it). (test/e2e/node-restart.test.ts is the other case: a model
- * that answers differently after the restart, where slashing protection refuses.)
+ * again; only the fetch brings it). And a node killed before it signed anything, which learns
+ * the request from its peers' open requests. (test/e2e/node-restart.test.ts is the other case: a
+ * model that answers differently after the restart, where slashing protection refuses.)
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -90,3 +91,46 @@ for (const { when, othersMs } of [
     }, 60_000);
   });
 }
+
+/**
+ * A node killed while its model ran (nothing signed, so slashing protection holds nothing of the
+ * request), in direct mode with k = n: back after gossip's history is gone, it asks its peers
+ * which requests are open, fetches this one, runs the model and sends its output.
+ */
+describe("killed before it signed, in direct mode", () => {
+  let dir: string;
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "concord-node-recover-direct-"));
+    cluster = await startCluster({
+      dir,
+      nodes: 5,
+      seed: "node-recover-direct",
+      backend: (i) => ({ type: "fixed", modelSeed: "e2e-recover", delayMs: i === VICTIM ? 3_000 : 200 }),
+      pool: { k: 5, deadlineMs: 60_000 },
+    });
+  }, 45_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("learns the open request from its peers and sends its output", async () => {
+    const submittedAt = Date.now();
+    const requestId = await cluster.pool.submit({ model: "chat", input: "killed mid-inference", entropy: taggedHash("e2e/recover", "direct"), mode: "direct" });
+    const entry = cluster.pool.book.get(requestId);
+    await until(() => entry?.collector.voteCount === 4, 10_000, "the other four outputs at the pool");
+    cluster.nodes[VICTIM]?.child.kill("SIGKILL");
+    await cluster.nodes[VICTIM]?.exited;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, submittedAt + DOWN_UNTIL_MS - Date.now())));
+
+    const restarted = await cluster.startNode(VICTIM, ["--log-level", "info"]);
+    const outcome = await cluster.outcome(requestId, 30_000);
+    expect(outcome.kind).toBe("agreed");
+    if (outcome.kind !== "agreed") return;
+    expect(outcome.bundle.outcome.supporters).toContain(VICTIM_ID);
+    await restarted.waitForLog((line) => String(line.msg).startsWith("caught up on the requests open at peers") && Number(line["accepted"]) > 0, 10_000, "the catch-up log line");
+    expect(restarted.logs.filter((line) => String(line.msg).startsWith("refused to sign"))).toEqual([]);
+  }, 60_000);
+});

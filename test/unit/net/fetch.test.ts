@@ -38,6 +38,22 @@ describe("RecentMessages", () => {
     expect(byBytes.get(id("a"))).toEqual([]);
     expect(byBytes.bytes).toBe(70);
   });
+
+  it("names the requests whose deadline is ahead, latest first, and forgets a dropped one", () => {
+    const recent = new RecentMessages({ maxRequests: 3 });
+    // "soon" is the oldest kept, so the fourth request pushes it out, deadline and all.
+    recent.add(id("soon"), bytes(1, 2), 300);
+    recent.add(id("past"), bytes(1, 1), 100);
+    // A vote for a request whose own message this peer never kept: no deadline, never named.
+    recent.add(id("unknown"), bytes(1, 3));
+    recent.add(id("later"), bytes(1, 4), 500);
+    expect(recent.open(200, 64)).toEqual([id("later")]);
+    const kept = new RecentMessages();
+    for (const [label, deadline] of [["a", 300], ["b", 500], ["c", 400]] as const) kept.add(id(label), bytes(1, 1), deadline);
+    expect(kept.open(200, 64)).toEqual([id("b"), id("c"), id("a")]);
+    expect(kept.open(200, 2)).toEqual([id("b"), id("c")]);
+    expect(kept.open(500, 64)).toEqual([]);
+  });
 });
 
 describe("AskLimiter", () => {
