@@ -8,7 +8,7 @@ import type { Stream } from "@libp2p/interface";
 import { Registry as PromRegistry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
-import { fetchFrames, fetchProtocol, MAX_ASKS_PER_PEER_MINUTE, MAX_FETCH_REQUESTS, openRequestsProtocol } from "../../src/net/fetch.ts";
+import { askOpenRequests, fetchFrames, fetchProtocol, MAX_ASKS_PER_PEER_MINUTE, MAX_FETCH_REQUESTS, openRequestsProtocol } from "../../src/net/fetch.ts";
 import { createGossipNode, type GossipNode } from "../../src/net/gossip.ts";
 import { silentLogger } from "../../src/net/logger.ts";
 import { taggedHash, toHex } from "../../src/wire/hash.ts";
@@ -105,6 +105,11 @@ describe("catch-up fetch over libp2p", () => {
     const result = await late.network.fetchOpen();
     expect(result).toEqual({ peers: 1, received: open.length, accepted: open.length, unanswered: [] });
     expect(late.received.every((message) => toHex(requestIdOf(message)) === toHex(requestIdOf(open[0] as Message)))).toBe(true);
+    // A peer with nothing open answers an empty list, not an error.
+    const idle = await peer();
+    await idle.network.gossip.dial(late.network.gossip.multiaddrs[0] as string);
+    const stream = await late.network.gossip.openStream(idle.network.gossip.peerId, openRequestsProtocol(CHAIN), AbortSignal.timeout(5_000));
+    expect(await askOpenRequests(stream)).toEqual([]);
   });
 
   it("keeps what it received and accepted, and answers with it too", async () => {
