@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createDefaultPolicyRegistry } from "../../src/agreement/registry.ts";
 import { SYNTHETIC_HARDWARE } from "../../src/cli/devnet.ts";
 import { Participant } from "../../src/node/participant.ts";
@@ -28,7 +28,7 @@ import { fromHex, taggedHash } from "../../src/wire/hash.ts";
 import type { AttestationMode, PolicyRef, SamplingParams } from "../../src/wire/types.ts";
 import { LocalBus } from "../helpers/bus.ts";
 import { testNetwork } from "../helpers/fixtures.ts";
-import { startCluster, type Cluster } from "../helpers/processes.ts";
+import { clusterForSuite } from "../helpers/processes.ts";
 
 const MODEL_SEED = "concord-synthetic-v1";
 /** Far in the future and the same each run: request ids, committees and decode seeds repeat. */
@@ -54,16 +54,7 @@ it("covers every policy of the default registry but the first-wins baseline", ()
 });
 
 describe("five node processes (synthetic model, mixed hardware profiles) and a pool on loopback", () => {
-  let dir: string;
-  let cluster: Cluster;
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "concord-node-agreement-"));
-    cluster = await startCluster({ dir, nodes: 5, seed: "node-agreement" });
-  }, 45_000);
-  afterAll(async () => {
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = clusterForSuite({ nodes: 5, seed: "node-agreement" });
 
   it("agree under exact, seeded and semantic, in commit-reveal and direct mode; every bundle verifies", async () => {
     const requests = SYNTHETIC_CASES.flatMap((c) => (["commit-reveal", "commit-reveal", "direct"] as AttestationMode[]).map((mode) => ({ ...c, mode })));
@@ -71,15 +62,15 @@ describe("five node processes (synthetic model, mixed hardware profiles) and a p
       requests.map(async (c, i) => {
         const input = `Summarize the proposal number ${i} to raise the lending cap`;
         const submission = { model: "synthetic-v1", input, entropy: taggedHash("e2e/entropy", String(i)), policy: c.policy, mode: c.mode, sampling: c.sampling, deadline: DEADLINE };
-        return { ...c, input, id: await cluster.pool.submit(submission) };
+        return { ...c, input, id: await suite.cluster.pool.submit(submission) };
       }),
     );
     const policies = createDefaultPolicyRegistry();
-    const hardwareOf = new Map(cluster.devnet.nodes.map((node, i) => [node.id, SYNTHETIC_HARDWARE[i % SYNTHETIC_HARDWARE.length] as string]));
+    const hardwareOf = new Map(suite.cluster.devnet.nodes.map((node, i) => [node.id, SYNTHETIC_HARDWARE[i % SYNTHETIC_HARDWARE.length] as string]));
     let k = 0;
     for (const request of submitted) {
       const label = `${request.policy.id} ${request.mode}`;
-      const outcome = await cluster.outcome(request.id, 20_000);
+      const outcome = await suite.cluster.outcome(request.id, 20_000);
       expect(outcome.kind, label).toBe("agreed");
       if (outcome.kind !== "agreed") continue;
       const { bundle } = outcome;
@@ -94,11 +85,11 @@ describe("five node processes (synthetic model, mixed hardware profiles) and a p
         expect(vote.output, `${label}: ${vote.node}`).toBe(runSynthetic(MODEL_SEED, hardwareOf.get(vote.node) as string, job).output);
       }
       // The one pure function a sequencer (or anyone) runs on a bundle.
-      expect(() => verifyBundle(bundle, cluster.registry, policies), label).not.toThrow();
-      expect(await cluster.pool.status(request.id)).toBe("agreed");
+      expect(() => verifyBundle(bundle, suite.cluster.registry, policies), label).not.toThrow();
+      expect(await suite.cluster.pool.status(request.id)).toBe("agreed");
     }
-    expect((await cluster.pool.ready()).length).toBe(submitted.length);
-    expect(cluster.pool.counters).toMatchObject({ agreed: submitted.length, noAgreement: 0, badBundles: 0, evidence: 0 });
+    expect((await suite.cluster.pool.ready()).length).toBe(submitted.length);
+    expect(suite.cluster.pool.counters).toMatchObject({ agreed: submitted.length, noAgreement: 0, badBundles: 0, evidence: 0 });
 
     // What the nodes' /metrics say about the same run: at least k members of each five-member
     // committee passed a slashing-protection check and signed (a member whose answer came after
@@ -106,14 +97,14 @@ describe("five node processes (synthetic model, mixed hardware profiles) and a p
     // published its bundle (the first in draw order; another only if that one was too slow).
     const scrape = async (port: number | null) => (port === null ? "" : await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text()));
     const sample = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
-    const texts = await Promise.all(cluster.nodes.map((node) => scrape(node.metricsPort)));
+    const texts = await Promise.all(suite.cluster.nodes.map((node) => scrape(node.metricsPort)));
     const signed = texts.map((text) => sample(text, 'concord_signing_check_seconds_count\\{outcome="signed"\\}'));
     for (const count of signed) expect(count).toBeLessThanOrEqual(submitted.length);
     expect(signed.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(submitted.length * k);
     for (const text of texts) expect(text).not.toMatch(/concord_signing_check_seconds_count\{outcome="(refused|failed)"\} [1-9]/);
     const published = texts.reduce((sum, text) => sum + sample(text, "concord_bundles_published_total"), 0);
     expect(published).toBeGreaterThanOrEqual(submitted.length);
-    expect(published).toBeLessThan(submitted.length * cluster.nodes.length);
+    expect(published).toBeLessThan(submitted.length * suite.cluster.nodes.length);
   }, 40_000);
 });
 

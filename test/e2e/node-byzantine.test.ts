@@ -12,10 +12,7 @@
  * everyone else at 800 ms, so both its commitments are in before the last one (which completes
  * n and closes the commit phase at once). The margins are wide for loaded CI machines.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createDefaultPolicyRegistry } from "../../src/agreement/registry.ts";
 import { concordTopic } from "../../src/net/concord.ts";
 import type { ByzantineMode } from "../../src/node/config.ts";
@@ -25,7 +22,7 @@ import type { AgreedBundle } from "../../src/wire/types.ts";
 import { fromHex, taggedHash } from "../../src/wire/hash.ts";
 import { decodeMessage } from "../../src/wire/messages.ts";
 import type { AttestationMode, PolicyRef, SamplingParams } from "../../src/wire/types.ts";
-import { counterValue, startCluster, type Cluster } from "../helpers/processes.ts";
+import { counterValue, clusterForSuite } from "../helpers/processes.ts";
 import { devnetNodeId } from "../../src/cli/devnet.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -35,27 +32,17 @@ const HONEST = 5;
 const BYZANTINE: ByzantineMode[] = ["wrong-model", "equivocator", "copycat"];
 const FAST = "node-01";
 
-let dir: string;
-let cluster: Cluster;
 const idOf = devnetNodeId;
 const byzantineId = (mode: ByzantineMode) => idOf(HONEST + BYZANTINE.indexOf(mode));
 const honestIds = Array.from({ length: HONEST }, (_, i) => idOf(i));
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "concord-node-byzantine-"));
-  cluster = await startCluster({
-    dir,
+const suite = clusterForSuite({
     nodes: HONEST + BYZANTINE.length,
     seed: "node-byzantine",
     backend: (i) => ({ type: "fixed", modelSeed: MODEL_SEED, delayMs: i === 0 ? 0 : i === HONEST + BYZANTINE.indexOf("equivocator") ? 300 : 800 }),
     byzantine: (i) => (i >= HONEST ? BYZANTINE[i - HONEST] : undefined),
     pool: { k: HONEST, closeGraceMs: 1_000, deadlineMs: 15_000 },
-  });
-}, 50_000);
-afterAll(async () => {
-  await cluster?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+  }, 50_000);
 
 const EXACT: PolicyRef = { id: "exact", version: 1, params: {} };
 const STRUCTURED: PolicyRef = { id: "structured", version: 1, params: { fields: { label: { type: "label" }, score: { type: "number", decimals: 2 } } } };
@@ -80,12 +67,12 @@ describe("a wrong model, an equivocator and a copycat among five honest nodes", 
     ];
     for (const [i, request] of requests.entries()) {
       const input = `byzantine round ${i}`;
-      const id = await cluster.pool.submit({ ...request, input, entropy: taggedHash("e2e/byzantine", String(i)), sampling: SAMPLING });
+      const id = await suite.cluster.pool.submit({ ...request, input, entropy: taggedHash("e2e/byzantine", String(i)), sampling: SAMPLING });
       sent.push({ id, mode: request.mode, model: request.model, input });
     }
     const policies = createDefaultPolicyRegistry();
     for (const request of sent) {
-      const outcome = await cluster.outcome(request.id, 15_000);
+      const outcome = await suite.cluster.outcome(request.id, 15_000);
       expect(outcome.kind, request.mode).toBe("agreed");
       if (outcome.kind !== "agreed") continue;
       const { bundle } = outcome;
@@ -98,15 +85,15 @@ describe("a wrong model, an equivocator and a copycat among five honest nodes", 
       // In commit-reveal mode the close leaves the equivocator out. (In direct mode a bundle it
       // aggregates itself may still count its first, validly signed output; see byzantine.ts.)
       if (request.mode === "commit-reveal") expect(bundle.outcome.supporters).not.toContain(byzantineId("equivocator"));
-      expect(() => verifyBundle(bundle, cluster.registry, policies)).not.toThrow();
+      expect(() => verifyBundle(bundle, suite.cluster.registry, policies)).not.toThrow();
     }
-    expect(cluster.pool.counters.badBundles).toBe(0);
+    expect(suite.cluster.pool.counters.badBundles).toBe(0);
   }, 30_000);
 
   it("equivocation is caught: evidence in the pool's store, gossiped and detected by honest nodes", async () => {
     const equivocator = byzantineId("equivocator");
     for (const request of sent) {
-      const record = await cluster.store.get(fromHex(request.id));
+      const record = await suite.cluster.store.get(fromHex(request.id));
       const evidence = record?.evidence ?? [];
       expect(evidence.map((e) => e.node), request.mode).toEqual([equivocator]);
       const decoded = decodeMessage(evidence[0]?.encoded as Uint8Array, "equivocation");
@@ -115,12 +102,12 @@ describe("a wrong model, an equivocator and a copycat among five honest nodes", 
       const bundle = bundles.get(request.id);
       if (request.mode === "commit-reveal") expect(bundle?.close?.commitments.map((c) => c.node)).not.toContain(equivocator);
     }
-    expect(cluster.pool.counters.evidence).toBeGreaterThanOrEqual(sent.length);
+    expect(suite.cluster.pool.counters.evidence).toBeGreaterThanOrEqual(sent.length);
     // Honest nodes detect it on their own and publish the evidence (identical bytes: one message id).
-    const detectedBy = cluster.nodes.slice(0, HONEST).filter((node) => node.logs.some((line) => line.msg === "equivocation detected" && line["node"] === equivocator));
+    const detectedBy = suite.cluster.nodes.slice(0, HONEST).filter((node) => node.logs.some((line) => line.msg === "equivocation detected" && line["node"] === equivocator));
     expect(detectedBy.length).toBeGreaterThan(0);
     // The equivocator bypassed its own slashing protection to do it: an honest node cannot.
-    expect(cluster.nodes[HONEST + BYZANTINE.indexOf("equivocator")]?.logs.some((line) => line.msg?.includes("BYZANTINE TEST MODE"))).toBe(true);
+    expect(suite.cluster.nodes[HONEST + BYZANTINE.indexOf("equivocator")]?.logs.some((line) => line.msg?.includes("BYZANTINE TEST MODE"))).toBe(true);
   });
 
   it("the copycat gains nothing in commit-reveal mode: its reveal is rejected, it is never a supporter", async () => {
@@ -135,8 +122,8 @@ describe("a wrong model, an equivocator and a copycat among five honest nodes", 
       expect(bundle.outcome.supporters).not.toContain(copycat);
       expect(bundle.reveals.map((r) => r.node)).not.toContain(copycat);
     }
-    const revealsTopic = concordTopic(cluster.devnet.chain, "reveal");
-    const mismatches = async () => counterValue(cluster.metrics, "concord_gossip_validation_total", { topic: revealsTopic, result: "reject", code: "COMMITMENT_MISMATCH" });
+    const revealsTopic = concordTopic(suite.cluster.devnet.chain, "reveal");
+    const mismatches = async () => counterValue(suite.cluster.metrics, "concord_gossip_validation_total", { topic: revealsTopic, result: "reject", code: "COMMITMENT_MISMATCH" });
     await until(async () => (await mismatches()) >= 3, 5_000, "the copycat's reveals rejected at the pool");
   });
 
@@ -149,7 +136,7 @@ describe("a wrong model, an equivocator and a copycat among five honest nodes", 
   });
 
   it("the copycat loses gossip score at the pool; a wrong model or an equivocator, valid gossip, does not", async () => {
-    const score = (id: string) => cluster.network.gossip.getPeerScore(cluster.nodes[cluster.devnet.nodes.findIndex((node) => node.id === id)]?.peerId as string);
+    const score = (id: string) => suite.cluster.network.gossip.getPeerScore(suite.cluster.nodes[suite.cluster.devnet.nodes.findIndex((node) => node.id === id)]?.peerId as string);
     const copycat = byzantineId("copycat");
     // Gossipsub refreshes scores on its heartbeat (1 s).
     await until(() => score(copycat) < 0, 5_000, "the copycat's penalty in its score");

@@ -10,12 +10,11 @@
  * the request from its peers' open requests. (test/e2e/node-restart.test.ts is the other case: a
  * model that answers differently after the restart, where slashing protection refuses.)
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { taggedHash } from "../../src/wire/hash.ts";
-import { startCluster, type Cluster } from "../helpers/processes.ts";
+import { clusterForSuite } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 const VICTIM = 4;
@@ -35,42 +34,31 @@ for (const { when, othersMs } of [
   { when: "while the node was down", othersMs: 2_000 },
 ] as const) {
   describe(`the close ${when}`, () => {
-    let dir: string;
-    let cluster: Cluster;
-
-    beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), "concord-node-recover-"));
-      cluster = await startCluster({
-        dir,
-        nodes: 5,
-        seed: "node-recover",
-        backend: (i) => ({ type: "fixed", modelSeed: "e2e-recover", delayMs: i === VICTIM ? 0 : othersMs }),
-        // k = n: no agreement without the victim's reveal.
-        pool: { k: 5, closeGraceMs: 100, deadlineMs: 60_000 },
-      });
-    }, 45_000);
-    afterAll(async () => {
-      await cluster?.stop();
-      rmSync(dir, { recursive: true, force: true });
+    const suite = clusterForSuite({
+      nodes: 5,
+      seed: "node-recover",
+      backend: (i) => ({ type: "fixed", modelSeed: "e2e-recover", delayMs: i === VICTIM ? 0 : othersMs }),
+      // k = n: no agreement without the victim's reveal.
+      pool: { k: 5, closeGraceMs: 100, deadlineMs: 60_000 },
     });
 
     it("fetches the request it committed to and forgot, and reveals the same commitment", async () => {
       const submittedAt = Date.now();
-      const requestId = await cluster.pool.submit({ model: "chat", input: `interrupted, then recovered; the close ${when}`, entropy: taggedHash("e2e/recover", when) });
-      const entry = cluster.pool.book.get(requestId);
+      const requestId = await suite.cluster.pool.submit({ model: "chat", input: `interrupted, then recovered; the close ${when}`, entropy: taggedHash("e2e/recover", when) });
+      const entry = suite.cluster.pool.book.get(requestId);
       await until(() => entry?.collector.commitments.some((c) => c.node === VICTIM_ID) === true, 10_000, "the victim's commitment at the pool");
       const firstCommitment = entry?.collector.commitments.find((c) => c.node === VICTIM_ID);
-      cluster.nodes[VICTIM]?.child.kill("SIGKILL");
-      await cluster.nodes[VICTIM]?.exited;
+      suite.cluster.nodes[VICTIM]?.child.kill("SIGKILL");
+      await suite.cluster.nodes[VICTIM]?.exited;
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, submittedAt + DOWN_UNTIL_MS - Date.now())));
       // The close is out already only in the second timing.
       expect(entry?.collector.close !== undefined).toBe(othersMs < DOWN_UNTIL_MS);
 
-      const trace = join(dir, "victim-trace.jsonl");
-      const restarted = await cluster.startNode(VICTIM, ["--trace-file", trace, "--log-level", "info"]);
-      await cluster.waitForMesh(5, 15_000);
+      const trace = join(suite.dir, "victim-trace.jsonl");
+      const restarted = await suite.cluster.startNode(VICTIM, ["--trace-file", trace, "--log-level", "info"]);
+      await suite.cluster.waitForMesh(5, 15_000);
 
-      const outcome = await cluster.outcome(requestId, 30_000);
+      const outcome = await suite.cluster.outcome(requestId, 30_000);
       expect(outcome.kind).toBe("agreed");
       if (outcome.kind !== "agreed") return;
       expect(outcome.bundle.close?.commitments.map((ref) => ref.node)).toContain(VICTIM_ID);
@@ -86,8 +74,8 @@ for (const { when, othersMs } of [
       expect(sent("commitment")).toBe(true);
       expect(entry?.collector.commitments.find((c) => c.node === VICTIM_ID)).toEqual(firstCommitment);
       expect(restarted.logs.filter((line) => String(line.msg).startsWith("refused to sign"))).toEqual([]);
-      expect(cluster.pool.counters.evidence).toBe(0);
-      for (const node of cluster.nodes) expect(node.logs.filter((line) => line.msg === "equivocation detected"), node.label).toEqual([]);
+      expect(suite.cluster.pool.counters.evidence).toBe(0);
+      for (const node of suite.cluster.nodes) expect(node.logs.filter((line) => line.msg === "equivocation detected"), node.label).toEqual([]);
     }, 60_000);
   });
 }
@@ -98,35 +86,24 @@ for (const { when, othersMs } of [
  * which requests are open, fetches this one, runs the model and sends its output.
  */
 describe("killed before it signed, in direct mode", () => {
-  let dir: string;
-  let cluster: Cluster;
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "concord-node-recover-direct-"));
-    cluster = await startCluster({
-      dir,
-      nodes: 5,
-      seed: "node-recover-direct",
-      backend: (i) => ({ type: "fixed", modelSeed: "e2e-recover", delayMs: i === VICTIM ? 3_000 : 200 }),
-      pool: { k: 5, deadlineMs: 60_000 },
-    });
-  }, 45_000);
-  afterAll(async () => {
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
+  const suite = clusterForSuite({
+    nodes: 5,
+    seed: "node-recover-direct",
+    backend: (i) => ({ type: "fixed", modelSeed: "e2e-recover", delayMs: i === VICTIM ? 3_000 : 200 }),
+    pool: { k: 5, deadlineMs: 60_000 },
   });
 
   it("learns the open request from its peers and sends its output", async () => {
     const submittedAt = Date.now();
-    const requestId = await cluster.pool.submit({ model: "chat", input: "killed mid-inference", entropy: taggedHash("e2e/recover", "direct"), mode: "direct" });
-    const entry = cluster.pool.book.get(requestId);
+    const requestId = await suite.cluster.pool.submit({ model: "chat", input: "killed mid-inference", entropy: taggedHash("e2e/recover", "direct"), mode: "direct" });
+    const entry = suite.cluster.pool.book.get(requestId);
     await until(() => entry?.collector.voteCount === 4, 10_000, "the other four outputs at the pool");
-    cluster.nodes[VICTIM]?.child.kill("SIGKILL");
-    await cluster.nodes[VICTIM]?.exited;
+    suite.cluster.nodes[VICTIM]?.child.kill("SIGKILL");
+    await suite.cluster.nodes[VICTIM]?.exited;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, submittedAt + DOWN_UNTIL_MS - Date.now())));
 
-    const restarted = await cluster.startNode(VICTIM, ["--log-level", "info"]);
-    const outcome = await cluster.outcome(requestId, 30_000);
+    const restarted = await suite.cluster.startNode(VICTIM, ["--log-level", "info"]);
+    const outcome = await suite.cluster.outcome(requestId, 30_000);
     expect(outcome.kind).toBe("agreed");
     if (outcome.kind !== "agreed") return;
     expect(outcome.bundle.outcome.supporters).toContain(VICTIM_ID);

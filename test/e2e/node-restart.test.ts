@@ -6,10 +6,9 @@
  * slashing protection, which survived the kill, refuses the conflicting commitment; no evidence
  * against it appears anywhere. Restarted once more, it serves later requests as before.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { isConcordError } from "../../src/errors.ts";
 import { messageSigningRoot } from "../../src/crypto/sign.ts";
 import { concordTopic, createConcordNetwork } from "../../src/net/concord.ts";
@@ -18,19 +17,14 @@ import { SlashingProtection } from "../../src/node/slashing.ts";
 import { fromHex, taggedHash } from "../../src/wire/hash.ts";
 import { decodeMessage } from "../../src/wire/messages.ts";
 import type { InferenceRequest } from "../../src/wire/types.ts";
-import { startCluster, stopNode, type Cluster } from "../helpers/processes.ts";
+import { clusterForSuite, stopNode } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 const VICTIM = 4;
 const VICTIM_ID = "node-05";
 
-let dir: string;
-let cluster: Cluster;
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "concord-node-restart-"));
-  cluster = await startCluster({
-    dir,
+const suite = clusterForSuite({
     nodes: 5,
     seed: "node-restart",
     // The victim answers at once; the others take 8 s: it is killed between its commitment and
@@ -38,41 +32,36 @@ beforeAll(async () => {
     backend: (i) => ({ type: "fixed", modelSeed: "e2e-restart", delayMs: i === VICTIM ? 0 : 8_000 }),
     pool: { closeGraceMs: 100, deadlineMs: 60_000 },
   });
-}, 45_000);
-afterAll(async () => {
-  await cluster?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe("a node killed mid-request and restarted", () => {
   let requestId = "";
 
   it("is killed with SIGKILL after its commitment reached the pool, before the close", async () => {
-    requestId = await cluster.pool.submit({ model: "chat", input: "interrupted", entropy: taggedHash("e2e/restart", "1") });
-    const entry = cluster.pool.book.get(requestId);
+    requestId = await suite.cluster.pool.submit({ model: "chat", input: "interrupted", entropy: taggedHash("e2e/restart", "1") });
+    const entry = suite.cluster.pool.book.get(requestId);
     await until(() => entry?.collector.commitments.some((c) => c.node === VICTIM_ID) === true, 10_000, "the victim's commitment at the pool");
-    const victim = cluster.nodes[VICTIM];
+    const victim = suite.cluster.nodes[VICTIM];
     victim?.child.kill("SIGKILL");
     expect(await victim?.exited).toEqual({ code: null, signal: "SIGKILL" });
     expect(entry?.collector.status).toBe("committing");
   }, 20_000);
 
   it("restarted (same key, same data dir) with a model that now answers differently, refuses to sign the same request again", async () => {
-    const restarted = await cluster.startNode(VICTIM, ["--model-seed", "e2e-restart-after-crash"]);
-    expect(restarted.peerId).toBe(cluster.nodes[VICTIM]?.peerId);
-    await cluster.waitForMesh(5, 15_000);
+    const restarted = await suite.cluster.startNode(VICTIM, ["--model-seed", "e2e-restart-after-crash"]);
+    expect(restarted.peerId).toBe(suite.cluster.nodes[VICTIM]?.peerId);
+    await suite.cluster.waitForMesh(5, 15_000);
     // The request is still open (the others take 8 s). Gossip may bring it back by itself (IWANT
     // from a peer's recent-message cache); a fresh gossip node (its own seen-cache) replays it
     // for certain, as a sequencer retry would.
-    const request = cluster.pool.book.get(requestId)?.context.request as InferenceRequest;
+    const request = suite.cluster.pool.book.get(requestId)?.context.request as InferenceRequest;
     const replayer = await createConcordNetwork(
-      { chain: cluster.devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: restarted.multiaddrs, privateKey: taggedHash("e2e/replayer", "1") },
+      { chain: suite.cluster.devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: restarted.multiaddrs, privateKey: taggedHash("e2e/replayer", "1") },
       { logger: silentLogger },
     );
     replayer.attach(() => undefined);
     await replayer.start();
     try {
-      await replayer.gossip.waitForMeshPeers(concordTopic(cluster.devnet.chain, "request"), 1, 10_000);
+      await replayer.gossip.waitForMeshPeers(concordTopic(suite.cluster.devnet.chain, "request"), 1, 10_000);
       await replayer.publish(request);
       await restarted.waitForLog(
         (line) => line.msg === "refused to sign: slashing protection holds a different signature for this request" && line["request"] === requestId,
@@ -82,28 +71,28 @@ describe("a node killed mid-request and restarted", () => {
     } finally {
       await replayer.stop();
     }
-    expect(await cluster.pool.status(requestId)).toBe("pending");
+    expect(await suite.cluster.pool.status(requestId)).toBe("pending");
 
     // The others agree; its commitment is in the close, and it never revealed (it lost the
     // reveal with its memory, and refused to commit to anything else).
-    const outcome = await cluster.outcome(requestId, 20_000);
+    const outcome = await suite.cluster.outcome(requestId, 20_000);
     expect(outcome.kind).toBe("agreed");
     if (outcome.kind !== "agreed") return;
     expect(outcome.bundle.close?.commitments.map((c) => c.node)).toContain(VICTIM_ID);
     expect(outcome.bundle.outcome.supporters).not.toContain(VICTIM_ID);
     // Nothing conflicting left the node: no evidence against it, anywhere.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect((await cluster.store.get(fromHex(requestId)))?.evidence).toEqual([]);
-    expect(cluster.pool.counters.evidence).toBe(0);
-    for (const node of cluster.nodes) expect(node.logs.filter((line) => line.msg === "equivocation detected"), node.label).toEqual([]);
+    expect((await suite.cluster.store.get(fromHex(requestId)))?.evidence).toEqual([]);
+    expect(suite.cluster.pool.counters.evidence).toBe(0);
+    for (const node of suite.cluster.nodes) expect(node.logs.filter((line) => line.msg === "equivocation detected"), node.label).toEqual([]);
     expect((await stopNode(restarted)).code).toBe(0);
   }, 45_000);
 
   it("its slashing database kept the first commitment across the kill and refuses any other", async () => {
-    const record = await cluster.store.get(fromHex(requestId));
+    const record = await suite.cluster.store.get(fromHex(requestId));
     const stored = record?.messages.find((m) => m.kind === "commitment" && m.node === VICTIM_ID);
     const commitment = decodeMessage(stored?.encoded as Uint8Array, "commitment");
-    const protection = new SlashingProtection({ path: join(cluster.devnet.nodes[VICTIM]?.dataDir as string, "slashing.sqlite") });
+    const protection = new SlashingProtection({ path: join(suite.cluster.devnet.nodes[VICTIM]?.dataDir as string, "slashing.sqlite") });
     protection.open();
     try {
       const key = { chain: commitment.chain, request: commitment.request, node: VICTIM_ID, kind: "commitment" as const };
@@ -123,13 +112,13 @@ describe("a node killed mid-request and restarted", () => {
   });
 
   it("restarted again with its usual model, it rejoins and serves later requests", async () => {
-    const trace = join(dir, "victim-trace.jsonl");
-    await cluster.startNode(VICTIM, ["--trace-file", trace]);
-    await cluster.waitForMesh(5, 15_000);
+    const trace = join(suite.dir, "victim-trace.jsonl");
+    await suite.cluster.startNode(VICTIM, ["--trace-file", trace]);
+    await suite.cluster.waitForMesh(5, 15_000);
     const later = await Promise.all(
-      (["commit-reveal", "direct"] as const).map(async (mode) => ({ mode, id: await cluster.pool.submit({ model: "chat", input: `after the restart (${mode})`, entropy: taggedHash("e2e/restart", mode), mode }) })),
+      (["commit-reveal", "direct"] as const).map(async (mode) => ({ mode, id: await suite.cluster.pool.submit({ model: "chat", input: `after the restart (${mode})`, entropy: taggedHash("e2e/restart", mode), mode }) })),
     );
-    for (const { mode, id } of later) expect((await cluster.outcome(id, 20_000)).kind, mode).toBe("agreed");
+    for (const { mode, id } of later) expect((await suite.cluster.outcome(id, 20_000)).kind, mode).toBe("agreed");
     // It received both requests, ran them, and published its commitment (then its reveal, once
     // the close listed it) and its signed output: read from its own trace of what it published.
     const published = () => {
@@ -141,10 +130,10 @@ describe("a node killed mid-request and restarted", () => {
     await until(() => sent("commitment", commitReveal.id) && sent("output", direct.id), 10_000, "the restarted node's commitment and output").catch((error: unknown) => {
       throw new Error(`${(error as Error).message}; its trace:\n${JSON.stringify(published().slice(-20), null, 1)}`);
     });
-    expect(cluster.pool.counters.evidence).toBe(0);
+    expect(suite.cluster.pool.counters.evidence).toBe(0);
   }, 45_000);
 
   function request(): InferenceRequest {
-    return cluster.pool.book.get(requestId)?.context.request as InferenceRequest;
+    return suite.cluster.pool.book.get(requestId)?.context.request as InferenceRequest;
   }
 });

@@ -5,9 +5,12 @@
  * exits first.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Registry as PromRegistry } from "prom-client";
+import { afterAll, beforeAll } from "vitest";
 import { createDevnet, type Devnet, type DevnetNode, type DevnetOptions } from "../../src/cli/devnet.ts";
 import { stopNodeProcesses } from "../../src/cli/processes.ts";
 import { createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
@@ -213,6 +216,23 @@ export interface Cluster {
    */
   waitForMesh(count: number, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * One cluster for the enclosing suite: started in a fresh temp folder before its tests (within
+ * `startTimeoutMs`), stopped and its folder removed after them. Read `cluster` and `dir` in tests.
+ */
+export function clusterForSuite(options: Omit<ClusterOptions, "dir">, startTimeoutMs = 45_000): { readonly cluster: Cluster; readonly dir: string } {
+  const suite = {} as { cluster: Cluster; dir: string };
+  beforeAll(async () => {
+    suite.dir = mkdtempSync(join(tmpdir(), `concord-${options.seed}-`));
+    suite.cluster = await startCluster({ ...options, dir: suite.dir });
+  }, startTimeoutMs);
+  afterAll(async () => {
+    await suite.cluster?.stop();
+    if (suite.dir) rmSync(suite.dir, { recursive: true, force: true });
+  });
+  return suite;
 }
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
