@@ -63,11 +63,11 @@ export interface ConcordNetwork {
    */
   fetch(requests: readonly Bytes[], options?: { peers?: number; timeoutMs?: number }): Promise<FetchResult>;
   /**
-   * Catch-up on what is in flight: asks the same peers which requests they keep whose deadline
-   * is ahead (at most 64 each), then fetches those. For a peer that starts, or comes back, while
-   * requests are open: gossip will not deliver what went by before.
+   * What is in flight: asks the same peers which requests they keep whose deadline is ahead (at
+   * most 64 each) and returns the ids, unchecked, to `fetch`. For a peer that starts, or comes
+   * back, while requests are open: gossip will not deliver what went by before.
    */
-  fetchOpen(options?: { peers?: number; timeoutMs?: number }): Promise<FetchResult>;
+  openRequests(options?: { peers?: number; timeoutMs?: number }): Promise<Bytes[]>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -140,9 +140,8 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     async fetch(requests, options = {}) {
       return fetchFromPeers(requests, fetchContext(protocol, options));
     },
-    async fetchOpen(options = {}) {
-      const open = await openRequestsFromPeers(fetchContext(openProtocol, options));
-      return fetchFromPeers(open, fetchContext(protocol, options));
+    async openRequests(options = {}) {
+      return openRequestsFromPeers(fetchContext(openProtocol, options));
     },
     async start() {
       await gossip.start();

@@ -261,18 +261,20 @@ export class NodeDaemon {
       await network.start().catch((cause: unknown) => {
         throw new ConcordError("CONFIG", "cannot start the network", { details: `listen ${config.listen.join(", ")}: ${describeCause(cause)}`, cause });
       });
-      // What this node signed for before it stopped and is still open: fetched back from peers,
-      // in case a close (or, in direct mode, its own output) went by while it was down.
-      slashing.openRequests({ chain, node: config.node, after: Math.floor(clock()), limit: MAX_FETCH_REQUESTS }).then(
-        (open) => forgotten.resume(open),
-        (error: unknown) => logger.error({ error: String(error) }, "slashing protection read failed: open requests not resumed"),
-      );
       // Requests in flight before this start (a restart, or a first start into a running
-      // network): gossip will not deliver what went by, so ask peers which are open and fetch them.
-      network.fetchOpen().then(
-        (result) => logger.info({ peers: result.peers, accepted: result.accepted }, "caught up on the requests open at peers"),
-        (error: unknown) => logger.warn({ error: String(error) }, "catching up on open requests failed"),
-      );
+      // network): gossip will not deliver what went by. Fetched back: what this node signed for
+      // and is still open (a close, or in direct mode its own output, may have gone by), then
+      // what its peers name as open.
+      void Promise.all([
+        slashing.openRequests({ chain, node: config.node, after: Math.floor(clock()), limit: MAX_FETCH_REQUESTS }).catch((error: unknown) => {
+          logger.error({ error: String(error) }, "slashing protection read failed: its open requests are not resumed");
+          return [];
+        }),
+        network.openRequests().catch((error: unknown) => {
+          logger.warn({ error: String(error) }, "asking peers for their open requests failed");
+          return [];
+        }),
+      ]).then(([signed, open]) => forgotten.resume([...signed, ...open]));
       if (config.metrics) {
         const served = await serveMetrics(metrics.registry, config.metrics.host, config.metrics.port);
         this.#metricsServer = served.server;

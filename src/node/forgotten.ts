@@ -8,10 +8,11 @@
  * different output is refused by slashing protection, as always.
  *
  * A close can come too late: it may have gone out while the node was down, and gossip does not
- * send it again. So at start the node also resumes the requests its slashing protection holds a
- * signature for and whose deadline has not passed (`resume`), fetched the same way: that brings
- * the close, and in direct mode it brings the request back so that an output lost to the restart
- * is signed (identically) and sent.
+ * send it again. So at start the node also resumes (`resume`) the requests its slashing
+ * protection holds a signature for and whose deadline has not passed, and the open requests its
+ * peers name, fetched the same way: that brings the close, brings back in direct mode a request
+ * whose output was lost to the restart (signed again identically and sent), and brings requests
+ * it never got to sign for (its model was still running).
  *
  * A peer can send a close for a made-up request, unchecked (the book refuses it before any
  * signature check): so each request id is asked for once, one fetch runs at a time, and at most
@@ -55,15 +56,21 @@ export class ForgottenRequests {
   }
 
   /**
-   * At start: the requests this node signed for before it stopped that are still open (from
-   * slashing protection), fetched in one ask of at most MAX_FETCH_REQUESTS.
+   * At start: requests still open that this node may owe an answer to (those its slashing
+   * protection holds a signature for, then those its peers name), each fetched once, in asks of
+   * at most MAX_FETCH_REQUESTS.
    */
   resume(requests: readonly Bytes[]): void {
-    const fresh = requests.filter((request) => !this.#asked.has(toHex(request))).slice(0, MAX_FETCH_REQUESTS);
-    if (fresh.length === 0 || this.#queue.length >= MAX_QUEUED) return;
-    for (const request of fresh) this.#remember(toHex(request));
-    this.#queue.push(fresh);
-    this.#init.logger.info({ requests: fresh.length }, "resuming the open requests this node signed for before it stopped: fetching them");
+    const fresh = new Map<string, Bytes>();
+    for (const request of requests) if (!this.#asked.has(toHex(request))) fresh.set(toHex(request), request);
+    if (fresh.size === 0) return;
+    const ids = [...fresh.values()];
+    for (let at = 0; at < ids.length && this.#queue.length < MAX_QUEUED; at += MAX_FETCH_REQUESTS) {
+      const batch = ids.slice(at, at + MAX_FETCH_REQUESTS);
+      for (const request of batch) this.#remember(toHex(request));
+      this.#queue.push(batch);
+    }
+    this.#init.logger.info({ requests: fresh.size }, "resuming the requests still open: fetching them");
     void this.#drain();
   }
 

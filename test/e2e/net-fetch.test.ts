@@ -102,7 +102,7 @@ describe("catch-up fetch over libp2p", () => {
 
     const late = await peer([...holder.network.gossip.multiaddrs, ...junk.multiaddrs]);
     await late.network.waitForPeers(2, 10_000);
-    const result = await late.network.fetchOpen();
+    const result = await late.network.fetch(await late.network.openRequests());
     expect(result).toEqual({ peers: 1, received: open.length, accepted: open.length, unanswered: [] });
     expect(late.received.every((message) => toHex(requestIdOf(message)) === toHex(requestIdOf(open[0] as Message)))).toBe(true);
     // A peer with nothing open answers an empty list, not an error.

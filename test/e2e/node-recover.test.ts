@@ -63,7 +63,7 @@ for (const { when, othersMs } of [
       if (outcome.kind !== "agreed") return;
       expect(outcome.bundle.close?.commitments.map((ref) => ref.node)).toContain(VICTIM_ID);
       expect(outcome.bundle.outcome.supporters).toContain(VICTIM_ID);
-      await restarted.waitForLog((line) => line["requests"] === 1 && String(line.msg).startsWith("resuming the open requests"), 10_000, "the resume log line");
+      await restarted.waitForLog((line) => line["requests"] === 1 && String(line.msg).startsWith("resuming the requests still open"), 10_000, "the resume log line");
 
       // What it published after the restart: the same commitment again, then its reveal.
       const sent = (kind: string) => {
@@ -107,7 +107,7 @@ describe("killed before it signed, in direct mode", () => {
     expect(outcome.kind).toBe("agreed");
     if (outcome.kind !== "agreed") return;
     expect(outcome.bundle.outcome.supporters).toContain(VICTIM_ID);
-    await restarted.waitForLog((line) => String(line.msg).startsWith("caught up on the requests open at peers") && Number(line["accepted"]) > 0, 10_000, "the catch-up log line");
+    await restarted.waitForLog((line) => line["requests"] === 1 && String(line.msg).startsWith("resuming the requests still open"), 10_000, "the resume log line");
     expect(restarted.logs.filter((line) => String(line.msg).startsWith("refused to sign"))).toEqual([]);
   }, 60_000);
 });
