@@ -18,6 +18,13 @@ export interface InferenceJob {
    * return empty tokens and margins. Default true.
    */
   evidence?: boolean;
+  /**
+   * A JSON Schema the output must satisfy (from a structured@2 request: `outputJsonSchema` in
+   * src/agreement/structured-schema.ts). Backends decode under it (a server's
+   * `response_format: json_schema`, llama.cpp's JSON-schema grammar); an output that breaks it
+   * does not vote anyway.
+   */
+  outputSchema?: Record<string, unknown>;
 }
 
 export interface InferenceResult {
