@@ -201,3 +201,23 @@ export function withinTolerance(value: Scaled, centre: Scaled, absTol: number, r
   if (d <= BigInt(absTol)) return true;
   return d * 1_000_000n <= BigInt(relTolPpm) * (c < 0n ? -c : c);
 }
+
+/**
+ * Whether a JSON number text is an integer (JSON Schema's `integer`): `1`, `-0`, `1.0`, `12e1`
+ * and `1200e-2` are; `1.5` and `1e-1` are not. `text` must match the JSON number grammar.
+ */
+export function isIntegralJsonNumber(text: string): boolean {
+  const match = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!match) return false;
+  const fraction = match[2] ?? "";
+  let digits = (match[1] as string) + fraction;
+  const trimmed = digits.replace(/0+$/, "");
+  if (trimmed.replace(/^0+/, "") === "") return true; // zero
+  const trailingZeros = digits.length - trimmed.length;
+  digits = trimmed;
+  const exponentText = match[3] ?? "0";
+  // A huge exponent either way: compare as text length to stay exact.
+  if (exponentText.replace(/^[+-]?0*/, "").length > 9) return !exponentText.startsWith("-");
+  const exponent = Number(exponentText);
+  return exponent - fraction.length + trailingZeros >= 0;
+}

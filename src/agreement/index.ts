@@ -11,8 +11,14 @@ export { isValidSeededEvidence, seededMinProducers, seededPolicy } from "./seede
 export type { SeededParams } from "./seeded.ts";
 export { levenshteinMeasure, semanticPolicy } from "./semantic.ts";
 export type { SemanticUnit, SemanticParams } from "./semantic.ts";
+export { MAX_SEMANTIC_WORDS, SEMANTIC2_DEFAULT_THETA_PPM, parseGuardedParams, guardedMeasure, semanticGuardedPolicy } from "./semantic-guarded.ts";
+export type { GuardedParams } from "./semantic-guarded.ts";
+export { GUARD_CLASSES, guardSignature, numberTokens, words } from "./guards.ts";
+export type { GuardClass, GuardOptions } from "./guards.ts";
 export { parseStructuredParams, canonicalJson, structuredPolicy } from "./structured.ts";
 export type { StructuredFieldType, StructuredField, StructuredParams } from "./structured.ts";
+export { parseStructuredSchemaParams, outputJsonSchema, structuredOutcome, structuredSchemaPolicy } from "./structured-schema.ts";
+export type { StructuredSchemaParams, StructuredOutcome } from "./structured-schema.ts";
 export { firstWinsPolicy } from "./first-wins.ts";
 export type { FirstWinsParams } from "./first-wins.ts";
 export { normalizeText, DEFAULT_THETA_PPM, parseSimilarityParams, decideByMedoidStar, createSimilarityPolicy } from "./similarity.ts";

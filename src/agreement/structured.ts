@@ -47,16 +47,32 @@ import type { Bytes, Cluster, PolicyParams } from "../wire/types.ts";
 import { clustersByHash, compareClusters } from "./clusters.ts";
 import { checkKeys, isParamMap, paramsError, readBool, readEnum, readInt, readMap } from "./params.ts";
 import type { AgreementPolicy, PolicyDecision, Vote } from "./policy.ts";
-import { compareScaled, formatScaled, withinTolerance } from "./decimal.ts";
+import { compareScaled, formatScaled, isIntegralJsonNumber, scaleDecimal, withinTolerance } from "./decimal.ts";
 import type { Scaled } from "./decimal.ts";
 import { DEFAULT_JSON_LIMITS, jsonObjectSchema, readJsonObject } from "./strict-json.ts";
 import type { JsonObjectSchema } from "./strict-json.ts";
 
-export type StructuredFieldType = "label" | "string" | "bool" | "number";
+export type StructuredFieldType = "label" | "string" | "bool" | "number" | "commentary";
 
 export type StructuredField =
-  | { name: string; type: "label" | "string" | "bool"; optional: boolean }
-  | { name: string; type: "number"; optional: boolean; decimals: number; absTol: number; relTolPpm: number };
+  | { name: string; type: "string" | "bool" | "commentary"; optional: boolean }
+  | {
+      name: string;
+      type: "label";
+      optional: boolean;
+      /** structured@2 `enum`: the values a vote may give (any string when absent). */
+      values?: ReadonlySet<string>;
+    }
+  | {
+      name: string;
+      type: "number";
+      optional: boolean;
+      decimals: number;
+      absTol: number;
+      relTolPpm: number;
+      /** structured@2 `integer`: the JSON number must be integral (read as text, then scaled). */
+      integer?: boolean;
+    };
 
 export interface StructuredParams {
   /** Declared fields, sorted by name (UTF-16 code units). */
@@ -108,9 +124,17 @@ export function parseStructuredParams(params: PolicyParams): StructuredParams {
   return {
     fields,
     extra: readEnum(POLICY, params, "extra", ["reject", "ignore"] as const, "reject"),
+    ...structuredReader(fields),
+  };
+}
+
+/** The derived parts of StructuredParams for `fields` (sorted by name). */
+export function structuredReader(fields: readonly StructuredField[]): Pick<StructuredParams, "schema" | "keyPrefixes" | "keyOrder"> {
+  return {
     schema: jsonObjectSchema(
       fields.map((field) => field.name),
-      fields.map((field) => (field.type === "number" ? field.decimals : -1)),
+      // Integers are read as text and checked to be integral before scaling.
+      fields.map((field) => (field.type === "number" && !field.integer ? field.decimals : -1)),
     ),
     keyPrefixes: fields.map((field) => `${JSON.stringify(field.name)}:`),
     keyOrder: new Array<number>(fields.length + 1).fill(-1),
@@ -151,13 +175,30 @@ function readVote(vote: Vote, params: StructuredParams): ReadVote | undefined {
     }
     switch (field.type) {
       case "label":
+        if (typeof member !== "string") return undefined;
+        if (field.values && !field.values.has(member)) return undefined;
+        break;
       case "string":
         if (typeof member !== "string") return undefined;
+        break;
+      case "commentary":
+        // Checked for its type, then dropped: commentary is never compared or certified.
+        if (typeof member !== "string") return undefined;
+        values[f] = undefined;
         break;
       case "bool":
         if (typeof member !== "boolean") return undefined;
         break;
       case "number":
+        if (field.integer) {
+          // Read as text (decimals -1): integral, then exact.
+          if (typeof member !== "object" || member === null || !("number" in member)) return undefined;
+          if (!isIntegralJsonNumber(member.number)) return undefined;
+          const scaled = scaleDecimal(member.number, 0);
+          if (scaled === undefined) return undefined;
+          values[f] = scaled;
+          break;
+        }
         // Read at the field's decimals by the reader; out of range or another type: unusable.
         if (typeof member !== "number" && typeof member !== "bigint") return undefined;
         break;
@@ -249,69 +290,73 @@ export const structuredPolicy: AgreementPolicy<StructuredParams> = {
   version: 1,
   description: "JSON field by field per a declared schema: labels exact, numbers within tolerance of the supporters' median",
   parseParams: parseStructuredParams,
-  decide(votes, params, { k }): PolicyDecision {
-    const unread: Vote[] = [];
-    const groups: ReadVote[][] = [];
-    // No sort needed: grouping, medians and trimming are order-free, ties between groups are
-    // broken by support, size and canonical hash (distinct groups have distinct canonical texts),
-    // and every list that leaves this function is sorted.
-    for (const vote of votes) {
-      const read = readVote(vote, params);
-      if (!read) {
-        unread.push(vote);
-        continue;
-      }
-      const group = groups.find((g) => sameExactPart(g[0] as ReadVote, read, params.fields));
-      if (group) group.push(read);
-      else groups.push([read]);
-    }
-
-    const results = groups.map((group) => trimGroup(group, params.fields));
-    const hashes = new Map<GroupResult, { output: string; outputHash: Bytes }>();
-    const named = (result: GroupResult): { output: string; outputHash: Bytes } => {
-      let entry = hashes.get(result);
-      if (!entry) {
-        const output = canonicalJson(result.canonical, params);
-        entry = { output, outputHash: outputHash(output) };
-        hashes.set(result, entry);
-      }
-      return entry;
-    };
-
-    let winner: GroupResult | undefined;
-    for (const result of results) {
-      if (!winner) {
-        winner = result;
-        continue;
-      }
-      const bySupport = result.supporters.length - winner.supporters.length;
-      const bySize = result.group.length - winner.group.length;
-      if (
-        bySupport > 0 ||
-        (bySupport === 0 &&
-          (bySize > 0 || (bySize === 0 && compareBytes(named(result).outputHash, named(winner).outputHash) < 0)))
-      ) {
-        winner = result;
-      }
-    }
-
-    if (winner && winner.supporters.length >= k && winner.supporters.length > 0) {
-      const { output, outputHash: hash } = named(winner);
-      return { agreed: true, output, outputHash: hash, supporters: winner.supporters.map((r) => r.vote.node).sort() };
-    }
-
-    // No agreement: each group's trimmed support under its canonical output; trimmed-out and
-    // unreadable votes grouped by their own output hash.
-    const clusters: Cluster[] = [];
-    const leftOver: Vote[] = [...unread];
-    for (const result of results) {
-      if (result.supporters.length > 0) {
-        clusters.push({ outputHash: named(result).outputHash, members: result.supporters.map((r) => r.vote.node).sort() });
-      }
-      const kept = new Set(result.supporters);
-      for (const member of result.group) if (!kept.has(member)) leftOver.push(member.vote);
-    }
-    clusters.push(...clustersByHash(leftOver));
-    return { agreed: false, clusters: clusters.sort(compareClusters) };
-  },
+  decide: (votes, params, { k }) => decideStructured(votes, params, k),
 };
+
+/** The decision of structured@1 and structured@2 (see the module comment). */
+export function decideStructured(votes: readonly Vote[], params: StructuredParams, k: number): PolicyDecision {
+  const unread: Vote[] = [];
+  const groups: ReadVote[][] = [];
+  // No sort needed: grouping, medians and trimming are order-free, ties between groups are
+  // broken by support, size and canonical hash (distinct groups have distinct canonical texts),
+  // and every list that leaves this function is sorted.
+  for (const vote of votes) {
+    const read = readVote(vote, params);
+    if (!read) {
+      unread.push(vote);
+      continue;
+    }
+    const group = groups.find((g) => sameExactPart(g[0] as ReadVote, read, params.fields));
+    if (group) group.push(read);
+    else groups.push([read]);
+  }
+
+  const results = groups.map((group) => trimGroup(group, params.fields));
+  const hashes = new Map<GroupResult, { output: string; outputHash: Bytes }>();
+  const named = (result: GroupResult): { output: string; outputHash: Bytes } => {
+    let entry = hashes.get(result);
+    if (!entry) {
+      const output = canonicalJson(result.canonical, params);
+      entry = { output, outputHash: outputHash(output) };
+      hashes.set(result, entry);
+    }
+    return entry;
+  };
+
+  let winner: GroupResult | undefined;
+  for (const result of results) {
+    if (!winner) {
+      winner = result;
+      continue;
+    }
+    const bySupport = result.supporters.length - winner.supporters.length;
+    const bySize = result.group.length - winner.group.length;
+    if (
+      bySupport > 0 ||
+      (bySupport === 0 &&
+        (bySize > 0 || (bySize === 0 && compareBytes(named(result).outputHash, named(winner).outputHash) < 0)))
+    ) {
+      winner = result;
+    }
+  }
+
+  if (winner && winner.supporters.length >= k && winner.supporters.length > 0) {
+    const { output, outputHash: hash } = named(winner);
+    return { agreed: true, output, outputHash: hash, supporters: winner.supporters.map((r) => r.vote.node).sort() };
+  }
+
+  // No agreement: each group's trimmed support under its canonical output; trimmed-out and
+  // unreadable votes grouped by their own output hash.
+  const clusters: Cluster[] = [];
+  const leftOver: Vote[] = [...unread];
+  for (const result of results) {
+    if (result.supporters.length > 0) {
+      clusters.push({ outputHash: named(result).outputHash, members: result.supporters.map((r) => r.vote.node).sort() });
+    }
+    const kept = new Set(result.supporters);
+    for (const member of result.group) if (!kept.has(member)) leftOver.push(member.vote);
+  }
+  clusters.push(...clustersByHash(leftOver));
+  return { agreed: false, clusters: clusters.sort(compareClusters) };
+
+}
