@@ -73,7 +73,7 @@ export interface ExampleRun {
 const GREEDY: SamplingParams = { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 16 };
 const SAMPLED: SamplingParams = { temperatureMilli: 700, topK: 50, topPPpm: 950_000, maxTokens: 16 };
 const EXACT: PolicyRef = { id: "exact", version: 1, params: {} };
-const SEMANTIC: PolicyRef = { id: "semantic", version: 1, params: { thetaPpm: 850_000, unit: "word" } };
+const SEMANTIC: PolicyRef = { id: "semantic", version: 2, params: { thetaPpm: 600_000 } };
 const CALLS: { prompt: string; policy: PolicyRef; sampling: SamplingParams }[] = [
   { prompt: "Classify the sentiment of this governance post", policy: EXACT, sampling: GREEDY },
   { prompt: "Is this transaction likely to be a sandwich attack", policy: EXACT, sampling: GREEDY },

@@ -22,6 +22,7 @@ export type ErrorCode =
   // agreement
   | "POLICY_UNKNOWN"
   | "POLICY_PARAMS"
+  | "POLICY_RETIRED"
   | "EVIDENCE_INVALID"
   | "SAMPLER_INPUT"
   // quorum

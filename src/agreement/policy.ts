@@ -45,6 +45,12 @@ export interface AgreementPolicy<P = unknown> {
   /** A baseline for comparisons (first-wins): requests may not name it. */
   readonly baselineOnly?: boolean;
   /**
+   * Retired: kept so that bundles already made can be verified offline, never run on live
+   * requests (its decisions have no cost bound, or it was found unsafe). Requests naming it are
+   * POLICY_RETIRED.
+   */
+  readonly retired?: boolean;
+  /**
    * True when `decide` reads votes' evidence (tokens and margins). Members attach evidence to
    * their outputs only for such policies: it is most of a reveal's bytes, and nobody else reads it.
    */
@@ -88,11 +94,14 @@ export class PolicyRegistry {
     return policy;
   }
 
-  /** Resolves a request's policy and parses its parameters once. Baselines only when asked. */
-  bind(ref: PolicyRef, options: { allowBaseline?: boolean } = {}): BoundPolicy {
+  /** Resolves a request's policy and parses its parameters once. Baselines and retired policies only when asked. */
+  bind(ref: PolicyRef, options: { allowBaseline?: boolean; allowRetired?: boolean } = {}): BoundPolicy {
     const policy = this.get(ref.id, ref.version);
     if (policy.baselineOnly && !options.allowBaseline) {
       throw new ConcordError("POLICY_PARAMS", "a baseline policy cannot be requested", { details: policyKey(ref.id, ref.version) });
+    }
+    if (policy.retired && !options.allowRetired) {
+      throw new ConcordError("POLICY_RETIRED", "a retired policy cannot be requested (verify-only)", { details: policyKey(ref.id, ref.version) });
     }
     const params = policy.parseParams(ref.params);
     return { ref, usesEvidence: policy.usesEvidence === true, decide: (votes, context) => policy.decide(votes, params, context) };

@@ -201,7 +201,10 @@ const wordLevenshtein = levenshteinMeasure("word");
 export const semanticPolicy: AgreementPolicy<SemanticParams> = {
   id: "semantic",
   version: 1,
-  description: "normalized edit-distance similarity (char or word), medoid star within thetaPpm",
+  description: "retired (verify-only): normalized edit-distance similarity (char or word), medoid star within thetaPpm",
+  // Retired: no cost bound (reordered characters cost an exact quadratic distance per pair: seconds
+  // at 64 KiB) and no guard against a changed number or "not" (95% similar). Use semantic@2.
+  retired: true,
   parseParams(params: PolicyParams): SemanticParams {
     const base = parseSimilarityParams("semantic@1", params, ["unit"]);
     return { ...base, unit: readEnum("semantic@1", params, "unit", ["char", "word"] as const, "char") };

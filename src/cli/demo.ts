@@ -59,7 +59,7 @@ const KINDS: Kind[] = [
   },
   {
     label: "semantic, T=0.7",
-    policy: { id: "semantic", version: 1, params: { thetaPpm: 850_000, unit: "word" } },
+    policy: { id: "semantic", version: 2, params: { thetaPpm: 600_000 } },
     sampling: (maxTokens) => ({ temperatureMilli: 700, topK: 50, topPPpm: 950_000, maxTokens }),
   },
 ];

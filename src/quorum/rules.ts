@@ -32,6 +32,8 @@ export interface OpenRequestOptions {
   checkSignature?: boolean;
   /** When given, a request whose deadline has passed is EXPIRED (ignore). */
   now?: number;
+  /** Accept a retired policy (verify-only paths). Default false: POLICY_RETIRED. */
+  allowRetired?: boolean;
 }
 
 /** Validates a request and derives its context (id, committee, bound policy). */
@@ -55,8 +57,8 @@ export function openRequest(
   if (options.now !== undefined && options.now >= request.deadline) {
     throw new ConcordError("EXPIRED", "request deadline passed", { action: "ignore" });
   }
-  // [REJECT] The policy is known and its parameters valid.
-  const policy = policies.bind(request.policy);
+  // [REJECT] The policy is known, not retired (but where verifying archives), and its parameters valid.
+  const policy = policies.bind(request.policy, { allowRetired: options.allowRetired === true });
   const id = requestId(request);
   const committee = drawCommittee(registry, id, request.n);
   return { request, id, idHex: toHex(id), committee, members: new Set(committee), policy };

@@ -27,6 +27,12 @@ export interface VerifyBundleOptions {
    * reveals it returns true for are not checked again. Every other rule still applies.
    */
   knownSignature?: (message: CommitClose | OutputReveal) => boolean;
+  /**
+   * Verify a bundle of a retired policy (semantic@1): for archives and `concord verify`, never
+   * for live traffic, since a retired policy's decision has no cost bound. Default false
+   * (POLICY_RETIRED).
+   */
+  allowRetired?: boolean;
 }
 
 export function verifyBundle(bundle: AgreedBundle, registry: Registry, policies: PolicyRegistry, options: VerifyBundleOptions = {}): VerifiedBundle {
@@ -41,7 +47,7 @@ export function verifyBundle(bundle: AgreedBundle, registry: Registry, policies:
   // close signs the request id (an unchecked signature would make the bundle malleable).
   if (direct && request.sig === undefined) throw invalid("direct-mode bundle without the request's signature");
   if (!direct && request.sig !== undefined) throw invalid("commit-reveal bundle carries a request signature: the close signs the request id");
-  const context = openRequest(request, registry, policies, { checkSignature: direct });
+  const context = openRequest(request, registry, policies, { checkSignature: direct, allowRetired: options.allowRetired === true });
   const votes: Vote[] = [];
   const seen = new Set<string>();
   const count = (vote: Vote) => {

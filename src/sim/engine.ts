@@ -156,7 +156,7 @@ export function simulateRun(ctx: EngineContext, world: RequestWorld, config: Run
     k: config.k,
     deadline: scenario.timing.deadlineMs,
   });
-  const context = openRequest(request, fleet.registry, ctx.policies, { checkSignature: false });
+  const context = openRequest(request, fleet.registry, ctx.policies, { checkSignature: false, allowRetired: true });
   const collector = new Collector(context, scenario.checks.collectorSignatures ? { keys: fleet.registry } : {});
   const id = context.id;
   const members = context.committee.map((node) => fleet.byId.get(node) as FleetNode);
@@ -352,7 +352,7 @@ export function simulateRun(ctx: EngineContext, world: RequestWorld, config: Run
     falseAccept = !world.isHonestOutcome(bundle.outcome.output, producedHonestly);
     if (ctx.verify) {
       try {
-        verifyBundle(bundle, fleet.registry, ctx.policies);
+        verifyBundle(bundle, fleet.registry, ctx.policies, { allowRetired: true });
         verified = "ok";
       } catch (error) {
         verified = `failed:${isConcordError(error) ? error.code : "ERROR"}`;

@@ -45,7 +45,7 @@ const STRUCTURED: PolicyRef = {
 const SYNTHETIC_CASES: { policy: PolicyRef; sampling: SamplingParams }[] = [
   { policy: { id: "exact", version: 1, params: {} }, sampling: GREEDY },
   { policy: { id: "seeded", version: 1, params: { epsPpm: 50_000 } }, sampling: SAMPLED },
-  { policy: { id: "semantic", version: 1, params: { thetaPpm: 850_000, unit: "word" } }, sampling: SAMPLED },
+  { policy: { id: "semantic", version: 2, params: { thetaPpm: 600_000 } }, sampling: SAMPLED },
 ];
 
 it("covers every policy of the default registry but the first-wins baseline", () => {

@@ -29,7 +29,7 @@ function votesOf(c: PolicyCase): Vote[] {
 }
 
 function runCase(c: PolicyCase): void {
-  const bound = registry.bind({ id: c.policy.id, version: c.policy.version, params: c.policy.params }, { allowBaseline: true });
+  const bound = registry.bind({ id: c.policy.id, version: c.policy.version, params: c.policy.params }, { allowBaseline: true, allowRetired: true });
   const decision = bound.decide(votesOf(c), { ...c.context, requestId: utf8(`case/${c.name}`) });
   if (c.expected.agreed) {
     expect(decision).toMatchObject({ agreed: true, output: c.expected.output, supporters: c.expected.supporters });

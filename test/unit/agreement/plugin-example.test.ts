@@ -145,7 +145,7 @@ describe("label@1 in the registry", () => {
     const keys = createLabelPolicyRegistry()
       .list()
       .map((policy) => `${policy.id}@${policy.version}`);
-    expect(keys).toEqual(["exact@1", "seeded@1", "semantic@1", "structured@1", "first-wins@1", "label@1"]);
+    expect(keys).toEqual(["exact@1", "seeded@1", "semantic@1", "semantic@2", "structured@1", "structured@2", "first-wins@1", "label@1"]);
     expect(() => createLabelPolicyRegistry().register(labelPolicy)).toThrow(/registered twice/);
   });
 });

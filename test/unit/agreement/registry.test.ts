@@ -3,20 +3,23 @@ import { createDefaultPolicyRegistry } from "../../../src/agreement/registry.ts"
 import { isConcordError } from "../../../src/errors.ts";
 
 describe("createDefaultPolicyRegistry", () => {
-  it("registers exact, seeded, semantic, structured and first-wins at version 1", () => {
+  it("registers exact, seeded, semantic (1 retired, 2), structured (1, 2) and first-wins", () => {
     const registry = createDefaultPolicyRegistry();
     expect(registry.list().map((p) => `${p.id}@${p.version}`)).toEqual([
       "exact@1",
       "seeded@1",
       "semantic@1",
+      "semantic@2",
       "structured@1",
+      "structured@2",
       "first-wins@1",
     ]);
+    expect(registry.list().filter((p) => p.retired).map((p) => `${p.id}@${p.version}`)).toEqual(["semantic@1"]);
   });
 
   it("binds a request's policy once and rejects unknown ids and bad parameters", () => {
     const registry = createDefaultPolicyRegistry();
-    const bound = registry.bind({ id: "semantic", version: 1, params: { thetaPpm: 900_000 } });
+    const bound = registry.bind({ id: "semantic", version: 2, params: { thetaPpm: 900_000 } });
     expect(bound.ref.id).toBe("semantic");
     const codeOf = (fn: () => unknown) => {
       try {
@@ -27,8 +30,17 @@ describe("createDefaultPolicyRegistry", () => {
       }
       return undefined;
     };
-    expect(codeOf(() => registry.bind({ id: "semantic", version: 2, params: {} }))).toBe("POLICY_UNKNOWN");
+    expect(codeOf(() => registry.bind({ id: "semantic", version: 3, params: {} }))).toBe("POLICY_UNKNOWN");
     expect(codeOf(() => registry.bind({ id: "seeded", version: 1, params: { epsPpm: -5 } }))).toBe("POLICY_PARAMS");
+  });
+});
+
+describe("retired policies", () => {
+  it("refuses a request that names semantic@1 (POLICY_RETIRED) but still binds it to verify an old bundle", () => {
+    const registry = createDefaultPolicyRegistry();
+    const ref = { id: "semantic", version: 1, params: { thetaPpm: 900_000 } };
+    expect(() => registry.bind(ref)).toThrow(expect.objectContaining({ code: "POLICY_RETIRED" }));
+    expect(registry.bind(ref, { allowRetired: true }).ref).toEqual(ref);
   });
 });
 

@@ -16,7 +16,7 @@ import type { PolicyRef } from "../../../src/wire/types.ts";
 import { testNetwork } from "../../helpers/fixtures.ts";
 
 const SEEDED: PolicyRef = { id: "seeded", version: 1, params: {} };
-const SEMANTIC: PolicyRef = { id: "semantic", version: 1, params: {} };
+const SEMANTIC: PolicyRef = { id: "semantic", version: 2, params: {} };
 const DEADLINE_MS = 1_000;
 const nowhere = { attach() {}, publish: async () => undefined };
 
