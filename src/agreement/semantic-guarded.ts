@@ -12,7 +12,7 @@
  * exactly the canonical output's guard tokens and is within theta of it.
  *
  * Normalization: NFC, lowercase, NFC, whitespace runs to one space (similarity.ts normalizeText
- * with caseFold). An output of more than MAX_SEMANTIC_WORDS words supports nothing, which bounds
+ * with caseFold). An output of more than MAX_SEMANTIC_WORDS (2,048) words supports nothing, which bounds
  * a decision's cost: every pair costs at most a merge of two sorted lists of that length.
  *
  * Parameters: { thetaPpm?: 0..1,000,000 (default 600,000), guards?: [classes] (default all four),
@@ -29,7 +29,7 @@ import type { PairOracle, SimilarityMeasure, SimilarityParams } from "./similari
 
 const POLICY = "semantic@2";
 /** Longest output, in words, that can support anything under semantic@2. */
-export const MAX_SEMANTIC_WORDS = 4096;
+export const MAX_SEMANTIC_WORDS = 2048;
 export const SEMANTIC2_DEFAULT_THETA_PPM = 600_000;
 const MAX_TERMS = 64;
 
@@ -127,17 +127,25 @@ export const semanticGuardedPolicy: AgreementPolicy<GuardedParams> = {
   decide(votes, params, { k }): PolicyDecision {
     const eligible: Vote[] = [];
     const tooLong: Vote[] = [];
-    for (const vote of votes) (countWordsUpTo(vote.output, MAX_SEMANTIC_WORDS + 1) > MAX_SEMANTIC_WORDS ? tooLong : eligible).push(vote);
-    const decision = decideByMedoidStar(eligible, guardedMeasure(params.guards), params, k);
+    const normalizedOf = new Map<string, string>();
+    for (const vote of votes) {
+      let text = normalizedOf.get(vote.output);
+      if (text === undefined) {
+        text = normalizeText(vote.output, params.normalize);
+        normalizedOf.set(vote.output, text);
+      }
+      (countWordsUpTo(text, MAX_SEMANTIC_WORDS + 1) > MAX_SEMANTIC_WORDS ? tooLong : eligible).push(vote);
+    }
+    const decision = decideByMedoidStar(eligible, guardedMeasure(params.guards), params, k, normalizedOf);
     if (decision.agreed || tooLong.length === 0) return decision;
     return { agreed: false, clusters: [...decision.clusters, ...clustersByHash(tooLong)].sort(compareClusters) };
   },
 };
 
-/** Words of `text` after the semantic@2 normalization; counting stops at `limit`. */
+/** Words of a normalized text; counting stops at `limit`. */
 function countWordsUpTo(text: string, limit: number): number {
   let count = 0;
-  for (const _ of normalizeText(text, { caseFold: true }).matchAll(WORD)) {
+  for (const _ of text.matchAll(WORD)) {
     if (++count >= limit) break;
   }
   return count;

@@ -101,8 +101,7 @@ interface Group {
   outputHash: Bytes;
 }
 
-function groupByNormalizedText(votes: readonly Vote[], options: NormalizeOptions): Group[] {
-  const normalizedOf = new Map<string, string>();
+function groupByNormalizedText(votes: readonly Vote[], options: NormalizeOptions, normalizedOf: Map<string, string>): Group[] {
   const groups = new Map<string, Group>();
   for (const vote of sortVotes(votes)) {
     let text = normalizedOf.get(vote.output);
@@ -224,8 +223,10 @@ export function decideByMedoidStar(
   measure: SimilarityMeasure,
   params: SimilarityParams,
   k: number,
+  /** Normalized texts by raw output, when the caller has some already (filled as a cache). */
+  normalizedOf: Map<string, string> = new Map(),
 ): PolicyDecision {
-  const groups = groupByNormalizedText(votes, params.normalize);
+  const groups = groupByNormalizedText(votes, params.normalize, normalizedOf);
   const texts = groups.map((group) => group.text);
   const weights = groups.map((group) => group.votes.length);
   const oracle: PairOracle = measure.prepare
