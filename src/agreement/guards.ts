@@ -6,14 +6,15 @@
  * The text is read after the semantic@2 normalization (NFC, lowercase, whitespace runs to one
  * space). Words are maximal runs of Unicode letters, marks and digits, joined across an inner
  * apostrophe (' or ’). Classes:
- *   numbers   `\d+(,\d{3})*(\.\d+)?` not preceded by a digit or by a digit and `.`/`,`, with an
- *             optional sign (- or U+2212, right before the digits, at the start or after a space
- *             or `(`), an optional multiplier word (k, m, b, bn attached; or thousand, million,
- *             billion after one space) and an optional percent (`%` attached or after one space,
- *             or the word `percent`). Normalized: separators removed, leading zeros and trailing
- *             fractional zeros dropped, the multiplier applied exactly, `%` appended. So
- *             `$250,000` = `250000` = `250k` = `250 thousand`, `5%` = `5 percent`, but `5%` is
- *             not `0.05`.
+ *   numbers   `\d+(,\d{3})*(\.\d+)?` (each `,` group exactly three digits) not preceded by a
+ *             digit, so no digit of the text is skipped (`1.2.3` reads as 1.2 and 3, `1,23,456`
+ *             as 1 and 23456), with an optional sign (- or U+2212, right before the digits, at
+ *             the start or after a space or `(`), an optional multiplier word (k, m, b, bn
+ *             attached; or thousand, million, billion after one space) and an optional percent
+ *             (`%` attached or after one space, or the word `percent`). Normalized: separators
+ *             removed, leading zeros and trailing fractional zeros dropped, the multiplier applied
+ *             exactly, `%` appended. So `$250,000` = `250000` = `250k` = `250 thousand`, `5%` =
+ *             `5 percent`, but `5%` is not `0.05`.
  *   polarity  yes, no, not, never, none, nothing, nobody, nowhere, neither, nor, cannot (as not),
  *             true, false, and every word ending in n't (as not).
  *   direction one symbol per sense: up (increase, raise, rise, higher, above, exceed, more,
@@ -37,7 +38,7 @@ const DIRECTION_WORDS: Record<string, readonly string[]> = {
   up: [
     "increase", "increases", "increased", "increasing", "raise", "raises", "raised", "raising", "rise", "rises",
     "rose", "risen", "rising", "higher", "highest", "above", "exceed", "exceeds", "exceeded", "exceeding", "more",
-    "greater", "gain", "gains", "gained", "grow", "grows", "grew", "grown", "upward", "upwards",
+    "greater", "gain", "gains", "gained", "gaining", "grow", "grows", "grew", "grown", "growing", "upward", "upwards",
   ],
   down: [
     "decrease", "decreases", "decreased", "decreasing", "reduce", "reduces", "reduced", "reducing", "lower", "lowers",
@@ -56,7 +57,7 @@ const DIRECTION: ReadonlyMap<string, string> = new Map(
 
 const MULTIPLIER: Record<string, number> = { k: 3, thousand: 3, m: 6, million: 6, b: 9, bn: 9, billion: 9 };
 const NUMBER =
-  /(?<![\d])(?<![\d][.,])([-\u2212]?)(\d+(?:,\d{3})*(?:\.\d+)?)(?:(k|m|bn|b)(?![\p{L}\p{N}])| (thousand|million|billion)(?![\p{L}\p{N}]))?( ?%| percent(?![\p{L}\p{N}]))?/gu;
+  /(?<![\d])([-\u2212]?)(\d+(?:,\d{3}(?!\d))*(?:\.\d+)?)(?:(k|m|bn|b)(?![\p{L}\p{N}])| (thousand|million|billion)(?![\p{L}\p{N}]))?( ?%| percent(?![\p{L}\p{N}]))?/gu;
 
 /** `digits` (with `,` separators and an optional `.` fraction) times 10^shift, as canonical text. */
 function normalizeNumber(text: string, shift: number): string {
@@ -75,22 +76,33 @@ function normalizeNumber(text: string, shift: number): string {
 /** The number tokens of a normalized text, normalized (see the module comment). */
 export function numberTokens(text: string): string[] {
   const out: string[] = [];
-  for (const match of text.matchAll(NUMBER)) {
-    const [, sign, digits, attached, word, percent] = match;
-    const before = match.index > 0 ? text[match.index - 1] : undefined;
-    const signed = sign !== "" && (before === undefined || before === " " || before === "(");
-    const shift = MULTIPLIER[(attached ?? word ?? "") as string] ?? 0;
-    let value = normalizeNumber(digits as string, shift);
-    if (signed && value !== "0") value = `-${value}`;
-    if (percent) value += "%";
-    out.push(value);
-  }
+  for (const match of text.matchAll(NUMBER)) out.push(numberToken(match, text, match.index));
   return out;
 }
 
-/** The normalized words of a normalized text. */
+/** One number match (its whole text, then sign, digits, attached and word multipliers, percent) as its token. */
+function numberToken(match: readonly (string | undefined)[], text: string, index: number): string {
+  const [, sign, digits, attached, word, percent] = match;
+  const before = index > 0 ? text[index - 1] : undefined;
+  const signed = sign !== "" && sign !== undefined && (before === undefined || before === " " || before === "(");
+  const shift = MULTIPLIER[(attached ?? word ?? "") as string] ?? 0;
+  let value = normalizeNumber(digits as string, shift);
+  if (signed && value !== "0") value = `-${value}`;
+  if (percent) value += "%";
+  return value;
+}
+
+/** A number (first) or a word: what semantic@2 counts and compares. */
+export const TOKEN = new RegExp(`(${NUMBER.source})|${WORD.source}`, "gu");
+
+/**
+ * The words of a normalized text, left to right: at each position a number (as the numbers guard
+ * reads it, normalized: `$1,200` and `1200` are one word) is taken first, else a word.
+ */
 export function words(text: string): string[] {
-  return text.match(WORD) ?? [];
+  const out: string[] = [];
+  for (const match of text.matchAll(TOKEN)) out.push(match[1] === undefined ? match[0] : numberToken(match.slice(1), text, match.index));
+  return out;
 }
 
 export interface GuardOptions {

@@ -20,7 +20,7 @@
  */
 import type { PolicyParams } from "../wire/types.ts";
 import { clustersByHash, compareClusters } from "./clusters.ts";
-import { GUARD_CLASSES, WORD, guardSignature, words } from "./guards.ts";
+import { GUARD_CLASSES, TOKEN, guardSignature, words } from "./guards.ts";
 import type { GuardClass, GuardOptions } from "./guards.ts";
 import { checkKeys, paramsError, readInt } from "./params.ts";
 import type { AgreementPolicy, PolicyDecision, Vote } from "./policy.ts";
@@ -145,7 +145,7 @@ export const semanticGuardedPolicy: AgreementPolicy<GuardedParams> = {
 /** Words of a normalized text; counting stops at `limit`. */
 function countWordsUpTo(text: string, limit: number): number {
   let count = 0;
-  for (const _ of text.matchAll(WORD)) {
+  for (const _ of text.matchAll(TOKEN)) {
     if (++count >= limit) break;
   }
   return count;

@@ -13,7 +13,9 @@ import {
   paramsCases,
   seededCases,
   semanticCases,
+  semantic2Cases,
   structuredCases,
+  structured2Cases,
   type PolicyCase,
 } from "../../fixtures/agreement/cases.ts";
 
@@ -55,7 +57,9 @@ function runCase(c: PolicyCase): void {
 for (const [policy, cases] of [
   ["seeded@1", seededCases],
   ["semantic@1", semanticCases],
+  ["semantic@2", semantic2Cases],
   ["structured@1", structuredCases],
+  ["structured@2", structured2Cases],
   ["first-wins@1", firstWinsCases],
 ] as const) {
   describe(`${policy} known answers`, () => {
