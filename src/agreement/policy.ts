@@ -57,6 +57,11 @@ export interface AgreementPolicy<P = unknown> {
   readonly usesEvidence?: boolean;
   /** Validates and normalizes the request's parameters; throws POLICY_PARAMS. */
   parseParams(params: PolicyParams): P;
+  /**
+   * The JSON Schema outputs must satisfy under these parameters (structured@2), which nodes hand
+   * their backend for constrained decoding. Absent: outputs are free.
+   */
+  outputSchema?(params: P): Record<string, unknown>;
   decide(votes: readonly Vote[], params: P, context: DecideContext): PolicyDecision;
 }
 
@@ -64,6 +69,8 @@ export interface AgreementPolicy<P = unknown> {
 export interface BoundPolicy {
   readonly ref: PolicyRef;
   readonly usesEvidence: boolean;
+  /** AgreementPolicy.outputSchema for the request's parameters, when the policy has one. */
+  readonly outputSchema?: Record<string, unknown>;
   decide(votes: readonly Vote[], context: DecideContext): PolicyDecision;
 }
 
@@ -104,6 +111,12 @@ export class PolicyRegistry {
       throw new ConcordError("POLICY_RETIRED", "a retired policy cannot be requested (verify-only)", { details: policyKey(ref.id, ref.version) });
     }
     const params = policy.parseParams(ref.params);
-    return { ref, usesEvidence: policy.usesEvidence === true, decide: (votes, context) => policy.decide(votes, params, context) };
+    const outputSchema = policy.outputSchema?.(params);
+    return {
+      ref,
+      usesEvidence: policy.usesEvidence === true,
+      ...(outputSchema ? { outputSchema } : {}),
+      decide: (votes, context) => policy.decide(votes, params, context),
+    };
   }
 }

@@ -122,6 +122,11 @@ export function parseStructuredSchemaParams(params: PolicyParams): StructuredSch
   return { fields, extra: additional ? "ignore" : "reject", ...structuredReader(fields), declared: params, required };
 }
 
+/** Sets an own, enumerable `key`: field names are the request's, and `__proto__` is one too. */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, configurable: true, enumerable: true, writable: true });
+}
+
 /**
  * The standard JSON Schema a backend decodes under (OpenAI-compatible `response_format`,
  * llama.cpp's JSON-schema grammar): Concord's own keywords removed, every declared field listed,
@@ -149,7 +154,7 @@ export function outputJsonSchema(params: StructuredSchemaParams): Record<string,
         property.type = "string";
         break;
     }
-    properties[field.name] = property;
+    setOwn(properties, field.name, property);
   }
   const schema: Record<string, unknown> = { type: "object", properties, required: params.fields.filter((f) => params.required.has(f.name)).map((f) => f.name) };
   if (typeof params.declared["description"] === "string") schema.description = params.declared["description"];
@@ -188,8 +193,8 @@ export function structuredOutcome(
   const certified: Record<string, string | boolean> = {};
   decisionFields.forEach((field, index) => {
     const value = read.values[index];
-    if (typeof value === "string" || typeof value === "boolean") certified[field.name] = value;
-    else if (typeof value === "object" && value !== null && "number" in value) certified[field.name] = value.number;
+    if (typeof value === "string" || typeof value === "boolean") setOwn(certified, field.name, value);
+    else if (typeof value === "object" && value !== null && "number" in value) setOwn(certified, field.name, value.number);
   });
   const commentaryFields = params.fields.filter((field) => field.type === "commentary");
   const result: StructuredOutcome = { certified, certifiedFields: Object.keys(certified).sort() };
@@ -201,7 +206,7 @@ export function structuredOutcome(
     const fields: Record<string, string> = {};
     commentaryFields.forEach((field, index) => {
       const value = read.values[index];
-      if (typeof value === "string") fields[field.name] = value;
+      if (typeof value === "string") setOwn(fields, field.name, value);
     });
     if (Object.keys(fields).length > 0) return { ...result, commentary: { node, fields } };
   }
@@ -213,5 +218,6 @@ export const structuredSchemaPolicy: AgreementPolicy<StructuredSchemaParams> = {
   version: 2,
   description: "an output schema (JSON Schema subset): decision fields agreed (enums exact, numbers within tolerance of the median), commentary never certified",
   parseParams: parseStructuredSchemaParams,
+  outputSchema: outputJsonSchema,
   decide: (votes, params, { k }) => decideStructured(votes, params, k),
 };

@@ -194,7 +194,14 @@ export class Participant {
     let result;
     try {
       result = await backend.run(
-        { requestId: context.id, model: request.model, input: request.input, sampling: request.sampling, evidence: context.policy.usesEvidence },
+        {
+          requestId: context.id,
+          model: request.model,
+          input: request.input,
+          sampling: request.sampling,
+          evidence: context.policy.usesEvidence,
+          ...(context.policy.outputSchema ? { outputSchema: context.policy.outputSchema } : {}),
+        },
         this.#abort.signal,
       );
       this.#init.observer?.inference?.(context, this.#init.clock() - started, true);

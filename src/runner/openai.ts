@@ -108,6 +108,10 @@ function requestBody(job: InferenceJob, options: OpenAIBackendOptions): Record<s
     body.prompt = job.input;
     if (evidence) body.logprobs = 2;
   }
+  if (job.outputSchema) {
+    // Constrained decoding (vLLM, SGLang, llama.cpp server and OpenAI all read this shape).
+    body.response_format = { type: "json_schema", json_schema: { name: "concord_output", strict: true, schema: job.outputSchema } };
+  }
   return { ...body, ...options.extraBody };
 }
 

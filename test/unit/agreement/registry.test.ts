@@ -35,6 +35,20 @@ describe("createDefaultPolicyRegistry", () => {
   });
 });
 
+describe("output schemas", () => {
+  it("a bound structured@2 policy carries the JSON Schema nodes decode under; other policies carry none", () => {
+    const registry = createDefaultPolicyRegistry();
+    const bound = registry.bind({ id: "structured", version: 2, params: { properties: { ok: { type: "boolean" }, why: { type: "string", commentary: true } }, required: ["ok"] } });
+    expect(bound.outputSchema).toEqual({
+      type: "object",
+      properties: { ok: { type: "boolean" }, why: { type: "string" } },
+      required: ["ok"],
+      additionalProperties: false,
+    });
+    expect(registry.bind({ id: "exact", version: 1, params: {} }).outputSchema).toBeUndefined();
+  });
+});
+
 describe("retired policies", () => {
   it("refuses a request that names semantic@1 (POLICY_RETIRED) but still binds it to verify an old bundle", () => {
     const registry = createDefaultPolicyRegistry();

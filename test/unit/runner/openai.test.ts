@@ -132,6 +132,15 @@ describe("openai backend: success", () => {
     expect(request.headers.authorization).toBeUndefined();
   });
 
+  it("asks for constrained decoding (response_format json_schema) when the job carries an output schema, and only then", async () => {
+    const schema = { type: "object", properties: { verdict: { type: "string", enum: ["approve", "reject"] } }, required: ["verdict"], additionalProperties: false };
+    const backend = createOpenAIBackend({ baseUrl });
+    await backend.run({ ...job, outputSchema: schema });
+    expect((seen.at(-1) as Seen).body.response_format).toEqual({ type: "json_schema", json_schema: { name: "concord_output", strict: true, schema } });
+    await backend.run(job);
+    expect("response_format" in (seen.at(-1) as Seen).body).toBe(false);
+  });
+
   it("asks for no logprobs when the job's policy reads no evidence, and takes an answer without them", async () => {
     handler = (_request, response) => json(response, 200, { choices: [{ index: 0, text: "Paris", logprobs: null, finish_reason: "stop" }] });
     for (const api of ["completions", "chat"] as const) {
