@@ -74,6 +74,9 @@ export function wrongModelBackend(config: BackendConfig): BackendConfig {
   if (config.type === "openai") {
     throw new ConcordError("CONFIG", "byzantine wrong-model needs the synthetic or fixed backend", { details: "an OpenAI-compatible server has no model seed to change" });
   }
+  if (config.type === "llama") {
+    throw new ConcordError("CONFIG", "byzantine wrong-model needs the synthetic or fixed backend", { details: "a llama node runs another model by being given another --model-file" });
+  }
   return { ...config, modelSeed: `${config.modelSeed}/byzantine-wrong-model` };
 }
 

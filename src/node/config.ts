@@ -6,12 +6,25 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ConcordError } from "../errors.ts";
+import { llamaEngineProfile } from "../runner/llama.ts";
 
 export type BackendConfig =
   | { type: "synthetic"; modelSeed: string; hardware: string; delayMs: number }
   | { type: "openai"; baseUrl: string; model?: string; timeoutMs: number; apiKeyEnv?: string; api?: "completions" | "chat" }
   /** Not a model: hash-derived text after a fixed delay (benchmarks and protocol tests). */
-  | { type: "fixed"; modelSeed: string; delayMs: number };
+  | { type: "fixed"; modelSeed: string; delayMs: number }
+  /** llama.cpp in-process (src/runner/llama.ts); unset settings take the hardware profile's or the engine's defaults. */
+  | {
+      type: "llama";
+      modelFile: string;
+      hardware: string;
+      threads?: number;
+      batchSize?: number;
+      flashAttention?: boolean;
+      contextSize?: number;
+      contextSequences?: number;
+      model?: string;
+    };
 
 /** Byzantine behaviours a node can be told to play (a testing aid: src/node/byzantine.ts). */
 export const BYZANTINE_MODES = ["wrong-model", "equivocator", "invalid-signature", "random-bytes", "copycat"] as const;
@@ -73,6 +86,11 @@ export interface NodeOverrides {
   delayMs?: number;
   openaiUrl?: string;
   openaiModel?: string;
+  modelFile?: string;
+  threads?: number;
+  batchSize?: number;
+  contextSize?: number;
+  contextSequences?: number;
   metricsPort?: number;
   metricsHost?: string;
   noMetrics?: boolean;
@@ -93,6 +111,7 @@ export const NODE_ENV_VARS: Record<string, keyof NodeOverrides> = {
   CONCORD_BOOTSTRAP: "bootstrap",
   CONCORD_BACKEND: "backend",
   CONCORD_OPENAI_URL: "openaiUrl",
+  CONCORD_MODEL_FILE: "modelFile",
   CONCORD_METRICS_PORT: "metricsPort",
   CONCORD_LOG_LEVEL: "logLevel",
   CONCORD_BYZANTINE: "byzantine",
@@ -168,6 +187,10 @@ export function readConfigFile(path: string): Partial<NodeConfig> {
   for (const key of ["keystore", "registry", "dataDir", "traceFile"] as const) {
     if (typeof file[key] === "string") file[key] = resolve(base, file[key] as string);
   }
+  const backend = file.backend as Record<string, unknown> | undefined;
+  if (typeof backend === "object" && backend !== null && typeof backend.modelFile === "string") {
+    file.backend = { ...backend, modelFile: resolve(base, backend.modelFile) };
+  }
   return file as Partial<NodeConfig>;
 }
 
@@ -196,6 +219,11 @@ export function resolveNodeConfig(overrides: NodeOverrides, env: NodeJS.ProcessE
   if (merged.delayMs !== undefined) backend = { ...backend, delayMs: merged.delayMs };
   if (merged.openaiUrl !== undefined) backend = { ...backend, baseUrl: merged.openaiUrl };
   if (merged.openaiModel !== undefined) backend = { ...backend, model: merged.openaiModel };
+  for (const [key, flag] of LLAMA_FLAGS) {
+    if (merged[key] === undefined) continue;
+    if (backend.type !== "llama") throw configError(`${flag} is a llama backend setting (the backend is ${String(backend.type)}: add --backend llama)`);
+    backend = { ...backend, [key]: merged[key] };
+  }
   let metrics = raw.metrics as NodeConfig["metrics"];
   if (merged.noMetrics) metrics = null;
   else if (merged.metricsPort !== undefined || merged.metricsHost !== undefined) {
@@ -203,6 +231,15 @@ export function resolveNodeConfig(overrides: NodeOverrides, env: NodeJS.ProcessE
   }
   return validate({ ...raw, backend, metrics });
 }
+
+/** Settings only the llama backend reads, with the flag that sets each. */
+const LLAMA_FLAGS = [
+  ["modelFile", "--model-file"],
+  ["threads", "--threads"],
+  ["batchSize", "--batch-size"],
+  ["contextSize", "--context-size"],
+  ["contextSequences", "--context-sequences"],
+] as const;
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -276,5 +313,28 @@ function validateBackend(value: unknown): BackendConfig {
       delayMs: expectInt(typeof backend.delayMs === "string" ? Number(backend.delayMs) : backend.delayMs ?? 0, "backend.delayMs", 0, 600_000),
     };
   }
-  throw configError(`backend.type must be "synthetic", "openai" or "fixed"`);
+  if (backend.type === "llama") {
+    const hardware = expectString(backend.hardware ?? "reference", "backend.hardware (or --hardware)");
+    try {
+      llamaEngineProfile(hardware);
+    } catch (cause) {
+      throw configError(`backend.hardware: ${(cause as Error).message}`);
+    }
+    const out: BackendConfig = { type: "llama", modelFile: expectString(backend.modelFile, "backend.modelFile (or --model-file)"), hardware };
+    const int = (key: "threads" | "batchSize" | "contextSize" | "contextSequences", flag: string, max: number): void => {
+      const value = backend[key];
+      if (value !== undefined) out[key] = expectInt(typeof value === "string" ? Number(value) : value, `backend.${key} (or ${flag})`, 1, max);
+    };
+    int("threads", "--threads", 256);
+    int("batchSize", "--batch-size", 65_536);
+    int("contextSize", "--context-size", 1_048_576);
+    int("contextSequences", "--context-sequences", 64);
+    if (backend.flashAttention !== undefined) {
+      if (typeof backend.flashAttention !== "boolean") throw configError("backend.flashAttention must be true or false");
+      out.flashAttention = backend.flashAttention;
+    }
+    if (backend.model !== undefined) out.model = expectString(backend.model, "backend.model");
+    return out;
+  }
+  throw configError(`backend.type must be "synthetic", "openai", "fixed" or "llama"`);
 }

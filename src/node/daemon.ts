@@ -17,6 +17,7 @@ import { MAX_FETCH_REQUESTS } from "../net/fetch.ts";
 import { createRegistry, registryConfigFromJson, type Registry } from "../quorum/registry.ts";
 import type { InferenceBackend } from "../runner/backend.ts";
 import { createFixedBackend } from "../runner/fixed.ts";
+import { checkModelFile, createLlamaBackend, type LlamaBackend } from "../runner/llama.ts";
 import { createOpenAIBackend } from "../runner/openai.ts";
 import { createSyntheticBackend } from "../runner/synthetic.ts";
 import { bytesEqual, taggedHash, toHex } from "../wire/hash.ts";
@@ -64,6 +65,10 @@ const SLASHING_PRUNE_INTERVAL_MS = 60_000;
 export function createBackend(config: NodeConfig["backend"]): InferenceBackend {
   if (config.type === "fixed") return createFixedBackend({ seed: config.modelSeed, delayMs: config.delayMs });
   if (config.type === "synthetic") return createSyntheticBackend({ modelSeed: config.modelSeed, hardware: config.hardware, delayMs: config.delayMs });
+  if (config.type === "llama") {
+    const { type: _type, ...options } = config;
+    return createLlamaBackend(options);
+  }
   const apiKey = config.apiKeyEnv ? process.env[config.apiKeyEnv] : undefined;
   return createOpenAIBackend({
     baseUrl: config.baseUrl,
@@ -116,6 +121,7 @@ export class NodeDaemon {
     if (key.scheme !== member.scheme || !bytesEqual(key.publicKey, member.publicKey)) {
       throw new ConcordError("CONFIG", "key does not match the registry", { details: `${config.keystore} is not the key registered for "${config.node}"` });
     }
+    if (config.backend.type === "llama" && !components.backend) checkModelFile(config.backend.modelFile);
     return new NodeDaemon(config, registry, key, components);
   }
 
@@ -199,6 +205,12 @@ export class NodeDaemon {
       const honestBackend =
         this.#components.backend ?? createBackend(config.byzantine === "wrong-model" ? wrongModelBackend(config.backend) : config.backend);
       if (honestBackend !== this.#components.backend) this.#ownBackend = honestBackend;
+      if (config.backend.type === "llama" && honestBackend !== this.#components.backend) {
+        // The model loads before the node joins: a file llama.cpp cannot load is a configuration error.
+        await (honestBackend as LlamaBackend).ready().catch((cause: unknown) => {
+          throw new ConcordError("CONFIG", "cannot load the llama model", { details: (cause as Error).message, cause });
+        });
+      }
       participant = new Participant({
         nodeId: config.node,
         key: this.key,

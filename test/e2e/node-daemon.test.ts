@@ -67,6 +67,17 @@ describe("concord node: configuration errors exit 2 with a clear message", () =>
     expect(await configFailure(["--config", node1(), "--backend", "gpu"])).toMatch(/backend.type must be/);
   });
 
+  it("refuses a llama backend without a model file, with a missing one, or one llama.cpp cannot load", async () => {
+    expect(await configFailure(["--config", node1(), "--backend", "llama"])).toMatch(/CONFIG: invalid node configuration: backend.modelFile \(or --model-file\) must be a non-empty string/);
+    expect(await configFailure(["--config", node1(), "--model-file", join(dir, "m.gguf")])).toMatch(/--model-file is a llama backend setting/);
+    expect(await configFailure(["--config", node1(), "--backend", "llama", "--model-file", join(dir, "absent.gguf")])).toMatch(/CONFIG: llama model file not found: .*absent\.gguf/);
+    const garbage = join(dir, "garbage.gguf");
+    writeFileSync(garbage, "not a model");
+    const output = await configFailure(["--config", node1(), "--backend", "llama", "--model-file", garbage]);
+    expect(output).toMatch(/CONFIG: cannot load the llama model: cannot load the model file: .*garbage\.gguf/);
+    expect(output).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
   it("refuses a listen port or a metrics port already in use", async () => {
     const server: Server = createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
