@@ -20,8 +20,9 @@ import { SYNTHETIC_HARDWARE } from "../../src/cli/devnet.ts";
 import { Participant } from "../../src/node/participant.ts";
 import { SlashingProtection } from "../../src/node/slashing.ts";
 import { verifyBundle } from "../../src/quorum/verify.ts";
-import type { InferenceBackend } from "../../src/runner/backend.ts";
+import type { InferenceBackend, InferenceJob } from "../../src/runner/backend.ts";
 import { runSynthetic } from "../../src/runner/synthetic.ts";
+import { certifiedAnswer } from "../../src/sequencer/certified.ts";
 import { createPool, type PoolOutcome } from "../../src/sequencer/pool.ts";
 import { SqliteOutcomeStore } from "../../src/sequencer/store.ts";
 import { fromHex, taggedHash } from "../../src/wire/hash.ts";
@@ -48,9 +49,10 @@ const SYNTHETIC_CASES: { policy: PolicyRef; sampling: SamplingParams }[] = [
   { policy: { id: "semantic", version: 2, params: { thetaPpm: 600_000 } }, sampling: SAMPLED },
 ];
 
-it("covers every policy of the default registry but the first-wins baseline", () => {
-  const offered = createDefaultPolicyRegistry().list().map((policy) => policy.id).filter((id) => id !== "first-wins");
-  expect(offered.sort()).toEqual([...SYNTHETIC_CASES.map((c) => c.policy.id), STRUCTURED.id].sort());
+it("covers every live policy of the default registry (not the first-wins baseline, not retired semantic@1)", () => {
+  const key = (p: { id: string; version: number }) => `${p.id}@${p.version}`;
+  const offered = createDefaultPolicyRegistry().list().filter((policy) => !policy.baselineOnly && !policy.retired).map(key);
+  expect(offered.sort()).toEqual([...SYNTHETIC_CASES.map((c) => key(c.policy)), key(STRUCTURED), "structured@2"].sort());
 });
 
 describe("five node processes (synthetic model, mixed hardware profiles) and a pool on loopback", () => {
@@ -108,22 +110,18 @@ describe("five node processes (synthetic model, mixed hardware profiles) and a p
   }, 40_000);
 });
 
-describe("structured@1 in-process (the synthetic model does not answer JSON)", () => {
+describe("structured@1 and structured@2 in-process (the synthetic model does not answer JSON)", () => {
   const cleanups: (() => void | Promise<void>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it("agrees on the lower median price of the supporters, labels exact, numbers within the tolerance", async () => {
+  /** Five participants answering `answer(node)` on a local bus, and a pool; the first outcome. */
+  async function agreeOn(policy: PolicyRef, answer: (node: string) => string, jobs: InferenceJob[] = []) {
     const net = testNetwork(5);
     const dir = mkdtempSync(join(tmpdir(), "concord-structured-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const bus = new LocalBus();
-    // Node i answers 100.00 + 0.1 i (all within 1% of each other); node-04 says another label.
-    const answer = (node: string): string => {
-      const i = Number(node.slice(-1));
-      return JSON.stringify({ label: node === "node-04" ? "sell" : "buy", price: Number((100 + i / 10).toFixed(2)) });
-    };
     for (const [nodeId, key] of net.keys) {
       const slashing = new SlashingProtection({ path: join(dir, `${nodeId}.sqlite`) });
       slashing.open();
@@ -131,7 +129,8 @@ describe("structured@1 in-process (the synthetic model does not answer JSON)", (
       const endpoint = bus.endpoint(nodeId);
       const backend: InferenceBackend = {
         name: "json",
-        async run() {
+        async run(job) {
+          jobs.push(job);
           return { output: answer(nodeId), evidence: { tokens: [], margins: [] } };
         },
       };
@@ -158,14 +157,59 @@ describe("structured@1 in-process (the synthetic model does not answer JSON)", (
       await store.close();
     });
     const outcomes = pool.outcomes();
-    const id = await pool.submit({ model: "oracle-json", input: "price of ETH in USD", entropy: taggedHash("e2e/structured", "1"), policy: STRUCTURED });
+    const id = await pool.submit({ model: "oracle-json", input: "price of ETH in USD", entropy: taggedHash("e2e/structured", policy.version.toString()), policy });
     const { value } = await outcomes.next();
     const outcome = value as PoolOutcome;
     expect(outcome.requestId).toBe(id);
+    return { outcome, net };
+  }
+
+  it("structured@1 agrees on the lower median price of the supporters, labels exact, numbers within the tolerance", async () => {
+    // Node i answers 100.00 + 0.1 i (all within 1% of each other); node-04 says another label.
+    const answer = (node: string): string => {
+      const i = Number(node.slice(-1));
+      return JSON.stringify({ label: node === "node-04" ? "sell" : "buy", price: Number((100 + i / 10).toFixed(2)) });
+    };
+    const { outcome, net } = await agreeOn(STRUCTURED, answer);
     expect(outcome.kind).toBe("agreed");
     if (outcome.kind !== "agreed") return;
     expect(outcome.bundle.outcome.supporters).toEqual(["node-00", "node-01", "node-02", "node-03"]);
     expect(JSON.parse(outcome.bundle.outcome.output)).toEqual({ label: "buy", price: 100.1 });
     expect(() => verifyBundle(outcome.bundle, net.registry, net.policies)).not.toThrow();
+  });
+
+  it("structured@2: every node decodes under the request's schema; the bundle certifies the decision fields, the rationale stays one node's text", async () => {
+    const policy: PolicyRef = {
+      id: "structured",
+      version: 2,
+      params: {
+        properties: {
+          action: { enum: ["buy", "sell", "hold"] },
+          price: { type: "number", decimals: 2, relTolPpm: 10_000 },
+          rationale: { type: "string", commentary: true },
+        },
+        required: ["action", "price"],
+      },
+    };
+    // Honest nodes differ in price (within 1%) and rationale; node-04 breaks the schema.
+    const answer = (node: string): string => {
+      const i = Number(node.slice(-1));
+      if (node === "node-04") return JSON.stringify({ action: "BUY NOW", price: 100 });
+      return JSON.stringify({ rationale: `reason ${i}`, price: Number((100 + i / 10).toFixed(2)), action: "buy" });
+    };
+    const jobs: InferenceJob[] = [];
+    const { outcome, net } = await agreeOn(policy, answer, jobs);
+    expect(jobs.length).toBeGreaterThan(0);
+    for (const job of jobs) expect(job.outputSchema).toEqual(net.policies.bind(policy).outputSchema);
+    expect(outcome.kind).toBe("agreed");
+    if (outcome.kind !== "agreed") return;
+    expect(outcome.bundle.outcome.supporters).toEqual(["node-00", "node-01", "node-02", "node-03"]);
+    expect(outcome.bundle.outcome.output).toBe('{"action":"buy","price":100.1}');
+    expect(() => verifyBundle(outcome.bundle, net.registry, net.policies)).not.toThrow();
+    expect(certifiedAnswer(outcome.bundle).structured).toEqual({
+      certified: { action: "buy", price: "100.1" },
+      certifiedFields: ["action", "price"],
+      commentary: { node: "node-00", fields: { rationale: "reason 0" } },
+    });
   });
 });
