@@ -82,7 +82,7 @@ export interface Setting {
 }
 
 const registry = createDefaultPolicyRegistry();
-const bind = (id: string, version: number, params: PolicyParams): BoundPolicy => registry.bind({ id, version, params });
+const bind = (id: string, version: number, params: PolicyParams): BoundPolicy => registry.bind({ id, version, params }, { allowRetired: true });
 
 export const SETTINGS: readonly Setting[] = [
   { name: "exact", sections: ["free", "pinned", "json"], bind: () => bind("exact", 1, {}) },
