@@ -21,6 +21,7 @@ export type BackendConfig =
       threads?: number;
       batchSize?: number;
       flashAttention?: boolean;
+      kvCacheType?: "f16" | "f32";
       contextSize?: number;
       contextSequences?: number;
       model?: string;
@@ -332,6 +333,10 @@ function validateBackend(value: unknown): BackendConfig {
     if (backend.flashAttention !== undefined) {
       if (typeof backend.flashAttention !== "boolean") throw configError("backend.flashAttention must be true or false");
       out.flashAttention = backend.flashAttention;
+    }
+    if (backend.kvCacheType !== undefined) {
+      if (backend.kvCacheType !== "f16" && backend.kvCacheType !== "f32") throw configError(`backend.kvCacheType must be "f16" or "f32"`);
+      out.kvCacheType = backend.kvCacheType;
     }
     if (backend.model !== undefined) out.model = expectString(backend.model, "backend.model");
     return out;

@@ -10,4 +10,4 @@ export type { OpenAIBackendOptions } from "./openai.ts";
 export { fixedOutput, createFixedBackend } from "./fixed.ts";
 export type { FixedBackendInit } from "./fixed.ts";
 export { LLAMA_ENGINE_PROFILES, llamaEngineProfile, checkModelFile, logProbabilities, createLlamaBackend } from "./llama.ts";
-export type { LlamaEngineProfile, LlamaBackendOptions, LlamaEngineSettings, LlamaBackend } from "./llama.ts";
+export type { LlamaEngineProfile, LlamaKvCacheType, LlamaBackendOptions, LlamaEngineSettings, LlamaBackend } from "./llama.ts";

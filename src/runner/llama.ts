@@ -30,13 +30,14 @@
  * a logit bias, advances a second clone with it.
  *
  * Engine settings by hardware profile. The synthetic model's profiles (synthetic.ts) name
- * floating-point paths; here each names real llama.cpp settings that select different kernels
- * and reduction orders (LLAMA_ENGINE_PROFILES). The batch size is llama.cpp's n_batch = n_ubatch:
- * a prompt longer than it is evaluated in chunks, each a matrix product of another shape
- * (batch 1: matrix-vector kernels, the decode path), and the KV cache every later step attends to
- * is computed by those. Flash attention replaces the attention kernel (an online softmax, another
- * summation order, in every step). Thread count splits work by rows, and each dot product stays
- * on one thread, so it changes speed, not results (measured: test/unit/runner/llama.test.ts).
+ * floating-point paths; here each names real llama.cpp settings that select other kernels,
+ * reduction orders or precisions (LLAMA_ENGINE_PROFILES). The batch size is llama.cpp's
+ * n_batch = n_ubatch: a prompt longer than it is evaluated in chunks (batch 1: matrix-vector
+ * kernels, the decode path, instead of matrix products), and the KV cache every later step
+ * attends to is computed by those. Flash attention replaces the attention kernel at every step.
+ * The KV cache holds keys and values at f16 (llama.cpp's default) or f32. Thread count splits
+ * work by rows, and each dot product stays on one thread, so it changes speed, not results
+ * (measured: test/unit/runner/llama.test.ts).
  *
  * Parallel sequences (`contextSequences`) serve up to that many jobs at once from one model;
  * node-llama-cpp batches their steps into one forward pass, as a server batches its slots, and a
@@ -70,21 +71,30 @@ export interface LlamaEngineProfile {
   readonly batchSize: number;
   /** llama.cpp's flash-attention kernel instead of the plain one. */
   readonly flashAttention: boolean;
+  /** The precision keys and values are cached at (llama.cpp's default is f16). */
+  readonly kvCacheType: LlamaKvCacheType;
 }
+
+/** KV-cache precisions the backend offers (both exact for the math; they round differently). */
+export type LlamaKvCacheType = "f16" | "f32";
 
 /**
  * The synthetic model's hardware profiles as real engine settings; "blocked-<n>" for any n >= 1
- * also parses (batch size n). `reference` evaluates a prompt of up to 512 tokens in one pass with
- * the plain attention kernel; `fp32-accumulate` swaps in flash attention (another attention
- * reduction at every step); `reversed` feeds the prompt one token at a time (matrix-vector
- * kernels instead of matrix products); `blocked-<n>` feeds it in chunks of n tokens.
+ * also parses. `reference` is llama.cpp's stock path: a prompt of up to 512 tokens in one pass,
+ * the plain attention kernel, an f16 KV cache. `fp32-accumulate` keeps the KV cache in f32 (the
+ * same sums at another precision); `reversed` feeds the prompt one token at a time
+ * (matrix-vector kernels instead of matrix products); `blocked-<n>` runs flash attention, which
+ * reduces over the cache in tiles with an online softmax, and feeds the prompt in chunks of n.
+ * Measured on CPU (test/unit/runner/llama.test.ts): each of the four paths gives other logits
+ * than the others (by 1e-4 to 1e-2 nats); chunk sizes of 2 or more compute alike (each dot
+ * product keeps its order whatever the batch shape), so blocked-8 and blocked-16 agree there.
  */
 export const LLAMA_ENGINE_PROFILES: readonly LlamaEngineProfile[] = [
-  { name: "reference", batchSize: 512, flashAttention: false },
-  { name: "fp32-accumulate", batchSize: 512, flashAttention: true },
-  { name: "reversed", batchSize: 1, flashAttention: false },
-  { name: "blocked-8", batchSize: 8, flashAttention: false },
-  { name: "blocked-16", batchSize: 16, flashAttention: false },
+  { name: "reference", batchSize: 512, flashAttention: false, kvCacheType: "f16" },
+  { name: "fp32-accumulate", batchSize: 512, flashAttention: false, kvCacheType: "f32" },
+  { name: "reversed", batchSize: 1, flashAttention: false, kvCacheType: "f16" },
+  { name: "blocked-8", batchSize: 8, flashAttention: true, kvCacheType: "f16" },
+  { name: "blocked-16", batchSize: 16, flashAttention: true, kvCacheType: "f16" },
 ];
 
 /** Resolves a profile name; throws CONFIG for an unknown one. */
@@ -92,7 +102,7 @@ export function llamaEngineProfile(name: string): LlamaEngineProfile {
   const known = LLAMA_ENGINE_PROFILES.find((p) => p.name === name);
   if (known) return known;
   const blocked = /^blocked-([1-9][0-9]{0,3})$/.exec(name);
-  if (blocked) return { name, batchSize: Number(blocked[1]), flashAttention: false };
+  if (blocked) return { name, batchSize: Number(blocked[1]), flashAttention: true, kvCacheType: "f16" };
   throw new ConcordError("CONFIG", "unknown hardware profile", {
     details: `${name} (known: ${LLAMA_ENGINE_PROFILES.map((p) => p.name).join(", ")}, blocked-<n>)`,
   });
@@ -109,6 +119,8 @@ export interface LlamaBackendOptions {
   batchSize?: number;
   /** Overrides the profile's choice of attention kernel. */
   flashAttention?: boolean;
+  /** Overrides the profile's KV-cache precision. */
+  kvCacheType?: LlamaKvCacheType;
   /** Tokens per sequence: the prompt plus maxTokens must fit. Default: the model's training context. */
   contextSize?: number;
   /** Jobs served at once, one context sequence each (their steps share forward passes). Default 1. */
@@ -126,6 +138,7 @@ export interface LlamaEngineSettings {
   threads: number;
   batchSize: number;
   flashAttention: boolean;
+  kvCacheType: LlamaKvCacheType;
   /** Undefined until the model is loaded when not configured: then the model's training context. */
   contextSize: number | undefined;
   contextSequences: number;
@@ -144,6 +157,8 @@ export interface LlamaBackend extends InferenceBackend {
   /** Frees the context and the model once the jobs in flight have stopped (they fail with BACKEND). */
   close(): Promise<void>;
 }
+
+const KV_CACHE_TYPES = { f16: "F16", f32: "F32" } as const;
 
 /** Compiled grammars kept per backend (one per distinct schema). */
 const GRAMMAR_CACHE_SIZE = 32;
@@ -269,12 +284,16 @@ export function createLlamaBackend(options: LlamaBackendOptions): LlamaBackend {
   positiveInt(options.batchSize, "batchSize", 1 << 16);
   positiveInt(options.contextSize, "contextSize", 1 << 20);
   positiveInt(options.contextSequences, "contextSequences", MAX_SEQUENCES);
+  if (options.kvCacheType !== undefined && !(options.kvCacheType in KV_CACHE_TYPES)) {
+    throw new ConcordError("CONFIG", "llama backend kvCacheType must be f16 or f32", { details: String(options.kvCacheType) });
+  }
   const settings: LlamaEngineSettings = {
     modelFile: options.modelFile,
     profile: profile.name,
     threads: options.threads ?? 1,
     batchSize: options.batchSize ?? profile.batchSize,
     flashAttention: options.flashAttention ?? profile.flashAttention,
+    kvCacheType: options.kvCacheType ?? profile.kvCacheType,
     contextSize: options.contextSize,
     contextSequences: options.contextSequences ?? 1,
     gpu: options.gpu ?? false,
@@ -391,6 +410,8 @@ class LlamaRunner implements LlamaBackend {
         batchSize: settings.batchSize,
         threads: settings.threads,
         flashAttention: settings.flashAttention,
+        experimentalKvCacheKeyType: KV_CACHE_TYPES[settings.kvCacheType],
+        experimentalKvCacheValueType: KV_CACHE_TYPES[settings.kvCacheType],
         failedCreationRemedy: false,
       });
       const sequences = Array.from({ length: settings.contextSequences }, () => context.getSequence());
@@ -551,6 +572,8 @@ class LlamaRunner implements LlamaBackend {
         batchSize: 1,
         threads: this.settings.threads,
         flashAttention: this.settings.flashAttention,
+        experimentalKvCacheKeyType: KV_CACHE_TYPES[this.settings.kvCacheType],
+        experimentalKvCacheValueType: KV_CACHE_TYPES[this.settings.kvCacheType],
         failedCreationRemedy: false,
       });
       return context.getSequence();
