@@ -38,13 +38,14 @@ const DIRECTION_WORDS: Record<string, readonly string[]> = {
   up: [
     "increase", "increases", "increased", "increasing", "raise", "raises", "raised", "raising", "rise", "rises",
     "rose", "risen", "rising", "higher", "highest", "above", "exceed", "exceeds", "exceeded", "exceeding", "more",
-    "greater", "gain", "gains", "gained", "gaining", "grow", "grows", "grew", "grown", "growing", "upward", "upwards",
+    "greater", "gain", "gains", "gained", "gaining", "grow", "grows", "grew", "grown", "growing", "upward", "upwards", "up",
   ],
   down: [
     "decrease", "decreases", "decreased", "decreasing", "reduce", "reduces", "reduced", "reducing", "lower", "lowers",
     "lowered", "lowering", "lowest", "fall", "falls", "fell", "fallen", "falling", "below", "less", "fewer", "drop",
     "drops", "dropped", "dropping", "decline", "declines", "declined", "declining", "cut", "cuts", "cutting", "loss",
-    "losses", "downward", "downwards",
+    "losses", "downward", "downwards", "down", "shrink", "shrinks", "shrank", "shrunk", "shrinking", "lose", "loses",
+    "lost", "losing",
   ],
   buy: ["buy", "buys", "bought", "buying"],
   sell: ["sell", "sells", "sold", "selling"],
@@ -61,6 +62,8 @@ const NUMBER =
 
 /** `digits` (with `,` separators and an optional `.` fraction) times 10^shift, as canonical text. */
 function normalizeNumber(text: string, shift: number): string {
+  // Plain digits, no multiplier: only leading zeros to drop (the common case, and the cheap one).
+  if (shift === 0 && /^\d+$/.test(text)) return text.length > 1 && text.charCodeAt(0) === 0x30 ? text.replace(/^0+(?=\d)/, "") : text;
   const plain = text.replaceAll(",", "");
   const dot = plain.indexOf(".");
   let whole = dot < 0 ? plain : plain.slice(0, dot);

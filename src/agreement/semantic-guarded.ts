@@ -11,8 +11,9 @@
  * decision is the medoid star of similarity.ts over this relation, so every supporter carries
  * exactly the canonical output's guard tokens and is within theta of it.
  *
- * Normalization: NFC, lowercase, NFC, whitespace runs to one space (similarity.ts normalizeText
- * with caseFold). An output of more than MAX_SEMANTIC_WORDS (2,048) words supports nothing, which bounds
+ * Normalization (normalizeGuarded): format characters removed, then NFC, lowercase, NFC, whitespace
+ * runs to one space (similarity.ts normalizeText
+ * with caseFold). An output of more than MAX_SEMANTIC_WORDS (1,024) words supports nothing, which bounds
  * a decision's cost: every pair costs at most a merge of two sorted lists of that length.
  *
  * Parameters: { thetaPpm?: 0..1,000,000 (default 600,000), guards?: [classes] (default all four),
@@ -29,7 +30,7 @@ import type { PairOracle, SimilarityMeasure, SimilarityParams } from "./similari
 
 const POLICY = "semantic@2";
 /** Longest output, in words, that can support anything under semantic@2. */
-export const MAX_SEMANTIC_WORDS = 2048;
+export const MAX_SEMANTIC_WORDS = 1024;
 export const SEMANTIC2_DEFAULT_THETA_PPM = 600_000;
 const MAX_TERMS = 64;
 
@@ -58,7 +59,7 @@ export function parseGuardedParams(params: PolicyParams): GuardedParams {
     classes.add(guard);
   }
   const terms = readStringList(params, "terms", MAX_TERMS).map((term) => {
-    const split = words(normalizeText(term, { caseFold: true }));
+    const split = words(normalizeGuarded(term));
     if (split.length === 0) throw paramsError(POLICY, "terms", `a term has no words: ${JSON.stringify(term)}`);
     return split;
   });
@@ -131,7 +132,7 @@ export const semanticGuardedPolicy: AgreementPolicy<GuardedParams> = {
     for (const vote of votes) {
       let text = normalizedOf.get(vote.output);
       if (text === undefined) {
-        text = normalizeText(vote.output, params.normalize);
+        text = normalizeGuarded(vote.output);
         normalizedOf.set(vote.output, text);
       }
       (countWordsUpTo(text, MAX_SEMANTIC_WORDS + 1) > MAX_SEMANTIC_WORDS ? tooLong : eligible).push(vote);
@@ -141,6 +142,16 @@ export const semanticGuardedPolicy: AgreementPolicy<GuardedParams> = {
     return { agreed: false, clusters: [...decision.clusters, ...clustersByHash(tooLong)].sort(compareClusters) };
   },
 };
+
+/**
+ * The semantic@2 normalization: format characters (general category Cf: soft hyphen, zero-width
+ * spaces and joiners, bidi controls) removed, so an invisible character cannot hide a "not" or
+ * split a number; then normalizeText with case folding.
+ */
+export function normalizeGuarded(text: string): string {
+  return normalizeText(text.replace(FORMAT_CHARACTERS, ""), { caseFold: true });
+}
+const FORMAT_CHARACTERS = /\p{Cf}/gu;
 
 /** Words of a normalized text; counting stops at `limit`. */
 function countWordsUpTo(text: string, limit: number): number {
