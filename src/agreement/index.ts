@@ -11,7 +11,7 @@ export { isValidSeededEvidence, seededMinProducers, seededPolicy } from "./seede
 export type { SeededParams } from "./seeded.ts";
 export { levenshteinMeasure, semanticPolicy } from "./semantic.ts";
 export type { SemanticUnit, SemanticParams } from "./semantic.ts";
-export { MAX_SEMANTIC_WORDS, SEMANTIC2_DEFAULT_THETA_PPM, parseGuardedParams, guardedMeasure, semanticGuardedPolicy } from "./semantic-guarded.ts";
+export { MAX_SEMANTIC_BYTES, MAX_SEMANTIC_WORDS, SEMANTIC2_DEFAULT_THETA_PPM, parseGuardedParams, guardedMeasure, semanticGuardedPolicy } from "./semantic-guarded.ts";
 export type { GuardedParams } from "./semantic-guarded.ts";
 export { GUARD_CLASSES, guardSignature, numberTokens, words } from "./guards.ts";
 export type { GuardClass, GuardOptions } from "./guards.ts";

@@ -13,7 +13,7 @@
  *
  * Normalization (normalizeGuarded): format characters removed, then NFC, lowercase, NFC, whitespace
  * runs to one space (similarity.ts normalizeText
- * with caseFold). An output of more than MAX_SEMANTIC_WORDS (1,024) words supports nothing, which bounds
+ * with caseFold). An output over MAX_SEMANTIC_BYTES (8 KiB) or MAX_SEMANTIC_WORDS (512) words supports nothing, which bounds
  * a decision's cost: every pair costs at most a merge of two sorted lists of that length.
  *
  * Parameters: { thetaPpm?: 0..1,000,000 (default 600,000), guards?: [classes] (default all four),
@@ -30,7 +30,9 @@ import type { PairOracle, SimilarityMeasure, SimilarityParams } from "./similari
 
 const POLICY = "semantic@2";
 /** Longest output, in words, that can support anything under semantic@2. */
-export const MAX_SEMANTIC_WORDS = 1024;
+export const MAX_SEMANTIC_WORDS = 512;
+/** Longest output, in UTF-8 bytes of the raw text, that can support anything (checked first: it costs nothing). */
+export const MAX_SEMANTIC_BYTES = 8 * 1024;
 export const SEMANTIC2_DEFAULT_THETA_PPM = 600_000;
 const MAX_TERMS = 64;
 
@@ -130,6 +132,10 @@ export const semanticGuardedPolicy: AgreementPolicy<GuardedParams> = {
     const tooLong: Vote[] = [];
     const normalizedOf = new Map<string, string>();
     for (const vote of votes) {
+      if (utf8Length(vote.output) > MAX_SEMANTIC_BYTES) {
+        tooLong.push(vote);
+        continue;
+      }
       let text = normalizedOf.get(vote.output);
       if (text === undefined) {
         text = normalizeGuarded(vote.output);
@@ -152,6 +158,17 @@ export function normalizeGuarded(text: string): string {
   return normalizeText(text.replace(FORMAT_CHARACTERS, ""), { caseFold: true });
 }
 const FORMAT_CHARACTERS = /\p{Cf}/gu;
+
+/** UTF-8 length of a well-formed string (the wire decoder admits no lone surrogates). */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // 1 byte per ASCII unit; 2 for < 0x800; 3 otherwise, a surrogate pair 4 for its two units.
+    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit < 0xe000) ? 1 : 2;
+  }
+  return bytes;
+}
 
 /** Words of a normalized text; counting stops at `limit`. */
 function countWordsUpTo(text: string, limit: number): number {
