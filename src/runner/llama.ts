@@ -11,8 +11,9 @@
  * log(p_i), the logits shifted by a constant (the spec's decisions do not depend on a shift) plus
  * float32 rounding of ~1e-7 nats. A token more than ~103 nats below the top one has p = 0 and reads
  * as -inf, which changes nothing below T = 4.4 (the sampler gives weight 0 to a token 23 T below
- * the top). A GGUF's logits are not reachable through the library's public API; log-probabilities
- * are, and are what a verifier replaying the engine would see too.
+ * the top). The raw logits are not reachable through the library's public API; these are. The
+ * evidence is sampleNext's: one token id and margin per step, an end-of-sequence token included
+ * (it ends the decode and is not in the text).
  *
  * Structured requests (`job.outputSchema`): the schema becomes llama.cpp's JSON-schema grammar
  * (`llama.createGrammarForJsonSchema`), which sets every token it forbids to -inf before the
@@ -41,7 +42,8 @@
  *
  * Parallel sequences (`contextSequences`) serve up to that many jobs at once from one model;
  * node-llama-cpp batches their steps into one forward pass, as a server batches its slots, and a
- * batched step may round differently from a lone one. For batch-invariant results run one
+ * batched step may round differently from a lone one (measured: 1 of 16 sampled jobs run two at a
+ * time had other margins than alone, its text the same). For batch-invariant results run one
  * sequence (the default): jobs then queue for it.
  *
  * Failures are ConcordError("BACKEND"): an engine error, an abort, a closed backend, a prompt that
@@ -85,9 +87,11 @@ export type LlamaKvCacheType = "f16" | "f32";
  * same sums at another precision); `reversed` feeds the prompt one token at a time
  * (matrix-vector kernels instead of matrix products); `blocked-<n>` runs flash attention, which
  * reduces over the cache in tiles with an online softmax, and feeds the prompt in chunks of n.
- * Measured on CPU (test/unit/runner/llama.test.ts): each of the four paths gives other logits
- * than the others (by 1e-4 to 1e-2 nats); chunk sizes of 2 or more compute alike (each dot
- * product keeps its order whatever the batch shape), so blocked-8 and blocked-16 agree there.
+ * Measured on CPU with the project's model (test/unit/runner/llama.test.ts): each of the four
+ * paths gives other log-probabilities than the others, by up to 1e-6 nats (prompt one token at a
+ * time), 3e-5 (f32 KV cache) and 2e-4 (flash attention); random weights of a real shape drift
+ * 10 to 50 times more. Chunk sizes of 2 or more mostly compute alike (the matrix-product kernel
+ * keeps each dot product's order for most batch shapes), so blocked-8 and blocked-16 agree there.
  */
 export const LLAMA_ENGINE_PROFILES: readonly LlamaEngineProfile[] = [
   { name: "reference", batchSize: 512, flashAttention: false, kvCacheType: "f16" },
