@@ -106,6 +106,9 @@ describe("Pool", () => {
     await expect(pool.submit({ model: "m", input: "y", entropy: entropy("y"), policy: { id: "nope", version: 1, params: {} } })).rejects.toMatchObject({
       code: "POLICY_UNKNOWN",
     });
+    await expect(pool.submit({ model: "m", input: "y", entropy: entropy("y"), policy: { id: "semantic", version: 1, params: {} } })).rejects.toMatchObject({
+      code: "POLICY_RETIRED",
+    });
   });
 
   it("reports disagreement as NoAgreement with its clusters, never silently", async () => {
