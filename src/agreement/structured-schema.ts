@@ -18,8 +18,9 @@
  *   { type: "integer", absTol?: int, relTolPpm?: int }    integral JSON numbers only
  *   { type: "number", decimals?: 0..18 (default 6), absTol?: int, relTolPpm?: int }
  *                                                         absTol in units of 10^-decimals
- *   { type: "string" }                                    exact (code units, as written)
- *   { type: "string", commentary: true }                  free text: never compared or certified
+ *   { type: "string", maxLength? }                        exact (code units, as written)
+ *   { type: "string", commentary: true, maxLength? }      free text: never compared or certified
+ *   (maxLength: 1..65,536 code points; a longer value breaks the schema)
  *
  * The decision is structured@1's (structured.ts: group by the exact fields, trim numbers around
  * the lower median) over the decision fields. The canonical output is the canonical JSON of the
@@ -32,7 +33,7 @@
  */
 import { ConcordError } from "../errors.ts";
 import type { PolicyParamValue, PolicyParams } from "../wire/types.ts";
-import { checkKeys, isParamMap, paramsError, readBool, readInt } from "./params.ts";
+import { checkKeys, isParamMap, paramsError, readBool, readInt, readOptionalInt } from "./params.ts";
 import type { AgreementPolicy } from "./policy.ts";
 import { decideStructured, structuredReader } from "./structured.ts";
 import type { StructuredField, StructuredParams } from "./structured.ts";
@@ -80,8 +81,10 @@ function parseProperty(name: string, spec: PolicyParamValue | undefined, require
       checkKeys(POLICY, path, spec, ["type", "description"]);
       return { name, type: "bool", optional };
     case "string": {
-      checkKeys(POLICY, path, spec, ["type", "description", "commentary"]);
-      return { name, type: readBool(POLICY, spec, "commentary", false, path) ? "commentary" : "string", optional };
+      checkKeys(POLICY, path, spec, ["type", "description", "commentary", "maxLength"]);
+      const type = readBool(POLICY, spec, "commentary", false, path) ? "commentary" : "string";
+      const maxLength = readOptionalInt(POLICY, spec, "maxLength", { min: 1, max: 65_536 }, path);
+      return maxLength === undefined ? { name, type, optional } : { name, type, optional, maxLength };
     }
     case "integer":
     case "number": {
@@ -152,6 +155,8 @@ export function outputJsonSchema(params: StructuredSchemaParams): Record<string,
       case "string":
       case "commentary":
         property.type = "string";
+        // A bound a constrained decoder can enforce: without it a weak model may never close the string.
+        if (field.maxLength !== undefined) property.maxLength = field.maxLength;
         break;
     }
     setOwn(properties, field.name, property);

@@ -55,7 +55,13 @@ import type { JsonObjectSchema } from "./strict-json.ts";
 export type StructuredFieldType = "label" | "string" | "bool" | "number" | "commentary";
 
 export type StructuredField =
-  | { name: string; type: "string" | "bool" | "commentary"; optional: boolean }
+  | {
+      name: string;
+      type: "string" | "bool" | "commentary";
+      optional: boolean;
+      /** structured@2 `maxLength` (strings and commentary): most code points; a longer value breaks the schema. */
+      maxLength?: number;
+    }
   | {
       name: string;
       type: "label";
@@ -179,11 +185,11 @@ function readVote(vote: Vote, params: StructuredParams): ReadVote | undefined {
         if (field.values && !field.values.has(member)) return undefined;
         break;
       case "string":
-        if (typeof member !== "string") return undefined;
+        if (typeof member !== "string" || tooLong(member, field.maxLength)) return undefined;
         break;
       case "commentary":
         // Checked for its type, then dropped: commentary is never compared or certified.
-        if (typeof member !== "string") return undefined;
+        if (typeof member !== "string" || tooLong(member, field.maxLength)) return undefined;
         values[f] = undefined;
         break;
       case "bool":
@@ -206,6 +212,14 @@ function readVote(vote: Vote, params: StructuredParams): ReadVote | undefined {
   }
   // Every member now has its field's type (or is absent).
   return { vote, values: values as FieldValue[] };
+}
+
+/** Whether `text` has more than `max` code points (no limit when `max` is undefined). */
+function tooLong(text: string, max: number | undefined): boolean {
+  if (max === undefined || text.length <= max) return false;
+  let points = 0;
+  for (const _ of text) if (++points > max) return true;
+  return false;
 }
 
 /** Lower median of the number fields over `members`; the shared value for the other fields. */

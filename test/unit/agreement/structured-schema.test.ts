@@ -468,3 +468,25 @@ describe("structuredOutcome", () => {
     expect(() => structuredOutcome(optional, "not json", [])).toThrow(expect.objectContaining({ code: "POLICY_PARAMS" }));
   });
 });
+
+describe("structured@2 maxLength", () => {
+  const params: PolicyParams = {
+    properties: { name: { type: "string", maxLength: 3 }, why: { type: "string", commentary: true, maxLength: 2 } },
+    required: ["name"],
+  };
+
+  it("a string or commentary longer than maxLength code points breaks the schema; at the limit it counts (astral characters count once)", () => {
+    expect(decide(params, ['{"name":"abc"}', '{"name":"abc","why":"\u{1F600}\u{1F600}"}'], 2)).toMatchObject({ agreed: true });
+    expect(decide(params, ['{"name":"abcd"}', '{"name":"abcd"}'], 1)).toMatchObject({ agreed: false });
+    expect(decide(params, ['{"name":"abc","why":"xyz"}', '{"name":"abc","why":"xyz"}'], 1)).toMatchObject({ agreed: false });
+  });
+
+  it("reaches the backend's schema, and is checked like any parameter", () => {
+    expect(outputJsonSchema(structuredSchemaPolicy.parseParams(params)).properties).toEqual({
+      name: { type: "string", maxLength: 3 },
+      why: { type: "string", maxLength: 2 },
+    });
+    expect(() => structuredSchemaPolicy.parseParams({ properties: { s: { type: "string", maxLength: 0 } } })).toThrow(expect.objectContaining({ code: "POLICY_PARAMS" }));
+    expect(() => structuredSchemaPolicy.parseParams({ properties: { s: { type: "boolean", maxLength: 3 } } })).toThrow(expect.objectContaining({ code: "POLICY_PARAMS" }));
+  });
+});
