@@ -151,6 +151,10 @@ export class RequestBook {
     // this participant's collector has already checked (after its own decision, usually all).
     const known = this.get(requestId(bundle.request));
     if (known?.bundle) throw ignore("DUPLICATE", "request already has a bundle");
+    // [IGNORE] Nothing counts at or after the deadline (spec/06), a bundle no more than a vote:
+    // between the deadline and the tick that resolves it, a late bundle would otherwise win.
+    // The deadline is part of the request id, so an altered one names another request.
+    if (now >= bundle.request.deadline) throw new ConcordError("EXPIRED", "bundle at or after the request's deadline", { action: "ignore" });
     const collector = known?.collector;
     // [IGNORE] Before its own decision, a bundle that counts a vote from a node this participant
     // holds equivocation evidence against, for this request: its aggregator may not have seen the
