@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createDevnet, type Devnet } from "../../src/cli/devnet.ts";
 import { runConcord, startNode, stopAllNodes, stopNode } from "../helpers/processes.ts";
+import { PROCESS_TEST_TIMEOUT_MS } from "../helpers/timeouts.ts";
 
 let dir: string;
 let devnet: Devnet;
@@ -35,7 +36,11 @@ async function configFailure(args: string[]): Promise<string> {
   return result.output;
 }
 
-describe("concord node: configuration errors exit 2 with a clear message", () => {
+describe("concord node: configuration errors exit 2 with a clear message", { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  it("gives its tests a timeout of their own: each spawns processes, slow on a loaded machine", ({ task }) => {
+    expect(task.timeout).toBe(PROCESS_TEST_TIMEOUT_MS);
+  });
+
   it("documents itself in --help", async () => {
     const result = await runConcord(["node", "--help"], 15_000);
     expect(result.code).toBe(0);

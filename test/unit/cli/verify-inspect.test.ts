@@ -12,6 +12,7 @@ import { messageToJson } from "../../../src/wire/json.ts";
 import { encodeMessage } from "../../../src/wire/messages.ts";
 import type { AgreedBundle } from "../../../src/wire/types.ts";
 import { runRequest, testNetwork, testRequest } from "../../helpers/fixtures.ts";
+import { PROCESS_TEST_TIMEOUT_MS } from "../../helpers/timeouts.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "concord-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +48,9 @@ describe("concord verify", () => {
     expect(result.lines[0]).toContain("POLICY_MISMATCH");
   });
 
-  it("exits 0 for a valid bundle, 1 for an invalid one, 2 for a missing registry (real process)", () => {
+  it("exits 0 for a valid bundle, 1 for an invalid one, 2 for a missing registry (real process)", { timeout: PROCESS_TEST_TIMEOUT_MS }, ({ task }) => {
+    // Three processes in a row: a timeout of its own, not the 5 s default (slow on a loaded machine).
+    expect(task.timeout).toBe(PROCESS_TEST_TIMEOUT_MS);
     const run = (args: string[]) => spawnSync(process.execPath, [CLI_ENTRY, ...args], { encoding: "utf8" }).status;
     expect(run(["verify", join(dir, "bundle.cbor"), "--registry", registryPath])).toBe(0);
     expect(run(["verify", join(dir, "tampered.cbor"), "--registry", registryPath])).toBe(1);
