@@ -114,6 +114,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+/** Runs the command line as the `concord` executable does (bin/concord.js calls it). */
+export async function runCli(argv: readonly string[]): Promise<void> {
+  // A reader that went away (`concord --help | head`) is no error: stop writing, exit quietly.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(typeof process.exitCode === "number" ? process.exitCode : EXIT_OK);
+  });
+  process.exitCode = await main(argv);
 }
+
+if (import.meta.main) await runCli(process.argv.slice(2));
