@@ -117,20 +117,24 @@ export class RequestBook {
     return this.#entries.delete(typeof requestId === "string" ? requestId : toHex(requestId));
   }
 
-  /** Advances time for every request: deadlines resolve to NoAgreement. */
-  tick(now: number): BookEvent[] {
+  /**
+   * Advances time for every request (or those `include` accepts): deadlines resolve to
+   * NoAgreement.
+   */
+  tick(now: number, include?: (entry: BookEntry) => boolean): BookEvent[] {
     const events: BookEvent[] = [];
     for (const entry of this.#entries.values()) {
+      if (include && !include(entry)) continue;
       for (const event of entry.collector.tick(now)) events.push({ ...event, context: entry.context });
     }
     return events;
   }
 
-  /** Forgets requests whose deadline is more than `retainMs` in the past. */
-  prune(now: number, retainMs: number): number {
+  /** Forgets requests whose deadline is more than `retainMs` in the past, except those `keep` holds on to. */
+  prune(now: number, retainMs: number, keep?: (entry: BookEntry) => boolean): number {
     let removed = 0;
     for (const [id, entry] of this.#entries) {
-      if (entry.context.request.deadline + retainMs < now) {
+      if (entry.context.request.deadline + retainMs < now && !keep?.(entry)) {
         this.#entries.delete(id);
         removed++;
       }

@@ -14,7 +14,7 @@ import { RequestBook, type BookEntry, type BookEvent } from "../quorum/book.ts";
 import { defaultThreshold } from "../quorum/committee.ts";
 import type { Registry } from "../quorum/registry.ts";
 import { bytesEqual, fromHex, sha256, taggedHash, toHex } from "../wire/hash.ts";
-import { requestId } from "../wire/ids.ts";
+import { requestId, requestIdOf } from "../wire/ids.ts";
 import { MAX_KIND_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage } from "../wire/messages.ts";
 import type {
@@ -196,6 +196,12 @@ export class Pool {
   #running = false;
   /** Ids of the requests `start` resumed from the store, for `catchUp`. */
   #resumed: string[] = [];
+  /**
+   * Requests `start` resumed after their deadline had passed, undecided: held (not resolved, not
+   * forgotten) until a `catchUp` fetch has been answered for them, since the committee may have
+   * agreed while the pool was down (spec/06, "Catching up"). Fetch first, decide after.
+   */
+  readonly #catchingUp = new Set<string>();
   /** Counters a caller can read or export as metrics. */
   readonly counters = { submitted: 0, agreed: 0, noAgreement: 0, badBundles: 0, retries: 0, evidence: 0 };
 
@@ -243,7 +249,10 @@ export class Pool {
    *   the request would end in NoAgreement although the committee agreed. Requests no peer
    *   answered for (`unanswered`: no peer yet, or more than a peer answers a minute, 3,840) are
    *   asked for again, with their requests published again, by a catchUp that runs by itself
-   *   `catchUpRetryMs` later (default a minute), until none is left or the pool stops.
+   *   `catchUpRetryMs` later (default a minute), until none is left or the pool stops;
+   * - decides, once a fetch has been answered for them, the requests whose deadline passed while
+   *   the pool was down: `start` holds them undecided (the committee may have agreed in time), and
+   *   what is still undecided after the fetch is NoAgreement.
    */
   async catchUp(): Promise<CatchUpResult> {
     await this.#commits.settled();
@@ -278,6 +287,11 @@ export class Pool {
     // What nobody answered (no peer yet, or past a peer's asks a minute): asked for again by the
     // next catchUp, which runs by itself a minute later.
     this.#resumed.push(...unanswered.map(toHex));
+    // Requests resumed past their deadline that a peer has now answered for: whatever the fetch
+    // brought is applied, so what is still undecided is NoAgreement.
+    const answered = new Set(undecided.map(toHex));
+    for (const id of unanswered) answered.delete(toHex(id));
+    this.#release(answered);
     if (unanswered.length > 0 && this.#running && this.#catchUpRetry === undefined) {
       this.#catchUpRetry = setTimeout(() => {
         this.#catchUpRetry = undefined;
@@ -425,7 +439,7 @@ export class Pool {
   receive(message: Message, encoded?: Bytes): void {
     let events: BookEvent[];
     try {
-      events = this.book.handle(message, this.#clock());
+      events = this.book.handle(message, this.#timeOf(message));
     } catch (error) {
       if (message.t === "bundle" && isConcordError(error) && error.action === "reject") {
         this.counters.badBundles++;
@@ -457,13 +471,33 @@ export class Pool {
         this.#close(entry);
       }
     }
-    this.#react(this.book.tick(now));
+    const held = (entry: BookEntry) => this.#catchingUp.has(entry.context.idHex);
+    this.#react(this.book.tick(now, this.#catchingUp.size > 0 ? (entry) => !held(entry) : undefined));
     // Forget requests well past their deadline: decided and stored (status() reads the store),
     // and any message still arriving for one is ignored either way. Without this the book only
     // grew: after maxInFlight × 2 requests in the pool's life, every submit was BACKPRESSURE.
-    if (this.book.prune(now, FORGET_AFTER_DEADLINE_MS) > 0) {
+    if (this.book.prune(now, FORGET_AFTER_DEADLINE_MS, held) > 0) {
       for (const id of this.#tracked.keys()) if (!this.book.get(id)) this.#tracked.delete(id);
     }
+  }
+
+  /**
+   * The time `message` is judged at: the clock, except for a request held for its catch-up, where
+   * it is just before the deadline. The pool was down, so it cannot tell when the committee sent
+   * what peers hand back now, and a peer could have sent it in time: peers keep and answer only
+   * what they accepted, and they accept nothing at or after the deadline (spec/06).
+   */
+  #timeOf(message: Message): number {
+    const now = this.#clock();
+    if (this.#catchingUp.size === 0) return now;
+    const entry = this.book.get(requestIdOf(message));
+    return entry && this.#catchingUp.has(entry.context.idHex) ? Math.min(now, entry.context.request.deadline - 1) : now;
+  }
+
+  /** Decides the held requests `ids` (catch-up answered): NoAgreement for those still undecided. */
+  #release(ids: ReadonlySet<string>): void {
+    const released = new Set([...ids].filter((id) => this.#catchingUp.delete(id)));
+    if (released.size > 0) this.#react(this.book.tick(this.#clock(), (entry) => released.has(entry.context.idHex)));
   }
 
   /**
@@ -487,6 +521,9 @@ export class Pool {
     // The pool closes only its own requests.
     const tracked = this.#tracked.get(entry.context.idHex);
     if (!tracked) return;
+    // A close at or after the deadline would be EXPIRED everywhere (commitments still come in for
+    // a request resumed, or caught up, after its deadline).
+    if (this.#clock() >= entry.context.request.deadline) return;
     if (count >= k && tracked.kthCommitmentAt === undefined) tracked.kthCommitmentAt = this.#clock();
     if (count >= n) this.#close(entry);
   }
@@ -696,8 +733,11 @@ export class Pool {
         }
       }
       this.#maybeClose(entry.context.id);
+      // Past its deadline and undecided: held for catchUp's fetch, if there is one, instead of a
+      // NoAgreement now that what the committee agreed meanwhile would come too late for.
+      if (this.#init.network.fetch !== undefined && now >= request.deadline && !this.#isDecided(entry)) this.#catchingUp.add(entry.context.idHex);
     }
-    this.#react(this.book.tick(now));
+    this.#react(this.book.tick(now, (entry) => !this.#catchingUp.has(entry.context.idHex)));
   }
 }
 

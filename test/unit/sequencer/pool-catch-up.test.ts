@@ -1,17 +1,22 @@
 /**
  * Pool.catchUp's bookkeeping, with a network that records what it is asked: requests resumed
  * undecided are published again and fetched, nearest deadline first; those no peer answered are
- * asked for again by the next call, and nothing else is.
+ * asked for again by the next call, and nothing else is. A request whose deadline passed while
+ * the pool was down is decided only after a fetch has answered for it.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, expect, it } from "vitest";
-import { createPool, type PoolNetwork } from "../../../src/sequencer/pool.ts";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { commitOutput } from "../../../src/quorum/attest.ts";
+import { Collector } from "../../../src/quorum/collector.ts";
+import { openRequest } from "../../../src/quorum/rules.ts";
+import { createPool, type PoolNetwork, type PoolOutcome } from "../../../src/sequencer/pool.ts";
 import { SqliteOutcomeStore } from "../../../src/sequencer/store.ts";
-import { taggedHash, toHex } from "../../../src/wire/hash.ts";
+import { fromHex, taggedHash, toHex } from "../../../src/wire/hash.ts";
+import { decodeMessage } from "../../../src/wire/messages.ts";
 import type { Bytes, Message } from "../../../src/wire/types.ts";
-import { testNetwork } from "../../helpers/fixtures.ts";
+import { salt, testNetwork } from "../../helpers/fixtures.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -116,4 +121,115 @@ it("runs catchUp again by itself while requests are left unanswered, and stops w
   await new Promise((resolve) => setTimeout(resolve, 100));
   expect(asked).toHaveLength(4);
   await third.store.close();
+});
+
+describe("a request whose deadline passed while the pool was down", () => {
+  const net = testNetwork(5);
+  const start = Date.UTC(2030, 0, 1);
+  const DEADLINE_MS = 10_000;
+
+  /**
+   * A pool that submits a request, takes the committee's five commitments and closes (the close
+   * is stored), and is then killed. Meanwhile the committee reveals and its aggregator publishes
+   * the bundle, all before the deadline. Returns what peers hold for the request, in the order
+   * they had it.
+   */
+  async function agreedWhileDown(path: string): Promise<{ id: string; held: Message[] }> {
+    const store = new SqliteOutcomeStore({ path });
+    store.open();
+    const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network: { attach() {}, publish: async () => undefined }, store, defaults: { n: 5, deadlineMs: DEADLINE_MS }, clock: () => start, tickMs: 3_600_000 });
+    await pool.start();
+    const id = await pool.submit({ model: "m", input: "q", entropy: taggedHash("catch-up-deadline", "1") });
+    const request = decodeMessage((await store.get(fromHex(id)))?.request.encoded as Uint8Array, "request");
+    const context = openRequest(request, net.registry, net.policies);
+    const signed = context.committee.map((node) => commitOutput(net.keys.get(node)!, { chain: request.chain, request: context.id, node, output: "Paris" }, salt(node)));
+    for (const { commitment } of signed) pool.receive(commitment);
+    await pool.stop(); // the close is written
+    const stored = (await store.get(fromHex(id)))?.messages.find((message) => message.kind === "close");
+    await store.close();
+    expect(stored).toBeDefined();
+    const close = decodeMessage(stored?.encoded as Uint8Array, "close");
+    // The committee goes on without the pool, before the deadline.
+    const aggregator = new Collector(context, { keys: net.registry });
+    for (const { commitment } of signed) aggregator.addCommitment(commitment, start + 1);
+    aggregator.addClose(close, start + 2);
+    for (const { reveal } of signed) if (!aggregator.decided) aggregator.addReveal(reveal, start + 3);
+    expect(aggregator.bundle).toBeDefined();
+    return { id, held: [request, ...signed.map((s) => s.commitment), close, ...signed.map((s) => s.reveal), aggregator.bundle as Message] };
+  }
+
+  it.each([
+    ["everything the committee sent", (held: Message[]) => held],
+    ["the bundle alone", (held: Message[]) => held.filter((message) => message.t === "bundle")],
+  ])("is fetched first and decided after: peers answer with %s, the agreement counts, no NoAgreement is signed", async (_, answer) => {
+    const path = join(dir, "pool.sqlite");
+    const { id, held: all } = await agreedWhileDown(path);
+    const held = answer(all);
+    const published: Message[] = [];
+    let receiver: ((message: Message, fromPeer: string) => void) | undefined;
+    const network: PoolNetwork = {
+      attach: (next) => void (receiver = next),
+      publish: async (message) => void published.push(message),
+      // Peers answer with what they hold, as from gossip.
+      fetch: async (ids) => {
+        for (const message of held) {
+          try {
+            receiver?.(message, "peer");
+          } catch {
+            // Refused, as gossip would refuse it (a duplicate).
+          }
+        }
+        return { unanswered: ids.filter((asked) => toHex(asked) !== id) };
+      },
+    };
+    const store = new SqliteOutcomeStore({ path });
+    store.open();
+    const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network, store, defaults: { n: 5 }, clock: () => start + DEADLINE_MS + 5_000, tickMs: 3_600_000 });
+    const outcomes = pool.outcomes();
+    const first = outcomes.next();
+    try {
+      await pool.start();
+      // The timer's work, before catchUp: nothing is decided yet.
+      pool.tick();
+      expect(await pool.status(id)).toBe("pending");
+      expect(await pool.catchUp()).toMatchObject({ fetched: 1, unanswered: 0 });
+      expect(((await first).value as PoolOutcome).kind).toBe("agreed");
+      expect(await pool.status(id)).toBe("agreed");
+      expect((await pool.ready()).map((bundle) => bundle.outcome.output)).toEqual(["Paris"]);
+      expect(published.filter((message) => message.t === "no-agreement")).toEqual([]);
+    } finally {
+      await outcomes.return(undefined);
+      await pool.stop();
+      await store.close();
+    }
+  });
+
+  it("resolves to NoAgreement once a fetch has answered with nothing that decides it, not before", async () => {
+    const path = join(dir, "pool.sqlite");
+    const { id } = await agreedWhileDown(path);
+    let answer = false;
+    const network: PoolNetwork = {
+      attach() {},
+      publish: async () => undefined,
+      fetch: async (ids) => ({ unanswered: answer ? [] : [...ids] }),
+    };
+    const store = new SqliteOutcomeStore({ path });
+    store.open();
+    const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network, store, defaults: { n: 5 }, clock: () => start + DEADLINE_MS + 5_000, tickMs: 3_600_000, catchUpRetryMs: 3_600_000 });
+    try {
+      await pool.start();
+      // Nobody answered: still undecided, also past the time the pool forgets decided requests.
+      expect(await pool.catchUp()).toMatchObject({ fetched: 1, unanswered: 1 });
+      pool.tick();
+      expect(await pool.status(id)).toBe("pending");
+      answer = true;
+      expect(await pool.catchUp()).toMatchObject({ fetched: 1, unanswered: 0 });
+      expect(await pool.status(id)).toBe("no-agreement");
+      await pool.stop();
+      expect((await store.get(fromHex(id)))?.outcome?.kind).toBe("no-agreement");
+    } finally {
+      await pool.stop();
+      await store.close();
+    }
+  });
 });
