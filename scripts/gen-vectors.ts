@@ -267,9 +267,10 @@ function bundleVectors(): VectorFile {
   const json = registryConfigToJson(net.config);
   const cases: VectorCase[] = [];
   const push = (name: string, registryConfig: RegistryConfig, bundleBytes: Uint8Array, intended: ErrorCode | undefined) => {
-    const registry = createRegistry(registryConfig);
     let outcome: unknown;
     const code = codeOf(() => {
+      // The registry is loaded first: one refused at load (CONFIG) verifies nothing.
+      const registry = createRegistry(registryConfig);
       outcome = toVectorJson(verifyBundle(decodeMessage(bundleBytes, "bundle"), registry, net.policies).outcome);
     });
     check(code === intended, `bundle ${name}: expected ${intended ?? "valid"}, got ${code ?? "valid"}`);
@@ -282,11 +283,17 @@ function bundleVectors(): VectorFile {
   const otherSequencer = { ...net.config, sequencer: { scheme: "ed25519" as const, publicKey: testKey("other-sequencer").publicKey } };
   push("registry-with-another-sequencer", otherSequencer, encodeMessage(valid.bundle), "SIG_INVALID");
   push("registry-on-another-chain", { ...net.config, chain: "other-chain" }, encodeMessage(valid.bundle), "CHAIN_MISMATCH");
+  // One key, one member (spec/05): a key under two ids would be two votes for one holder.
+  const twin = net.config.nodes[0];
+  if (!twin) throw new Error("gen-vectors: empty sample registry");
+  push("registry-with-one-key-under-two-ids", { ...net.config, nodes: [...net.config.nodes, { ...twin, id: "node-09" }] }, encodeMessage(valid.bundle), "CONFIG");
+  const sequencerAsNode = { id: "node-09", scheme: net.config.sequencer.scheme, publicKey: net.config.sequencer.publicKey, weight: 1 };
+  push("registry-with-the-sequencer-key-on-a-node", { ...net.config, nodes: [...net.config.nodes, sequencerAsNode] }, encodeMessage(valid.bundle), "CONFIG");
   check(JSON.stringify(json) === JSON.stringify(registryConfigToJson(net.config)), "registry JSON is stable");
   return {
     description:
       "Bundle verification (src/quorum/verify.ts verifyBundle with the default policy registry): decode input.bundle as a bundle, " +
-      "then verify it against input.registry (the registry file's JSON). Valid: expected is the outcome (output, outputHash, " +
+      "then verify it against input.registry (the registry file's JSON, loaded first: CONFIG if it is refused). Valid: expected is the outcome (output, outputHash, " +
       "supporters). Invalid: expectedError is the first code raised, decoding included.",
     cases,
   };

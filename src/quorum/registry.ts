@@ -42,7 +42,16 @@ function configError(details: string, cause?: unknown): ConcordError {
   return new ConcordError("CONFIG", "invalid registry", { details, cause });
 }
 
-/** Validates a registry and its keys; throws CONFIG naming the first bad entry. */
+/** A key's identity: schemes' encodings are canonical (04-signing.md), so equal bytes are one key. */
+function keyName(scheme: SchemeName, bytes: Bytes): string {
+  return `${scheme}/${toHex(bytes)}`;
+}
+
+/**
+ * Validates a registry and its keys; throws CONFIG naming the first bad entry. One key is one
+ * member: a key under two node ids would give its holder two votes that verifyBundle counts as
+ * two members, and a node holding the sequencer's key could sign closes as well as votes.
+ */
 export function createRegistry(config: RegistryConfig, options: PublicKeyOptions = {}): Registry {
   if (!IDENTIFIER.test(config.chain) || config.chain.length > MAX_CHAIN_ID_BYTES) throw configError(`bad chain id "${config.chain}"`);
   let sequencer: PublicKey;
@@ -52,6 +61,7 @@ export function createRegistry(config: RegistryConfig, options: PublicKeyOptions
     throw configError(`sequencer key: ${(cause as Error).message}`, cause);
   }
   const byId = new Map<string, RegistryMember>();
+  const holders = new Map<string, string>([[keyName(sequencer.scheme, sequencer.bytes), "the sequencer"]]);
   for (const entry of config.nodes) {
     if (!IDENTIFIER.test(entry.id) || entry.id.length > MAX_NODE_ID_BYTES) throw configError(`bad node id "${entry.id}"`);
     if (byId.has(entry.id)) throw configError(`node "${entry.id}" listed twice`);
@@ -64,6 +74,9 @@ export function createRegistry(config: RegistryConfig, options: PublicKeyOptions
     } catch (cause) {
       throw configError(`node "${entry.id}": ${(cause as Error).message}`, cause);
     }
+    const holder = holders.get(keyName(key.scheme, key.bytes));
+    if (holder !== undefined) throw configError(`node "${entry.id}" has the key of ${holder}: one key, one member`);
+    holders.set(keyName(key.scheme, key.bytes), `node "${entry.id}"`);
     byId.set(entry.id, { ...entry, key });
   }
   const members = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
