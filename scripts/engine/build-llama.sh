@@ -31,7 +31,7 @@ mkdir -p "$cache"
 if [[ ! -d $src/.git ]]; then
   rm -rf "$src"
   echo "build-llama: cloning llama.cpp $commit into $src" >&2
-  git clone --quiet "$PWD/$bundle" "$src" >&2
+  git -c advice.detachedHead=false clone --quiet "$PWD/$bundle" "$src" >&2
   git -C "$src" -c advice.detachedHead=false checkout --quiet "$commit" >&2
 fi
 
