@@ -9,7 +9,15 @@
  * - a bundle goes into at most one block: `markIncluded` with another block is refused, and
  *   `readyOutcomes` never offers an included one again;
  * - every write is one transaction, committed with synchronous=FULL before the promise resolves;
- *   `write` puts many (a turn of the pool's event loop) in one, so they share one fsync.
+ *   `write` puts many (a turn of the pool's event loop) in one, so they share one fsync;
+ * - a request has at most one close: a second, different one is refused (two closes are the
+ *   sequencer's equivocation, spec/06);
+ * - one store holds the file while it is open: a second one, in another process or this one, is
+ *   refused (STORE). Two pools on one file would each resume the pending requests and sign their
+ *   own closes for them. The lock is SQLite's exclusive locking mode rather than a lock file with
+ *   a pid: it is the kernel's file lock, dropped when the process dies, so a kill -9 leaves nothing
+ *   stale to clear and no pid to guess about (pids are reused, and in a container every
+ *   restarted pool is pid 1). The cost: no other process reads the file while a pool runs.
  *
  * `OutcomeStore` is the small interface a sequencer codes against; `SqliteOutcomeStore` is the
  * embedded default (node:sqlite, WAL).
@@ -143,7 +151,7 @@ export interface OutcomeStore {
 }
 
 /** What a write contradicts: a stored value, or ("unknown-request") the absence of its request. */
-export type StoreConflict = "request" | "message" | "evidence" | "outcome" | "inclusion" | "unknown-request";
+export type StoreConflict = "request" | "message" | "close" | "evidence" | "outcome" | "inclusion" | "unknown-request";
 
 export interface StoreConflictParams {
   conflict: StoreConflict;
@@ -174,7 +182,10 @@ export class StoreConflictError extends ConcordError {
 export interface SqliteOutcomeStoreInit {
   /** Path of the SQLite file (created 0600 if absent), or ":memory:" for tests. */
   path: string;
-  /** Wait this long for another process's write transaction before failing. Default 5,000 ms. */
+  /**
+   * At open, wait this long for another store holding the file (one shutting down) before
+   * refusing with STORE. Default 5,000 ms.
+   */
   busyTimeoutMs?: number;
   /** Run PRAGMA quick_check on open (cost grows with the file). Default false. */
   integrityCheck?: boolean;
@@ -183,6 +194,8 @@ export interface SqliteOutcomeStoreInit {
 // "CNSO" — marks the file as a Concord outcome store.
 const APPLICATION_ID = 0x434e534f;
 const SCHEMA_VERSION = 1;
+// One close per request, in the file too (run at every open: files made before it get it then).
+const ONE_CLOSE = "CREATE UNIQUE INDEX IF NOT EXISTS messages_one_close ON messages (request_id) WHERE kind = 'close';";
 const SCHEMA = `
 CREATE TABLE requests (
   id BLOB PRIMARY KEY CHECK (length(id) = 32),
@@ -201,6 +214,7 @@ CREATE TABLE messages (
   encoded BLOB NOT NULL,
   PRIMARY KEY (request_id, hash)
 ) STRICT;
+${ONE_CLOSE}
 CREATE TABLE evidence (
   hash BLOB PRIMARY KEY,
   request_id BLOB NOT NULL REFERENCES requests (id),
@@ -228,6 +242,7 @@ BEGIN SELECT RAISE(ABORT, 'outcomes are never deleted'); END;
 `;
 
 interface Statements {
+  closeOf: StatementSync;
   requestById: StatementSync;
   insertRequest: StatementSync;
   setStatus: StatementSync;
@@ -276,8 +291,12 @@ export class SqliteOutcomeStore implements OutcomeStore {
         busyTimeoutMs: this.#busyTimeoutMs,
         integrityCheck: this.#integrityCheck,
         what: "outcome store",
+        exclusive: true,
       },
-      prepareStatements,
+      (db) => {
+        db.exec(ONE_CLOSE);
+        return prepareStatements(db);
+      },
     );
     this.#db = db;
     this.#statements = statements;
@@ -341,6 +360,12 @@ export class SqliteOutcomeStore implements OutcomeStore {
   }
 
   #putMessage(statements: Statements, requestId: Bytes, message: NewMessage): PutResult {
+    if (message.kind === "close") {
+      const stored = statements.closeOf.get(requestId);
+      if (stored !== undefined && !bytesEqual(blob(stored["hash"]), message.hash)) {
+        throw new StoreConflictError({ conflict: "close", requestId, stored: digest(blob(stored["encoded"])), attempted: digest(message.encoded) });
+      }
+    }
     // One statement in the common case (a new message): the insert is skipped on a repeated hash
     // and the foreign key refuses an unknown request; only a repeat is read back and compared.
     let changes: number | bigint;
@@ -484,6 +509,7 @@ export class SqliteOutcomeStore implements OutcomeStore {
 function prepareStatements(db: DatabaseSync): Statements {
   const outcomeColumns = "request_id, kind, encoded, sequence, decided_at, included_in";
   return {
+    closeOf: db.prepare("SELECT hash, encoded FROM messages WHERE request_id = ? AND kind = 'close'"),
     requestById: db.prepare("SELECT id, encoded, status, deadline, created_at, retry_of FROM requests WHERE id = ?"),
     insertRequest: db.prepare(
       "INSERT INTO requests (id, encoded, status, deadline, created_at, retry_of) VALUES (?, ?, 'pending', ?, ?, ?)",

@@ -1,8 +1,9 @@
 /**
  * Opening a durable SQLite file for one of Concord's stores: created 0600, WAL journal,
  * synchronous=FULL (a commit is on disk before the call returns), a busy timeout so several
- * processes can share the file, and a header stamp (application_id + user_version) so a store
- * never opens somebody else's database, or a newer schema, as its own.
+ * processes can share the file (or, `exclusive`, a lock that keeps every other connection out),
+ * and a header stamp (application_id + user_version) so a store never opens somebody else's
+ * database, or a newer schema, as its own.
  * Shared by the node's slashing protection and the sequencer's outcome store.
  */
 import { closeSync, mkdirSync, openSync } from "node:fs";
@@ -25,6 +26,13 @@ export interface SqliteFileInit {
   integrityCheck: boolean;
   /** What the file is, for error messages ("slashing-protection database"). */
   what: string;
+  /**
+   * Hold the file for this connection alone until it closes (PRAGMA locking_mode=EXCLUSIVE):
+   * another connection, in this process or another, is refused with STORE after the busy timeout.
+   * The lock is SQLite's own file lock, so the kernel drops it when the process dies (kill -9
+   * included): there is no stale lock to clear after a crash. Default false.
+   */
+  exclusive?: boolean;
 }
 
 /** Opens (creating if needed) and stamps the file; any failure is a STORE error. */
@@ -34,6 +42,9 @@ export function openSqliteFile(init: SqliteFileInit): DatabaseSync {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(init.path, { timeout: init.busyTimeoutMs, enableForeignKeyConstraints: true });
+    // Before the first read: with the locking mode set first, WAL keeps its index in this
+    // process's memory (no -shm file another process could use) and the lock is never released.
+    if (init.exclusive === true) db.exec("PRAGMA locking_mode = EXCLUSIVE");
     if (!memory) {
       // WAL lets readers run beside the one writer; it must be set outside a transaction.
       const mode = pragmaValue(db, "PRAGMA journal_mode = WAL");
@@ -43,6 +54,8 @@ export function openSqliteFile(init: SqliteFileInit): DatabaseSync {
     db.exec("PRAGMA synchronous = FULL");
     if (pragmaValue(db, "PRAGMA synchronous") !== 2) throw new ConcordError("STORE", `cannot set synchronous=FULL on ${init.what}`);
     stamp(db, init);
+    // Take the write lock now, not at the first write: a second holder is refused at open.
+    if (init.exclusive === true) db.exec("BEGIN EXCLUSIVE; COMMIT");
     if (init.integrityCheck) {
       const result = pragmaValue(db, "PRAGMA quick_check");
       if (result !== "ok") throw new ConcordError("STORE", `${init.what} failed its integrity check`, { details: `${init.path}: ${String(result)}` });
@@ -54,8 +67,17 @@ export function openSqliteFile(init: SqliteFileInit): DatabaseSync {
     } catch {
       // Already failing; the first error is the one worth reporting.
     }
+    if (init.exclusive === true && isBusy(error)) {
+      throw new ConcordError("STORE", `${init.what} is in use by another process or store`, { details: init.path, cause: error });
+    }
     throw asStoreError(error, `cannot open ${init.what}`, init.path);
   }
+}
+
+/** SQLITE_BUSY (5, or an extended code of it): another connection holds the lock. */
+function isBusy(error: unknown): boolean {
+  const errcode = typeof error === "object" && error !== null ? (error as { errcode?: unknown }).errcode : undefined;
+  return typeof errcode === "number" && (errcode & 0xff) === 5;
 }
 
 /**

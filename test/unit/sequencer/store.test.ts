@@ -101,6 +101,30 @@ describe("addMessage and addEvidence", () => {
     expect(isConcordError(await rejection(store.addMessage(id("b"), message)), "STORE")).toBe(true);
   });
 
+  it("keeps one close per request: a second, different one is refused (a sequencer equivocation) and the first kept", async () => {
+    await store.putRequest(request("a"));
+    await store.putRequest(request("b"));
+    const close = { kind: "close" as const, hash: sha256("close 1"), encoded: utf8("close 1") };
+    const other = { kind: "close" as const, hash: sha256("close 2"), encoded: utf8("close 2") };
+    expect(await store.addMessage(id("a"), close)).toBe("inserted");
+    expect(await store.addMessage(id("a"), close)).toBe("identical");
+    const error = await rejection(store.addMessage(id("a"), other));
+    expect(error).toBeInstanceOf(StoreConflictError);
+    expect((error as StoreConflictError).conflict).toBe("close");
+    expect((await store.get(id("a")))?.messages).toEqual([close]);
+    // Another request's close is its own.
+    expect(await store.addMessage(id("b"), other)).toBe("inserted");
+    // In the file too, whoever writes it.
+    await store.close();
+    const raw = new DatabaseSync(join(dir, "outcomes.sqlite"));
+    try {
+      expect(() => raw.prepare("INSERT INTO messages (request_id, hash, kind, encoded) VALUES (?, ?, 'close', x'00')").run(id("a"), sha256("close 3"))).toThrow(/UNIQUE/);
+    } finally {
+      raw.close();
+      store = openStore();
+    }
+  });
+
   it("writes a batch for several requests in one transaction: conflicts per item, other failures all or nothing", async () => {
     await store.putRequest(request("a"));
     const m1 = { kind: "commitment" as const, node: "n1", hash: sha256("m1"), encoded: utf8("m1") };
@@ -244,6 +268,10 @@ describe("readyOutcomes and markIncluded", () => {
   it("enforces write-once outcomes and single inclusion in the file itself", async () => {
     await resolve(["a"]);
     await store.markIncluded([id("a")], 7);
+    // The store holds the file while it is open: another writer comes after it.
+    await store.close();
+    store = openStore();
+    await store.close();
     const raw = new DatabaseSync(join(dir, "outcomes.sqlite"));
     try {
       expect(() => raw.prepare("UPDATE outcomes SET encoded = x'00'").run()).toThrow(/write-once/);
@@ -268,6 +296,27 @@ describe("the file", () => {
     expect(before?.outcome).toEqual({ ...outcome, includedIn: 3 });
     await store.putRequest(request("b"));
     expect((await store.putOutcome(id("b"), agreed("b"))).sequence).toBe(2);
+  });
+
+  it("is held by one store at a time: a second one is refused with STORE until the first closes", async () => {
+    await store.putRequest(request("a"));
+    const path = join(dir, "outcomes.sqlite");
+    const second = new SqliteOutcomeStore({ path, busyTimeoutMs: 50 });
+    let error: unknown;
+    try {
+      second.open();
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isConcordError(error, "STORE")).toBe(true);
+    expect((error as Error).message).toMatch(/in use by another process/);
+    expect(second.isOpen).toBe(false);
+    // Nor can another connection read it behind the store's back.
+    expect(() => new DatabaseSync(path, { readOnly: true, timeout: 50 }).prepare("SELECT count(*) FROM requests").get()).toThrow(/locked/);
+    await store.close();
+    second.open();
+    expect((await second.pending()).length).toBe(1);
+    store = second;
   });
 
   it("is created 0600", () => {
