@@ -55,6 +55,13 @@ export interface OpenAIBackendOptions {
   backoffMs?: number;
   /** Send top_k when the job sets one (off for servers that reject unknown fields). Default true. */
   sendTopK?: boolean;
+  /**
+   * Where a structured@2 job's output schema goes: `response_format` ({type: "json_schema", ...}:
+   * every server's chat API, OpenAI's), `json_schema` (the bare schema: llama.cpp server and
+   * SGLang on /v1/completions, where llama.cpp ignores response_format), or `guided_json` (vLLM's
+   * completions). Default: response_format for chat, json_schema for completions.
+   */
+  schemaField?: "response_format" | "json_schema" | "guided_json";
   /** Extra request fields for one server kind, e.g. { return_tokens_as_token_ids: true } for vLLM. */
   extraBody?: Record<string, unknown>;
   /** The fetch to use. Default: the global fetch. */
@@ -109,8 +116,10 @@ function requestBody(job: InferenceJob, options: OpenAIBackendOptions): Record<s
     if (evidence) body.logprobs = 2;
   }
   if (job.outputSchema) {
-    // Constrained decoding (vLLM, SGLang, llama.cpp server and OpenAI all read this shape).
-    body.response_format = { type: "json_schema", json_schema: { name: "concord_output", strict: true, schema: job.outputSchema } };
+    // Constrained decoding. Servers read the schema from different fields (see schemaField).
+    const field = options.schemaField ?? (options.api === "chat" ? "response_format" : "json_schema");
+    body[field] =
+      field === "response_format" ? { type: "json_schema", json_schema: { name: "concord_output", strict: true, schema: job.outputSchema } } : job.outputSchema;
   }
   return { ...body, ...options.extraBody };
 }

@@ -132,13 +132,19 @@ describe("openai backend: success", () => {
     expect(request.headers.authorization).toBeUndefined();
   });
 
-  it("asks for constrained decoding (response_format json_schema) when the job carries an output schema, and only then", async () => {
+  it("asks for constrained decoding when the job carries an output schema, and only then: json_schema on completions, response_format on chat, guided_json when told", async () => {
     const schema = { type: "object", properties: { verdict: { type: "string", enum: ["approve", "reject"] } }, required: ["verdict"], additionalProperties: false };
-    const backend = createOpenAIBackend({ baseUrl });
-    await backend.run({ ...job, outputSchema: schema });
-    expect((seen.at(-1) as Seen).body.response_format).toEqual({ type: "json_schema", json_schema: { name: "concord_output", strict: true, schema } });
-    await backend.run(job);
+    await createOpenAIBackend({ baseUrl }).run({ ...job, outputSchema: schema });
+    expect((seen.at(-1) as Seen).body.json_schema).toEqual(schema);
     expect("response_format" in (seen.at(-1) as Seen).body).toBe(false);
+    await createOpenAIBackend({ baseUrl, schemaField: "guided_json" }).run({ ...job, outputSchema: schema });
+    expect((seen.at(-1) as Seen).body.guided_json).toEqual(schema);
+    handler = (_request, response) => json(response, 200, { choices: [{ index: 0, message: { role: "assistant", content: "{}" } }] });
+    await createOpenAIBackend({ baseUrl, api: "chat" }).run({ ...job, evidence: false, outputSchema: schema });
+    expect((seen.at(-1) as Seen).body.response_format).toEqual({ type: "json_schema", json_schema: { name: "concord_output", strict: true, schema } });
+    await createOpenAIBackend({ baseUrl, api: "chat" }).run({ ...job, evidence: false });
+    const plain = (seen.at(-1) as Seen).body;
+    expect(["response_format", "json_schema", "guided_json"].some((key) => key in plain)).toBe(false);
   });
 
   it("asks for no logprobs when the job's policy reads no evidence, and takes an answer without them", async () => {
