@@ -203,7 +203,7 @@ export class NodeDaemon {
         );
       }
       const honestBackend =
-        this.#components.backend ?? createBackend(config.byzantine === "wrong-model" ? wrongModelBackend(config.backend) : config.backend);
+        this.#components.backend ?? createBackend(config.byzantine === "wrong-model" ? wrongModelBackend(config.backend, { dataDir: config.dataDir }) : config.backend);
       if (honestBackend !== this.#components.backend) this.#ownBackend = honestBackend;
       if (config.backend.type === "llama" && honestBackend !== this.#components.backend) {
         // The model loads before the node joins: a file llama.cpp cannot load is a configuration error.
@@ -308,6 +308,8 @@ export class NodeDaemon {
       }, 50);
       this.lifecycle.info(
         {
+          // The process to signal (a supervisor or `npm run` may stand between it and the operator).
+          pid: process.pid,
           peerId: network.gossip.peerId,
           multiaddrs: network.gossip.multiaddrs,
           metricsPort: this.metricsPort ?? null,

@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createDevnet, type Devnet } from "../../src/cli/devnet.ts";
-import { runConcord, startNode, stopAllNodes, stopNode } from "../helpers/processes.ts";
+import { runConcord, spawnLogged, startNode, stopAllNodes, stopNode } from "../helpers/processes.ts";
 import { PROCESS_TEST_TIMEOUT_MS } from "../helpers/timeouts.ts";
+import { until } from "../helpers/wait.ts";
 
 let dir: string;
 let devnet: Devnet;
@@ -115,6 +116,25 @@ describe("concord node: lifecycle", () => {
     }, 30_000);
   }
 
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`started by \`npm run concord -- node\`, stops cleanly on ${signal} to npm and frees its ports`, async () => {
+      const npm = spawnLogged("npm", "npm", ["run", "concord", "--", "node", "--config", node1()]);
+      const started = await npm.waitForLog((line) => line.msg === "node started", 30_000, '"node started"');
+      const pid = started["pid"] as number;
+      expect(pid).not.toBe(npm.child.pid);
+      try {
+        npm.child.kill(signal);
+        await until(() => !isRunning(pid), 10_000, `the node (pid ${pid}) to exit after ${signal} to npm`);
+        const exit = await npm.exited;
+        expect(npm.logs.map((line) => line.msg)).toEqual(expect.arrayContaining(["shutting down", "node stopped"]));
+        expect(exit, npm.tail()).toEqual({ code: 0, signal: null });
+        await expect(fetch(`http://127.0.0.1:${started["metricsPort"] as number}/metrics`)).rejects.toThrow();
+      } finally {
+        if (isRunning(pid)) process.kill(pid, "SIGKILL");
+      }
+    }, PROCESS_TEST_TIMEOUT_MS);
+  }
+
   it("keeps its peer id across restarts (it derives from the node key)", async () => {
     const first = await startNode("node-01", ["--config", node1()]);
     await stopNode(first);
@@ -123,3 +143,12 @@ describe("concord node: lifecycle", () => {
     expect((await stopNode(second)).code).toBe(0);
   }, 30_000);
 });
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

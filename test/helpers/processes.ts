@@ -62,7 +62,12 @@ process.once("exit", () => {
 
 /** Spawns `concord <args>` (Node 24 from process.execPath, in the repository root). */
 export function spawnConcord(label: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): NodeChild {
-  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", CLI, ...args], {
+  return spawnLogged(label, process.execPath, ["--disable-warning=ExperimentalWarning", CLI, ...args], env);
+}
+
+/** Spawns any command in the repository root (`npm run concord -- node ...`), read as spawnConcord's. */
+export function spawnLogged(label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): NodeChild {
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...env },
