@@ -203,7 +203,7 @@ export class NodeDaemon {
         );
       }
       const honestBackend =
-        this.#components.backend ?? createBackend(config.byzantine === "wrong-model" ? wrongModelBackend(config.backend, { dataDir: config.dataDir }) : config.backend);
+        this.#components.backend ?? createBackend(config.byzantine === "wrong-model" ? wrongModelBackend(config.backend) : config.backend);
       if (honestBackend !== this.#components.backend) this.#ownBackend = honestBackend;
       if (config.backend.type === "llama" && honestBackend !== this.#components.backend) {
         // The model loads before the node joins: a file llama.cpp cannot load is a configuration error.
