@@ -14,6 +14,7 @@
  *   const { keyPair, node } = await readKeystore("/var/lib/concord/node.key");
  */
 import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
 import { link, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ConcordError, isConcordError } from "../errors.ts";
@@ -174,7 +175,9 @@ export async function generateKeystore(path: string, scheme: SchemeName, options
 export async function readKeystore(path: string): Promise<Keystore> {
   let handle: FileHandle;
   try {
-    handle = await open(path, "r");
+    // Non-blocking: a FIFO at the path opens at once (and is refused below) instead of waiting
+    // forever for a writer. O_NONBLOCK is undefined on Windows, which has no FIFOs at a path.
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw keystoreError("no key file", path, "file not found (create one with generateKeystore)", cause);

@@ -3,10 +3,10 @@
  * variables, then command-line flags. Every problem is a CONFIG error naming the setting, which
  * the CLI turns into exit code 2.
  */
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { ConcordError } from "../errors.ts";
+import { ConcordError, isConcordError } from "../errors.ts";
 import { llamaEngineProfile } from "../runner/llama.ts";
+import { readRegularFile } from "./files.ts";
 
 export type BackendConfig =
   | { type: "synthetic"; modelSeed: string; hardware: string; delayMs: number }
@@ -176,8 +176,9 @@ const FILE_KEYS = new Set([
 export function readConfigFile(path: string): Partial<NodeConfig> {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, "utf8"));
+    json = JSON.parse(readRegularFile(path).toString("utf8"));
   } catch (cause) {
+    if (isConcordError(cause)) throw configError(cause.message);
     const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
     throw configError(`cannot read config file ${path}: ${reason}`);
   }

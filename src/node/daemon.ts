@@ -4,7 +4,7 @@
  * endpoint and the participant, and stops them all in reverse order.
  */
 import type { Server } from "node:http";
-import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pino, type Logger } from "pino";
 import { createDefaultPolicyRegistry } from "../agreement/registry.ts";
@@ -26,6 +26,7 @@ import { MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Message } from "../wire/types.ts";
 import { createByzantineBehaviour, wrongModelBackend, type ByzantineBehaviour } from "./byzantine.ts";
 import type { NodeConfig } from "./config.ts";
+import { assertRegularFileIfPresent, readRegularFile } from "./files.ts";
 import { createNodeMetrics, serveMetrics, type NodeMetrics } from "./metrics.ts";
 import { ForgottenRequests } from "./forgotten.ts";
 import { Participant } from "./participant.ts";
@@ -41,8 +42,9 @@ export interface NodeDaemonComponents {
 function readRegistry(path: string): Registry {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readRegularFile(path).toString("utf8");
   } catch (cause) {
+    if (isConcordError(cause)) throw new ConcordError("CONFIG", "cannot read the registry", { details: cause.message, cause });
     throw new ConcordError("CONFIG", "cannot read the registry", { details: `${path}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, cause });
   }
   let json: unknown;
@@ -155,7 +157,9 @@ export class NodeDaemon {
     } catch (cause) {
       throw new ConcordError("CONFIG", "cannot create the data directory", { details: `${config.dataDir}: ${describeCause(cause)}`, cause });
     }
-    const slashing = await SlashingGuard.open({ path: join(config.dataDir, "slashing.sqlite") });
+    const slashingPath = join(config.dataDir, "slashing.sqlite");
+    assertRegularFileIfPresent(slashingPath, "the slashing-protection database");
+    const slashing = await SlashingGuard.open({ path: slashingPath });
     this.#slashing = slashing;
     try {
       const chain = this.registry.chain;

@@ -3,7 +3,8 @@
  * Configuration errors exit with code 2 and say what is wrong; a started node logs one JSON
  * "node started" line with its addresses and stops cleanly (exit 0) on SIGINT and SIGTERM.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -83,6 +84,22 @@ describe("concord node: configuration errors exit 2 with a clear message", { tim
     expect(output).toMatch(/CONFIG: cannot load the llama model: cannot load the model file: .*garbage\.gguf/);
     expect(output).not.toMatch(/\n\s+at /);
   }, 60_000);
+
+  it("refuses a key, config, registry or slashing-protection file that is not a regular file (a FIFO blocked it forever)", async () => {
+    const fifo = (name: string): string => {
+      const path = join(dir, name);
+      execFileSync("mkfifo", [path]);
+      return path;
+    };
+    expect(await configFailure(["--config", node1(), "--keystore", fifo("fifo.key.json")])).toMatch(/CONFIG: cannot load the node key: not a key file: .*fifo\.key\.json: not a regular file/);
+    expect(await configFailure(["--config", fifo("fifo.config.json")])).toMatch(/CONFIG: invalid node configuration: .*fifo\.config\.json is not a regular file/);
+    expect(await configFailure(["--config", node1(), "--registry", fifo("fifo-registry.json")])).toMatch(/CONFIG: cannot read the registry: .*fifo-registry\.json is not a regular file/);
+    const dataDir = join(dir, "fifo-data");
+    mkdirSync(dataDir);
+    fifo("fifo-data/slashing.sqlite");
+    expect(await configFailure(["--config", node1(), "--data-dir", dataDir])).toMatch(/CONFIG: .*fifo-data\/slashing\.sqlite is not a regular file/);
+    expect(await configFailure(["--config", node1(), "--keystore", dir])).toMatch(/CONFIG: cannot load the node key: not a key file: .*: not a regular file/);
+  });
 
   it("refuses a listen port or a metrics port already in use", async () => {
     const server: Server = createServer();

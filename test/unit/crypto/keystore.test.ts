@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -127,6 +128,14 @@ describe("readKeystore refuses", () => {
     const path = join(dir, "a-directory");
     await mkdir(path, { mode: 0o700 });
     expect((await codeAndMessage(readKeystore(path)))[0]).toBe("KEYSTORE");
+  });
+
+  it.runIf(posix)("a FIFO, at once (opening one waited forever for a writer)", async () => {
+    const path = join(dir, "a-fifo");
+    execFileSync("mkfifo", [path]);
+    const [code, message] = await codeAndMessage(readKeystore(path));
+    expect(code).toBe("KEYSTORE");
+    expect(message).toContain("not a regular file");
   });
 
   const key = testKey("keystore-corrupt");
