@@ -8,7 +8,7 @@
 import type { PolicyRegistry } from "../agreement/policy.ts";
 import { createDefaultPolicyRegistry } from "../agreement/registry.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
-import { ConcordError, isConcordError } from "../errors.ts";
+import { assert, ConcordError, isConcordError } from "../errors.ts";
 import { signClose, signNoAgreement, signRequest } from "../quorum/attest.ts";
 import { RequestBook, type BookEntry, type BookEvent } from "../quorum/book.ts";
 import { defaultThreshold } from "../quorum/committee.ts";
@@ -73,8 +73,14 @@ export interface PoolDefaults {
   deadlineMs: number;
   /** After k commitments, wait this long for more before closing (all n close at once). */
   closeGraceMs: number;
-  /** Requests in flight at once; more are refused with BACKPRESSURE. */
+  /** Requests in flight at once; more are refused with BACKPRESSURE. Default 10,000. */
   maxInFlight: number;
+  /**
+   * Bytes of requests (their encoding) in flight at once; a submit past it is refused with
+   * BACKPRESSURE. At least the largest request (160 KiB). Default 64 MiB: a count alone let 1,500
+   * submits of 128 KiB inputs add 417 MB; small requests meet the count first.
+   */
+  maxInFlightBytes: number;
   /** On NoAgreement, retry as a new request linked to the first. */
   retry?: RetryPolicy;
 }
@@ -96,6 +102,7 @@ export const DEFAULT_POOL_DEFAULTS: PoolDefaults = {
   // measured 33-42% NoAgreement at 50 ms and none at 250 ms (examples/scenarios/adversary-*).
   closeGraceMs: 250,
   maxInFlight: 10_000,
+  maxInFlightBytes: 64 * 1024 * 1024,
 };
 
 export interface Submission {
@@ -149,6 +156,8 @@ export interface PoolInit {
 }
 
 interface Tracked {
+  /** The request's encoded size: what it counts against maxInFlightBytes while undecided. */
+  requestBytes: number;
   /** When the k-th commitment arrived: the grace period runs from here. */
   kthCommitmentAt?: number;
   retryOf?: string;
@@ -220,6 +229,7 @@ export class Pool {
     this.#clock = init.clock ?? Date.now;
     this.#logger = init.logger ?? silent;
     this.#commits = new GroupCommit(init.store);
+    assert(this.defaults.maxInFlightBytes >= MAX_KIND_BYTES.request, `maxInFlightBytes must hold the largest request (${MAX_KIND_BYTES.request} bytes)`);
     this.book = new RequestBook({
       registry: init.registry,
       policies: init.policies ?? createDefaultPolicyRegistry(),
@@ -313,9 +323,19 @@ export class Pool {
 
   /** Requests submitted and not yet decided. */
   get inFlight(): number {
-    let count = 0;
-    for (const entry of this.book.entries()) if (!this.#isDecided(entry)) count++;
-    return count;
+    return this.#load().requests;
+  }
+
+  /** Requests submitted and not yet decided, and their encoded bytes. */
+  #load(): { requests: number; bytes: number } {
+    let requests = 0;
+    let bytes = 0;
+    for (const entry of this.book.entries()) {
+      if (this.#isDecided(entry)) continue;
+      requests++;
+      bytes += this.#tracked.get(entry.context.idHex)?.requestBytes ?? 0;
+    }
+    return { requests, bytes };
   }
 
   /**
@@ -327,7 +347,7 @@ export class Pool {
     return this.#submit(submission, { attempt: 0 });
   }
 
-  async #submit(submission: Submission, tracked: Tracked): Promise<string> {
+  async #submit(submission: Submission, tracked: Pick<Tracked, "attempt" | "retryOf">): Promise<string> {
     const createdAt = this.#clock();
     const request = this.#buildRequest(submission, createdAt);
     const bytes = encodeMessage(request);
@@ -337,8 +357,12 @@ export class Pool {
     const known = this.book.get(requestId(request));
     // The same request again: its id once it is stored (the first submit's write, if pending).
     if (known) return this.#storing.get(known.context.idHex) ?? known.context.idHex;
-    if (this.inFlight >= this.defaults.maxInFlight) {
+    const load = this.#load();
+    if (load.requests >= this.defaults.maxInFlight) {
       throw new ConcordError("BACKPRESSURE", "too many requests in flight", { details: `${this.defaults.maxInFlight}` });
+    }
+    if (load.bytes + bytes.length > this.defaults.maxInFlightBytes) {
+      throw new ConcordError("BACKPRESSURE", "too many request bytes in flight", { details: `${load.bytes} + ${bytes.length} > ${this.defaults.maxInFlightBytes}` });
     }
     let entry: BookEntry;
     try {
@@ -351,7 +375,7 @@ export class Pool {
     const id = entry.context.idHex;
     // Tracked (its messages stored, its commit phase closed, its outcome reported) from here,
     // before the write: nothing about it can arrive before it is published, which waits for it.
-    this.#tracked.set(id, { ...tracked, submission: submissionOf(request, createdAt) });
+    this.#tracked.set(id, { ...tracked, requestBytes: bytes.length, submission: submissionOf(request, createdAt) });
     const storing = this.#commits
       .add("requests", { id: entry.context.id, encoded: bytes, deadline: request.deadline, createdAt, ...(tracked.retryOf ? { retryOf: fromHex(tracked.retryOf) } : {}) })
       .then((stored) => {
@@ -757,6 +781,7 @@ export class Pool {
         continue;
       }
       this.#tracked.set(entry.context.idHex, {
+        requestBytes: stored.encoded.length,
         attempt: stored.retryOf ? await this.#attemptOf(request, stored.retryOf) : 0,
         submission: submissionOf(request, stored.createdAt),
         ...(stored.retryOf ? { retryOf: toHex(stored.retryOf) } : {}),
