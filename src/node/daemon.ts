@@ -29,6 +29,7 @@ import type { NodeConfig } from "./config.ts";
 import { assertRegularFileIfPresent, readRegularFile } from "./files.ts";
 import { createNodeMetrics, serveMetrics, type NodeMetrics } from "./metrics.ts";
 import { ForgottenRequests } from "./forgotten.ts";
+import { DataDirLock } from "./lock.ts";
 import { Participant } from "./participant.ts";
 import { SlashingGuard } from "./slashing-guard.ts";
 
@@ -95,6 +96,7 @@ export class NodeDaemon {
   #network: ConcordNetwork | undefined;
   #participant: Participant | undefined;
   #slashing: SlashingGuard | undefined;
+  #lock: DataDirLock | undefined;
   #metricsServer: Server | undefined;
   #timer: NodeJS.Timeout | undefined;
   #byzantine: ByzantineBehaviour | undefined;
@@ -157,9 +159,17 @@ export class NodeDaemon {
     } catch (cause) {
       throw new ConcordError("CONFIG", "cannot create the data directory", { details: `${config.dataDir}: ${describeCause(cause)}`, cause });
     }
+    // Before anything in it is opened: one process per data directory.
+    this.#lock = DataDirLock.acquire(config.dataDir, `node ${config.node}`);
     const slashingPath = join(config.dataDir, "slashing.sqlite");
-    assertRegularFileIfPresent(slashingPath, "the slashing-protection database");
-    const slashing = await SlashingGuard.open({ path: slashingPath });
+    let slashing: SlashingGuard;
+    try {
+      assertRegularFileIfPresent(slashingPath, "the slashing-protection database");
+      slashing = await SlashingGuard.open({ path: slashingPath });
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
     this.#slashing = slashing;
     try {
       const chain = this.registry.chain;
@@ -345,6 +355,8 @@ export class NodeDaemon {
     this.#metricsServer = undefined;
     await this.#slashing?.close();
     this.#slashing = undefined;
+    this.#lock?.release();
+    this.#lock = undefined;
     this.#tracer?.flush();
     this.#tracer = undefined;
   }

@@ -152,6 +152,22 @@ describe("concord node: lifecycle", () => {
     }, PROCESS_TEST_TIMEOUT_MS);
   }
 
+  it("refuses a second node on the same data directory, naming the first; the lock goes with the first, even after kill -9", async () => {
+    const first = await startNode("node-01", ["--config", node1()]);
+    const pid = first.logs.find((line) => line.msg === "node started")?.["pid"] as number;
+    const dataDir = join(dir, "node-01");
+    const second = await configFailure(["--config", node1()]);
+    expect(second).toContain(`CONFIG: data directory in use: ${dataDir} is locked by another concord process (pid ${pid}, node node-01, since `);
+    // Another node id with the same folder too: the lock is the folder's, not the key's.
+    expect(await configFailure(["--config", devnet.nodes[1]?.configPath as string, "--data-dir", dataDir])).toContain(`${dataDir} is locked by another concord process (pid ${pid}`);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    const third = await startNode("node-01", ["--config", node1()]);
+    expect((await stopNode(third)).code).toBe(0);
+    const fourth = await startNode("node-01", ["--config", node1()]);
+    expect((await stopNode(fourth)).code).toBe(0);
+  }, PROCESS_TEST_TIMEOUT_MS);
+
   it("keeps its peer id across restarts (it derives from the node key)", async () => {
     const first = await startNode("node-01", ["--config", node1()]);
     await stopNode(first);
