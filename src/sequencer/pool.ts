@@ -285,7 +285,11 @@ export class Pool {
     await Promise.all(
       this.#resumed.splice(0).map(async (id) => {
         const entry = this.book.get(id);
-        if (!entry || this.#isDecided(entry)) return;
+        if (!entry || this.#isDecided(entry)) {
+          // Decided since start (gossip brought what decides it): nothing left to hold it for.
+          this.#catchingUp.delete(id);
+          return;
+        }
         undecided.push(entry.context.id);
         const record = await this.#init.store.get(entry.context.id);
         if (!record) return;
