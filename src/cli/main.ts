@@ -9,6 +9,7 @@ import { inspectCommand } from "./inspect.ts";
 import { keysNewCommand } from "./keys.ts";
 import { addNodeCommand } from "./node.ts";
 import { addSimCommand } from "./sim.ts";
+import { addSlashingCommand } from "./slashing.ts";
 import { formatDemoSummary, runDemo } from "./demo.ts";
 import { BYZANTINE_MODES } from "../node/config.ts";
 import { verifyCommand } from "./verify.ts";
@@ -58,6 +59,7 @@ function buildProgram(): Command {
     });
 
   addNodeCommand(program);
+  addSlashingCommand(program);
   addSimCommand(program);
 
   program

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { BYZANTINE_MODES, NODE_ENV_VARS, parsePort, resolveNodeConfig, type NodeOverrides } from "../node/config.ts";
 import { NodeDaemon } from "../node/daemon.ts";
+import { HISTORY_LOST_FLAG } from "../node/history.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(",").filter(Boolean)];
 
@@ -34,6 +35,7 @@ export function addNodeCommand(program: Command): void {
     .option("--max-concurrent-jobs <n>", "inference jobs at once (default 2)", Number)
     .option("--byzantine <mode>", `TESTING AID, never on a real network: misbehave on purpose (${BYZANTINE_MODES.join(", ")})`)
     .option("--trace-file <file>", "benchmarks: append a timestamped JSON line for every protocol message this node publishes or accepts")
+    .option(HISTORY_LOST_FLAG, "start although this node has signed before and its slashing-protection history is gone (import it instead when you can: concord slashing import)")
     .addHelpText(
       "after",
       [
@@ -42,7 +44,8 @@ export function addNodeCommand(program: Command): void {
         ...Object.entries(NODE_ENV_VARS).map(([name, key]) => `  ${name.padEnd(22)} ${key}`),
         "",
         "Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 2 on any configuration error",
-        "(missing key, unreadable registry, key not registered, port in use).",
+        "(missing key, unreadable registry, key not registered, port in use, data directory in use,",
+        "slashing-protection history lost).",
       ].join("\n"),
     )
     .action(async (flags: Record<string, unknown>) => {
@@ -51,7 +54,9 @@ export function addNodeCommand(program: Command): void {
         ...(flags.metrics === false ? { noMetrics: true } : {}),
       };
       delete (overrides as Record<string, unknown>).metrics;
+      delete (overrides as Record<string, unknown>).iKnowSlashingHistoryIsLost;
       const config = resolveNodeConfig(overrides, process.env);
+      if (flags.iKnowSlashingHistoryIsLost === true) config.acceptLostSlashingHistory = true;
       const daemon = await NodeDaemon.load(config);
       // Signals that arrive while starting are honoured once the node is up (or has failed).
       let stopping: string | undefined;

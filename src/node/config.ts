@@ -58,6 +58,12 @@ export interface NodeConfig {
   byzantine?: ByzantineMode;
   /** Benchmarks: append one JSON line per protocol message published or accepted, with a timestamp. */
   traceFile?: string;
+  /**
+   * Start although this node has signed before and its slashing-protection history is gone
+   * (src/node/history.ts). Only the command-line flag sets it, for one start: never a file or
+   * environment setting that would silence the check for good.
+   */
+  acceptLostSlashingHistory?: boolean;
 }
 
 export const DEFAULT_NODE_CONFIG: Omit<NodeConfig, "node" | "keystore" | "registry"> = {

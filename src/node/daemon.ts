@@ -29,6 +29,7 @@ import type { NodeConfig } from "./config.ts";
 import { assertRegularFileIfPresent, readRegularFile } from "./files.ts";
 import { createNodeMetrics, serveMetrics, type NodeMetrics } from "./metrics.ts";
 import { ForgottenRequests } from "./forgotten.ts";
+import { checkSigningHistory, HISTORY_LOST_FLAG, SLASHING_FILE } from "./history.ts";
 import { DataDirLock } from "./lock.ts";
 import { Participant } from "./participant.ts";
 import { SlashingGuard } from "./slashing-guard.ts";
@@ -161,11 +162,23 @@ export class NodeDaemon {
     }
     // Before anything in it is opened: one process per data directory.
     this.#lock = DataDirLock.acquire(config.dataDir, `node ${config.node}`);
-    const slashingPath = join(config.dataDir, "slashing.sqlite");
+    const slashingPath = join(config.dataDir, SLASHING_FILE);
     let slashing: SlashingGuard;
     try {
       assertRegularFileIfPresent(slashingPath, "the slashing-protection database");
-      slashing = await SlashingGuard.open({ path: slashingPath });
+      const history = checkSigningHistory({
+        dataDir: config.dataDir,
+        slashingPath,
+        chain: this.registry.chain,
+        node: config.node,
+        acceptLost: config.acceptLostSlashingHistory === true,
+      });
+      slashing = await SlashingGuard.open({ path: slashingPath, signedMarkerDir: config.dataDir });
+      if (history === "lost-accepted") {
+        // The history starts now: a floor, so that the next start finds one, not an empty store.
+        await slashing.prune({ chain: this.registry.chain, before: Math.floor(clock()) });
+        this.lifecycle.warn({ path: slashingPath }, `slashing-protection history lost: starting without it (${HISTORY_LOST_FLAG})`);
+      }
     } catch (error) {
       await this.stop();
       throw error;

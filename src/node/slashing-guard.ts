@@ -17,6 +17,15 @@ import { rebuildError, workerEntry, type ClonedError } from "../threads.ts";
 import type { Bytes } from "../wire/types.ts";
 import { SlashingConflictError, type CheckResult, type OpenRequestsParams, type SigningRecord, type SlashingProtectionInit } from "./slashing.ts";
 
+export interface SlashingGuardInit extends SlashingProtectionInit {
+  /**
+   * The node's data directory: before the first signature this guard allows, it writes
+   * has-signed.json there (src/node/history.ts), so that a node whose history is later lost
+   * knows it has signed. Unset: no marker.
+   */
+  signedMarkerDir?: string;
+}
+
 /** What the guard asks its worker (internal: the worker protocol). */
 export type GuardRequest =
   | { type: "check"; id: number; record: SigningRecord }
@@ -65,7 +74,7 @@ export class SlashingGuard {
   }
 
   /** Starts the worker and opens the file there. A damaged or foreign file is a STORE error. */
-  static async open(init: SlashingProtectionInit): Promise<SlashingGuard> {
+  static async open(init: SlashingGuardInit): Promise<SlashingGuard> {
     const worker = new Worker(workerEntry("slashing-worker", import.meta.url), { workerData: init });
     const first = await new Promise<GuardReply>((resolve, reject) => {
       worker.once("message", resolve);

@@ -5,15 +5,22 @@
  * a busy node pays one fsync per batch, on this thread, not one per signature on the event loop.
  * Loaded as ./slashing-worker.ts from source and ./slashing-worker.js from dist/.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import { assert } from "../errors.ts";
+import { asStoreError } from "../storage/sqlite-file.ts";
 import { cloneError } from "../threads.ts";
-import { SlashingConflictError, SlashingProtection, type SlashingProtectionInit } from "./slashing.ts";
-import type { GuardReply, GuardRequest } from "./slashing-guard.ts";
+import { SIGNED_MARKER_FILE, writeSignedMarker } from "./history.ts";
+import { SlashingConflictError, SlashingProtection } from "./slashing.ts";
+import type { GuardReply, GuardRequest, SlashingGuardInit } from "./slashing-guard.ts";
 
 const port = parentPort;
 assert(port !== null, "slashing-worker runs as a worker thread (SlashingGuard starts it)");
-const protection = new SlashingProtection(workerData as SlashingProtectionInit);
+const { signedMarkerDir, ...init } = workerData as SlashingGuardInit;
+const protection = new SlashingProtection(init);
+/** has-signed.json still to write before the first check that lets the node sign. */
+let markerPending = signedMarkerDir !== undefined && !existsSync(join(signedMarkerDir, SIGNED_MARKER_FILE));
 const STORE_FAILURE = { code: "STORE", shortMessage: "slashing protection failed" } as const;
 
 try {
@@ -65,6 +72,20 @@ function drain(): void {
       const cloned = cloneError(error, STORE_FAILURE);
       for (const check of checks) port?.postMessage({ type: "error", id: check.id, error: cloned } satisfies GuardReply);
       continue;
+    }
+    const allowed = results.findIndex((result) => typeof result === "string");
+    if (markerPending && signedMarkerDir !== undefined && allowed >= 0) {
+      const { node, chain } = (checks[allowed] as (typeof checks)[number]).record;
+      try {
+        writeSignedMarker(signedMarkerDir, { node, chain });
+        markerPending = false;
+      } catch (error) {
+        // Nothing is signed without the marker: these checks fail (their records stay, so a
+        // retry is answered identical, and writes the marker first).
+        const cloned = cloneError(asStoreError(error, "cannot write the has-signed marker", signedMarkerDir), STORE_FAILURE);
+        for (const check of checks) port?.postMessage({ type: "error", id: check.id, error: cloned } satisfies GuardReply);
+        continue;
+      }
     }
     results.forEach((result, j) => {
       const id = (checks[j] as (typeof checks)[number]).id;

@@ -1,9 +1,10 @@
 /** SlashingGuard: slashing protection on a worker thread, against a real SQLite file. */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isConcordError } from "../../../src/errors.ts";
+import { SIGNED_MARKER_FILE } from "../../../src/node/history.ts";
 import { SlashingGuard } from "../../../src/node/slashing-guard.ts";
 import { SlashingConflictError, SlashingProtection, type SigningRecord } from "../../../src/node/slashing.ts";
 import { sha256 } from "../../../src/wire/hash.ts";
@@ -43,6 +44,19 @@ describe("SlashingGuard", () => {
     protection.open();
     expect(protection.get(record("a"))?.signingRoot).toEqual(record("a").signingRoot);
     protection.close();
+  });
+
+  it("writes has-signed.json in its data directory before the first signature it allows", async () => {
+    const marker = join(dir, SIGNED_MARKER_FILE);
+    const guard = await SlashingGuard.open({ path, signedMarkerDir: dir });
+    try {
+      expect(existsSync(marker)).toBe(false);
+      expect(await guard.checkAndInsert(record("first"))).toBe("inserted");
+      // On disk when the check answers: the node signs only after that.
+      expect(JSON.parse(readFileSync(marker, "utf8"))).toMatchObject({ node: "node-a", chain: CHAIN });
+    } finally {
+      await guard.close();
+    }
   });
 
   it("answers checks asked together in the order they were asked: the first root wins, every other is refused", async () => {
