@@ -5,6 +5,9 @@ import { HISTORY_LOST_FLAG } from "../node/history.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(",").filter(Boolean)];
 
+/** A signal repeated within this long of the first is the first passed on again, not a second. */
+const REPEATED_SIGNAL_MS = 1_000;
+
 export function addNodeCommand(program: Command): void {
   program
     .command("node")
@@ -60,15 +63,20 @@ export function addNodeCommand(program: Command): void {
       const daemon = await NodeDaemon.load(config);
       // Signals that arrive while starting are honoured once the node is up (or has failed).
       let stopping: string | undefined;
+      let stoppingSince = 0;
       let stopRequested: (signal: string) => void = (signal) => {
         stopping = signal;
       };
       const onSignal = (signal: NodeJS.Signals) => {
         if (stopping !== undefined) {
+          // The same signal again at once is one Ctrl-C twice: the terminal's, and npm passing
+          // it on (`npm run concord -- node`). Not a request to hurry.
+          if (signal === stopping && Date.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
           // A second signal while stopping: give up on a clean stop.
           process.stderr.write(`concord: ${signal} again, exiting now\n`);
           process.exit(1);
         }
+        stoppingSince = Date.now();
         stopRequested(signal);
       };
       process.on("SIGINT", onSignal);

@@ -133,14 +133,21 @@ describe("concord node: lifecycle", () => {
     }, 30_000);
   }
 
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    it(`started by \`npm run concord -- node\`, stops cleanly on ${signal} to npm and frees its ports`, async () => {
-      const npm = spawnLogged("npm", "npm", ["run", "concord", "--", "node", "--config", node1()]);
+  const stops = [
+    ["SIGTERM to npm", "SIGTERM", false],
+    ["SIGINT to npm", "SIGINT", false],
+    // A terminal's Ctrl-C reaches npm and the node, and npm passes it on: the node gets it twice.
+    ["Ctrl-C (SIGINT to the process group)", "SIGINT", true],
+  ] as const;
+  for (const [how, signal, group] of stops) {
+    it(`started by \`npm run concord -- node\`, stops cleanly on ${how} and frees its ports`, async () => {
+      const npm = spawnLogged("npm", "npm", ["run", "concord", "--", "node", "--config", node1()], {}, { detached: group });
       const started = await npm.waitForLog((line) => line.msg === "node started", 30_000, '"node started"');
       const pid = started["pid"] as number;
       expect(pid).not.toBe(npm.child.pid);
       try {
-        npm.child.kill(signal);
+        if (group) process.kill(-(npm.child.pid as number), signal);
+        else npm.child.kill(signal);
         await until(() => !isRunning(pid), 10_000, `the node (pid ${pid}) to exit after ${signal} to npm`);
         const exit = await npm.exited;
         expect(npm.logs.map((line) => line.msg)).toEqual(expect.arrayContaining(["shutting down", "node stopped"]));

@@ -65,10 +65,14 @@ export function spawnConcord(label: string, args: readonly string[], env: NodeJS
   return spawnLogged(label, process.execPath, ["--disable-warning=ExperimentalWarning", CLI, ...args], env);
 }
 
-/** Spawns any command in the repository root (`npm run concord -- node ...`), read as spawnConcord's. */
-export function spawnLogged(label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): NodeChild {
+/**
+ * Spawns any command in the repository root (`npm run concord -- node ...`), read as spawnConcord's.
+ * `detached`: in a process group of its own, which a signal can reach as a terminal's Ctrl-C does.
+ */
+export function spawnLogged(label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, options: { detached?: boolean } = {}): NodeChild {
   const child = spawn(command, args, {
     cwd: REPO_ROOT,
+    detached: options.detached ?? false,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...env },
   });
