@@ -1,10 +1,12 @@
 /**
- * Simulator throughput on one core: 10,000 requests x 5 policies at n = 7 (exact, seeded with fork
- * tolerance, semantic and structured, each run through the whole protocol with real signatures
- * and the real collector; first-wins on the same draws of every run). Requests: 50% greedy text,
- * 30% text at temperature 0.7, 20% structured JSON (structured runs on those; the text policies
- * run on every request). verifyBundle checks every 50th agreed bundle. The bench reads the clock;
- * the simulation itself does not.
+ * Simulator throughput on one core: 10,000 requests x 4 policies at n = 7 (exact, seeded with fork
+ * tolerance, semantic@2 and structured@2, each run through the whole protocol with real
+ * signatures and the real collector; first-wins on the same draws of every run). Requests: 40%
+ * greedy text and 20% seeded text at temperature 0.7 (the fork model), 20% free-sampled text in a
+ * pinned template and 20% free-sampled JSON (both drawn from the decisions corpus). exact runs on
+ * every request, seeded on seeded text, semantic@2 on the pinned text, structured@2 (each
+ * request's corpus schema) on the JSON. verifyBundle checks every 50th agreed bundle. The bench
+ * reads the clock; the simulation itself does not.
  * Run alone: `npx node bench/sim.bench.ts` (add a request count to change the 10,000).
  */
 import { createDefaultPolicyRegistry } from "../src/agreement/registry.ts";
@@ -18,9 +20,10 @@ export const BENCH_SCENARIO = {
   committee: { n: 7, k: 5 },
   registry: { size: 128 },
   requestMix: [
-    { share: 0.5, kind: "text", temperature: 0, tokens: { min: 64, max: 256 } },
-    { share: 0.3, kind: "text", temperature: 0.7, tokens: { min: 64, max: 256 } },
-    { share: 0.2, kind: "json" },
+    { share: 0.4, kind: "text", temperature: 0, tokens: { min: 64, max: 256 } },
+    { share: 0.2, kind: "text", temperature: 0.7, tokens: { min: 64, max: 256 } },
+    { share: 0.2, kind: "text", temperature: 0.7, sampler: "free", format: "pinned" },
+    { share: 0.2, kind: "json", temperature: 0.7, sampler: "free" },
   ],
   classes: [
     { name: "h100", share: 0.75, divergence: "vllm-default" },
@@ -29,13 +32,9 @@ export const BENCH_SCENARIO = {
   adversaries: [{ type: "lazy", share: 0.1 }],
   policies: [
     { id: "exact" },
-    { id: "seeded", params: { epsPpm: 20000 } },
-    { id: "semantic", params: { thetaPpm: 900000 } },
-    {
-      id: "structured",
-      kinds: ["json"],
-      params: { fields: { action: { type: "label" }, asset: { type: "label" }, confidence: { type: "number", decimals: 3, absTol: 20 }, price: { type: "number", decimals: 2, relTolPpm: 2000 } } },
-    },
+    { id: "seeded", params: { epsPpm: 20000 }, kinds: ["text/seeded"] },
+    { id: "semantic", version: 2, corpus: "terms", kinds: ["text/pinned"] },
+    { id: "structured", version: 2, corpus: "schema" },
   ],
   checks: { verifyBundles: { every: 50 } },
 };

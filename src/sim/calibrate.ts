@@ -5,7 +5,13 @@
  *  - Thinking Machines (2025): 1,000 greedy runs of one 1,000-token prompt: 80 distinct
  *    completions, the most common 78 times, first divergence at token 103.
  *  - Token-DiFR (2025): with a shared seed, over 98% of tokens match (per step, given the prefix).
+ *
+ * Free-sampled text and JSON are not a model to calibrate: the simulator draws them from the
+ * decisions corpus. `corpusSimilarity` prints the similarity distributions it therefore has (what
+ * the old paraphrase model got wrong: it made honest pairs ~94% alike).
  */
+import { distance } from "fastest-levenshtein";
+import { MINIMAL_EDIT_KINDS, SIM_CORPUS, type SectionName } from "./corpus.ts";
 import { createTextModel, honestForkRun, type TextRequestModel } from "./divergence.ts";
 import { Rng, deriveKey, rootKey } from "./prng.ts";
 import { DEFAULT_MODEL, DIVERGENCE_PRESETS, type DivergenceSpec, type ModelSpec } from "./scenario.ts";
@@ -92,10 +98,49 @@ export function calibrateSampled(options: { prompts?: number; runs?: number; tok
   return { prompts, runs, tokens, temperature, stepMatchRate: 1 - forks / steps };
 }
 
+export interface SimilarityFigures {
+  /** Pairs compared, and the median and mean character similarity (1 - Levenshtein / longer length). */
+  pairs: number;
+  median: number;
+  mean: number;
+}
+
+function figures(values: number[]): SimilarityFigures {
+  const mean = values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
+  return { pairs: values.length, median: Math.round(median(values) * 1000) / 1000, mean: Math.round(mean * 1000) / 1000 };
+}
+
+const charSimilarity = (a: string, b: string): number => 1 - distance(a, b) / Math.max(a.length, b.length, 1);
+
+/**
+ * Character similarity of the outputs free-sampled text requests draw, per corpus section:
+ * honest against honest, a minimal edit (critical token changed) against the honest answer it
+ * edits, and lazy and confidently wrong answers against every honest answer.
+ */
+export function corpusSimilarity(section: SectionName = "free"): Record<"honest" | "critical" | "lazy" | "confidentWrong", SimilarityFigures> {
+  const honest: number[] = [];
+  const critical: number[] = [];
+  const lazy: number[] = [];
+  const confident: number[] = [];
+  for (const prompt of SIM_CORPUS) {
+    const answers = prompt[section].honest;
+    for (let i = 0; i < answers.length; i++) for (let j = i + 1; j < answers.length; j++) honest.push(charSimilarity(answers[i] as string, answers[j] as string));
+    for (const wrong of prompt[section].wrong) {
+      if (MINIMAL_EDIT_KINDS.includes(wrong.kind) && wrong.of !== undefined) critical.push(charSimilarity(wrong.text, answers[wrong.of] as string));
+      else if (wrong.kind === "lazy") for (const answer of answers) lazy.push(charSimilarity(wrong.text, answer));
+      else if (wrong.kind === "confident-wrong") for (const answer of answers) confident.push(charSimilarity(wrong.text, answer));
+    }
+  }
+  return { honest: figures(honest), critical: figures(critical), lazy: figures(lazy), confidentWrong: figures(confident) };
+}
+
 if (import.meta.main) {
   const greedy = calibrateGreedy();
   process.stdout.write(`greedy (Thinking Machines): ${JSON.stringify(greedy)}\n`);
   for (const temperature of [0.3, 0.7, 1.0]) {
     process.stdout.write(`sampled (Token-DiFR): ${JSON.stringify(calibrateSampled({ temperature }))}\n`);
+  }
+  for (const section of ["free", "pinned", "json"] as const) {
+    process.stdout.write(`corpus ${section}, character similarity: ${JSON.stringify(corpusSimilarity(section))}\n`);
   }
 }

@@ -4,7 +4,7 @@
  * adds points along one parameter, n, k or the grace (in the first mode). Identical combinations run once and are shared.
  */
 import type { AttestationMode, PolicyParamValue, PolicyRef } from "../wire/types.ts";
-import { policyLabel, thresholdFor, withParam, type PolicySpec, type RequestKind, type Scenario } from "./scenario.ts";
+import { policyLabel, thresholdFor, withParam, type CorpusParams, type PolicyKind, type PolicySpec, type Scenario } from "./scenario.ts";
 
 export interface RunConfig {
   index: number;
@@ -12,8 +12,11 @@ export interface RunConfig {
   label: string;
   /** The policy part of the label. */
   policyLabel: string;
+  /** The policy as the scenario gives it; a request may add corpus parameters (`corpus`). */
   policy: PolicyRef;
-  kinds: readonly RequestKind[];
+  kinds: readonly PolicyKind[];
+  /** Parameters each request takes from its corpus prompt (scenario.ts corpusPolicyParams). */
+  corpus: CorpusParams | undefined;
   n: number;
   k: number;
   mode: AttestationMode;
@@ -41,8 +44,8 @@ export interface RunPlan {
   sweeps: SweepPlan[];
 }
 
-function configKey(policy: PolicyRef, n: number, k: number, mode: AttestationMode, graceMs: number): string {
-  return JSON.stringify([policy.id, policy.version, canonicalParams(policy.params), n, k, mode, graceMs]);
+function configKey(policy: PolicyRef, corpus: CorpusParams | undefined, kinds: readonly PolicyKind[], n: number, k: number, mode: AttestationMode, graceMs: number): string {
+  return JSON.stringify([policy.id, policy.version, canonicalParams(policy.params), corpus ?? null, [...kinds].sort(), n, k, mode, graceMs]);
 }
 
 function canonicalParams(value: PolicyParamValue): PolicyParamValue {
@@ -58,7 +61,7 @@ export function planRuns(scenario: Scenario): RunPlan {
   const configs: RunConfig[] = [];
   const byKey = new Map<string, RunConfig>();
   const add = (spec: PolicySpec, policy: PolicyRef, label: string, n: number, k: number, mode: AttestationMode, base: boolean, graceMs = scenario.timing.graceMs): RunConfig => {
-    const key = configKey(policy, n, k, mode, graceMs);
+    const key = configKey(policy, spec.corpus, spec.kinds, n, k, mode, graceMs);
     const existing = byKey.get(key);
     if (existing) {
       if (base) existing.base = true;
@@ -70,6 +73,7 @@ export function planRuns(scenario: Scenario): RunPlan {
       policyLabel: label,
       policy,
       kinds: spec.kinds,
+      corpus: spec.corpus,
       n,
       k,
       mode,
@@ -90,7 +94,7 @@ export function planRuns(scenario: Scenario): RunPlan {
       const spec = scenario.policies.find((p) => p.label === sweep.policy) as PolicySpec;
       const points = sweep.values.map((value) => {
         const params = withParam(spec.params, sweep.param, value);
-        const label = policyLabel(spec.id, spec.version, params);
+        const label = `${policyLabel(spec.id, spec.version, params)}${spec.corpus ? ` ${spec.corpus}=corpus` : ""}`;
         return { value, config: add(spec, { id: spec.id, version: spec.version, params }, label, n, k, mode, false).index };
       });
       return { name: sweep.name, over: sweep.param, series: [{ policy: spec.label, points }] };

@@ -21,12 +21,9 @@
  * the cluster structure the figures show. Evidence is what each run saw: tokens, and margins with
  * the run's own drift at the steps where it mattered.
  *
- * Free sampling (no shared seed): every run is the reference reworded (synonym substitutions,
- * swapped neighbours) at a rate proportional to the temperature: paraphrases.
- *
- * Structured (JSON): a fixed schema {action, asset, confidence, price}; honest runs jitter the
- * numbers by the class's relative noise and may flip the action label to the request's runner-up
- * label. Token evidence marks the digits the jitter reaches and the flippable label as near ties.
+ * The fork model's text is synthetic words: it says which runs match and where they fork, not
+ * what natural-language answers look like. Free-sampled text and structured (JSON) outputs are
+ * answers from the decisions corpus instead (corpus-model.ts).
  */
 import type { Evidence } from "../wire/types.ts";
 import { Rng, deriveKey, type StreamKey } from "./prng.ts";
@@ -38,13 +35,13 @@ export const U32_MAX = 0xffff_ffff;
 /** Steps whose margin exceeds this many noise deviations are never examined (P < 1e-15). */
 const CANDIDATE_SIGMAS = 8;
 
-function clampMargin(value: number): number {
+export function clampMargin(value: number): number {
   if (!(value > 0)) return 0;
   return value >= U32_MAX ? U32_MAX : Math.floor(value);
 }
 
 /** A token id with a Zipf-like skew (common words more often). */
-function drawToken(rng: Rng): number {
+export function drawToken(rng: Rng): number {
   const u = rng.next();
   return Math.floor(u * u * VOCAB_SIZE);
 }
@@ -88,7 +85,7 @@ export function samplingScale(temperature: number): number {
   return temperature > 0 ? 1 / (2 * temperature) : 1;
 }
 
-function drawMargin(rng: Rng, model: ModelSpec, temperature: number, sampled: boolean): number {
+export function drawMargin(rng: Rng, model: ModelSpec, temperature: number, sampled: boolean): number {
   if (!sampled) {
     return rng.chance(model.nearTieRate) ? rng.exponential(model.nearTieMeanPpm) : rng.lognormal(model.bulkMarginMedianPpm, model.bulkMarginSigma);
   }
@@ -200,8 +197,11 @@ function withAnswer(world: TextRequestModel, tokens: Uint32Array, margins: Uint3
   margins[start] = clampMargin(Math.min(margins[start] as number, world.model.nearTieMeanPpm));
 }
 
-/** An honest run under the fork model (greedy, or sampled with the spec's sampler). */
-export function honestForkRun(world: TextRequestModel, ctx: HonestRunContext): RunOutput {
+/**
+ * Where a run ends up in the reference tree: the branch it follows to the end and what it perceived
+ * at the steps it examined. Consumes the run's stream exactly as honestForkRun always has.
+ */
+export function forkWalk(world: TextRequestModel, ctx: HonestRunContext): { branch: Branch; examined: Map<number, number> } {
   const runScale = ctx.divergence.runDriftPpm * world.noiseScale;
   const hardwareScale = ctx.divergence.hardwareDriftPpm * world.noiseScale;
   let branch = world.root;
@@ -222,6 +222,12 @@ export function honestForkRun(world: TextRequestModel, ctx: HonestRunContext): R
       }
     }
   }
+  return { branch, examined };
+}
+
+/** An honest run under the fork model (greedy, or sampled with the spec's sampler). */
+export function honestForkRun(world: TextRequestModel, ctx: HonestRunContext): RunOutput {
+  const { branch, examined } = forkWalk(world, ctx);
   const flip = ctx.run.chance(ctx.divergence.answerFlipPpm / 1e6) ? (world.answers[ctx.run.int(world.answers.length)] as Uint32Array) : undefined;
   const margins = emitted(branch, examined);
   if (!flip) {
@@ -230,29 +236,6 @@ export function honestForkRun(world: TextRequestModel, ctx: HonestRunContext): R
   }
   const tokens = branch.tokens.slice();
   withAnswer(world, tokens, margins, flip);
-  return { output: renderText(tokens), evidence: { tokens: Array.from(tokens), margins: Array.from(margins) } };
-}
-
-/** An honest run that samples on its own (no shared seed): a paraphrase of the reference. */
-export function honestFreeRun(world: TextRequestModel, ctx: HonestRunContext): RunOutput {
-  const rng = ctx.run;
-  const tokens = world.root.tokens.slice();
-  const margins = new Uint32Array(world.length);
-  const rate = Math.min(1, world.model.paraphraseRatePerTemperature * world.temperature);
-  for (let i = 0; i < tokens.length; i++) {
-    margins[i] = clampMargin(drawMargin(rng, world.model, world.temperature, true));
-    if (!rng.chance(rate)) continue;
-    const r = rng.next();
-    if (r < 0.7) tokens[i] = synonymOf(tokens[i] as number, rng.int(3));
-    else if (r < 0.85 || i + 1 >= tokens.length) tokens[i] = drawToken(rng);
-    else {
-      const next = tokens[i + 1] as number;
-      tokens[i + 1] = tokens[i] as number;
-      tokens[i] = next;
-      i++;
-    }
-  }
-  if (rng.chance(ctx.divergence.answerFlipPpm / 1e6)) withAnswer(world, tokens, margins, world.answers[rng.int(world.answers.length)] as Uint32Array);
   return { output: renderText(tokens), evidence: { tokens: Array.from(tokens), margins: Array.from(margins) } };
 }
 
@@ -333,192 +316,4 @@ export function adversaryText(world: TextRequestModel, spec: AdversarySpec, shar
     default:
       throw new Error(`adversaryText: ${spec.type} has no output model of its own`);
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Structured outputs: {action, asset, confidence, price}.
-
-export const JSON_ACTIONS = ["buy", "sell", "hold"] as const;
-export const JSON_ASSETS = ["ETH", "BTC", "SOL", "ARB", "OP"] as const;
-
-export interface JsonValues {
-  action: string;
-  asset: string;
-  /** Thousandths. */
-  confidence: number;
-  /** Cents. */
-  price: number;
-}
-
-export interface JsonRequestModel {
-  readonly key: StreamKey;
-  readonly reference: JsonValues;
-  /** The honest runner-up label (where honest runs flip to). */
-  readonly runnerUp: string;
-  /** Largest relative jitter of any honest class (ppm), for the token margins and the envelope. */
-  readonly maxJitterPpm: number;
-  readonly labelsFlip: boolean;
-  readonly model: ModelSpec;
-}
-
-export function createJsonModel(key: StreamKey, model: ModelSpec, maxJitterPpm: number, labelsFlip: boolean): JsonRequestModel {
-  const rng = new Rng(deriveKey(key, 3));
-  const action = rng.pick(JSON_ACTIONS);
-  const others = JSON_ACTIONS.filter((a) => a !== action);
-  return {
-    key,
-    reference: {
-      action,
-      asset: rng.pick(JSON_ASSETS),
-      confidence: 500 + rng.int(490),
-      price: Math.max(100, Math.round(rng.lognormal(50_000, 1.5))),
-    },
-    runnerUp: rng.pick(others),
-    maxJitterPpm,
-    labelsFlip,
-    model,
-  };
-}
-
-function formatFixed(value: number, decimals: number): string {
-  const negative = value < 0;
-  const digits = String(Math.abs(value)).padStart(decimals + 1, "0");
-  const text = `${digits.slice(0, digits.length - decimals)}.${digits.slice(digits.length - decimals)}`;
-  return negative ? `-${text}` : text;
-}
-
-/** The JSON text of a structured output (fixed key order and number formats). */
-export function renderJson(values: JsonValues): string {
-  return `{"action":${JSON.stringify(values.action)},"asset":${JSON.stringify(values.asset)},"confidence":${formatFixed(values.confidence, 3)},"price":${formatFixed(values.price, 2)}}`;
-}
-
-/** Digits (from the right) of `value` that a relative jitter of `ppm` can reach. */
-function jitterDigits(value: number, ppm: number): number {
-  const reach = (Math.abs(value) * ppm * 4) / 1e6;
-  let digits = 0;
-  for (let place = 1; place <= reach && digits < 12; place *= 10) digits++;
-  return digits;
-}
-
-/** A stable small token id for a text chunk. */
-function chunkToken(chunk: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < chunk.length; i++) h = Math.imul(h ^ chunk.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % 50_000;
-}
-
-/**
- * Token evidence for a JSON text: one token per word, digit or punctuation mark. Margins follow
- * the request's reference: the digits the honest jitter reaches and a flippable action label are
- * near ties, everything else is confident. `claimZero` sets every margin to 0 (a margin liar).
- */
-function jsonEvidence(world: JsonRequestModel, text: string, rng: Rng, claimZero: boolean): Evidence {
-  const chunks = text.match(/[A-Za-z]+|\d|[^A-Za-z\d]/g) ?? [];
-  const tokens: number[] = [];
-  const margins: number[] = [];
-  const reachPrice = jitterDigits(world.reference.price, world.maxJitterPpm);
-  const reachConfidence = jitterDigits(world.reference.confidence, world.maxJitterPpm);
-  // Walk the chunks, tracking which number we are in and how far each digit is from its end.
-  let field = "";
-  let lastKey = "";
-  for (let i = 0; i < chunks.length; i++) {
-    const chunk = chunks[i] as string;
-    tokens.push(chunkToken(chunk));
-    let near = false;
-    if (/^[A-Za-z]+$/.test(chunk)) {
-      if (chunks[i - 1] === '"' && chunks[i + 1] === '"' && chunks[i + 2] === ":") lastKey = chunk;
-      else if (lastKey === "action" && world.labelsFlip) near = true;
-    } else if (/^\d$/.test(chunk)) {
-      field = lastKey;
-      let fromEnd = 0;
-      for (let j = i + 1; j < chunks.length && /^[\d.]$/.test(chunks[j] as string); j++) if (chunks[j] !== ".") fromEnd++;
-      near = fromEnd < (field === "price" ? reachPrice : reachConfidence);
-    }
-    margins.push(claimZero ? 0 : clampMargin(near ? rng.exponential(world.model.nearTieMeanPpm) : rng.lognormal(world.model.bulkMarginMedianPpm, world.model.bulkMarginSigma)));
-  }
-  return { tokens, margins };
-}
-
-function jittered(value: number, ppm: number, rng: Rng): number {
-  return ppm > 0 ? Math.round(value * (1 + (rng.normal() * ppm) / 1e6)) : value;
-}
-
-/** An honest structured run. */
-export function honestJsonRun(world: JsonRequestModel, ctx: HonestRunContext): RunOutput {
-  const rng = ctx.run;
-  const d = ctx.divergence;
-  const ref = world.reference;
-  const flip = rng.chance(d.jsonLabelFlipPpm / 1e6) || rng.chance(d.answerFlipPpm / 1e6);
-  const values: JsonValues = {
-    action: flip ? world.runnerUp : ref.action,
-    asset: ref.asset,
-    confidence: Math.min(1000, Math.max(0, jittered(ref.confidence, d.jsonJitterPpm, rng))),
-    price: Math.max(1, jittered(ref.price, d.jsonJitterPpm, rng)),
-  };
-  const output = renderJson(values);
-  return { output, evidence: jsonEvidence(world, output, rng, false) };
-}
-
-export function adversaryJson(world: JsonRequestModel, spec: AdversarySpec, shared: Rng, own: Rng): RunOutput {
-  const ref = world.reference;
-  let values: JsonValues;
-  let claimZero = false;
-  let rng = own;
-  switch (spec.type) {
-    case "lazy":
-      // A cheaper model: coarse numbers, and the label right only most of the time.
-      rng = shared;
-      values = {
-        action: shared.chance(spec.editRate) ? world.runnerUp : ref.action,
-        asset: ref.asset,
-        confidence: Math.min(1000, Math.max(0, jittered(ref.confidence, 60_000, shared))),
-        price: Math.max(1, jittered(ref.price, 40_000, shared)),
-      };
-      break;
-    case "random":
-      values = { action: own.pick(JSON_ACTIONS), asset: own.pick(JSON_ASSETS), confidence: own.int(1001), price: 100 + own.int(1_000_000) };
-      break;
-    case "colluding":
-    case "margin-liar": {
-      rng = shared;
-      claimZero = spec.type === "margin-liar";
-      const wrongAction = JSON_ACTIONS.find((a) => a !== ref.action && a !== world.runnerUp) ?? world.runnerUp;
-      values =
-        spec.type === "colluding" && spec.wrong === "subtle"
-          ? { ...ref, price: Math.round(ref.price * (1 + (6 * Math.max(world.maxJitterPpm, 100)) / 1e6)) }
-          : { ...ref, action: wrongAction, price: Math.round(ref.price * 1.08) };
-      break;
-    }
-    default:
-      throw new Error(`adversaryJson: ${spec.type} has no output model of its own`);
-  }
-  const output = renderJson(values);
-  return { output, evidence: jsonEvidence(world, output, rng, claimZero) };
-}
-
-/** Parses a JSON text of the structured schema back into values, or undefined. */
-export function parseJsonValues(text: string): JsonValues | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null) return undefined;
-  const v = value as Record<string, unknown>;
-  if (typeof v.action !== "string" || typeof v.asset !== "string" || typeof v.confidence !== "number" || typeof v.price !== "number") return undefined;
-  return { action: v.action, asset: v.asset, confidence: Math.round(v.confidence * 1000), price: Math.round(v.price * 100) };
-}
-
-/**
- * Whether structured values are something honest runs produce: labels an honest run gives and
- * numbers within four standard deviations of the largest honest jitter (plus rounding). A
- * median of honest values always is; a colluders' output is not.
- */
-export function isHonestJson(world: JsonRequestModel, values: JsonValues): boolean {
-  const ref = world.reference;
-  const actionOk = values.action === ref.action || (world.labelsFlip && values.action === world.runnerUp);
-  if (!actionOk || values.asset !== ref.asset) return false;
-  const within = (v: number, r: number) => Math.abs(v - r) <= (4 * world.maxJitterPpm * Math.abs(r)) / 1e6 + 1;
-  return within(values.price, ref.price) && within(values.confidence, ref.confidence);
 }

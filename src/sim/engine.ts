@@ -33,6 +33,10 @@ export interface RunRecord {
   request: number;
   config: number;
   kind: string;
+  /** "seeded" (greedy or the spec's sampler) or "free". */
+  sampler: string;
+  /** The corpus prompt and section the outputs came from ("" for seeded text: the fork model). */
+  prompt: string;
   temperature: number;
   tokens: number;
   /** Committee members per class, e.g. "h100:5 lazy:2" (classes in scenario order). */
@@ -150,7 +154,7 @@ export function simulateRun(ctx: EngineContext, world: RequestWorld, config: Run
     model: SIM_MODEL,
     input: world.input,
     sampling: world.sampling,
-    policy: config.policy,
+    policy: world.policyFor(config.policy, config.corpus),
     mode: config.mode,
     n: config.n,
     k: config.k,
@@ -160,7 +164,8 @@ export function simulateRun(ctx: EngineContext, world: RequestWorld, config: Run
   const collector = new Collector(context, scenario.checks.collectorSignatures ? { keys: fleet.registry } : {});
   const id = context.id;
   const members = context.committee.map((node) => fleet.byId.get(node) as FleetNode);
-  const runs = members.map((node) => world.run(node));
+  const runs = world.runsFor(members, id);
+  const byNode = new Map(runs.map((run) => [run.node.id, run]));
   const direct = config.mode === "direct";
   const { k } = config;
 
@@ -311,7 +316,7 @@ export function simulateRun(ctx: EngineContext, world: RequestWorld, config: Run
           }
           sent = roundMs(sent);
           revealPublished.set(node, sent);
-          const run = world.run(member);
+          const run = byNode.get(node) as NodeRun;
           run.sizes.reveal ??= ctx.sizes.of(reveal);
           voteSizes.set(reveal, copyOf === undefined ? run.sizes.reveal : ctx.sizes.of(reveal));
           publish(voteSizes.get(reveal) as number);
@@ -333,7 +338,6 @@ export function simulateRun(ctx: EngineContext, world: RequestWorld, config: Run
   }
 
   // Outcome and metrics.
-  const byNode = new Map(runs.map((run) => [run.node.id, run]));
   const honestMembers = runs.filter((run) => run.node.cls.behavior === "honest").length;
   let outcome: RunOutcome = "deadline";
   let supporters: string[] = [];
@@ -377,8 +381,10 @@ export function simulateRun(ctx: EngineContext, world: RequestWorld, config: Run
     request: world.index,
     config: config.index,
     kind: world.kind,
+    sampler: world.sampler,
+    prompt: world.promptId,
     temperature: world.mix.temperature,
-    tokens: world.kind === "json" ? 0 : world.length,
+    tokens: world.length,
     committee,
     honestMembers,
     adversarialMembers: runs.length - honestMembers,

@@ -4,6 +4,8 @@
  *
  *   acceptance rate      agreed runs / runs
  *   false-accept rate    runs agreed on an output no honest run gives / runs
+ *   below k              the same among runs with fewer than k adversarial members (what the
+ *                        policy let through, beyond what k colluding members can always force)
  *   false-reject rate    NoAgreement runs in which at least k honest votes were counted (honest
  *                        variance kept agreement out) / runs with at least k honest members
  *   stall rate           NoAgreement runs with at least k honest members but fewer than k honest
@@ -47,6 +49,10 @@ export interface ConfigSummary {
   acceptanceRate: number;
   falseAccepts: number;
   falseAcceptRate: number;
+  /** Runs with fewer than k adversarial members, and the false accepts among them. */
+  belowKRuns: number;
+  falseAcceptsBelowK: number;
+  falseAcceptBelowKRate: number;
   /** Of the accepted runs, the share that were false accepts. */
   falseAcceptShareOfAccepted: number;
   /** Runs with at least k honest members: the false-reject denominator. */
@@ -112,6 +118,8 @@ export function summarizeConfig(config: RunConfig, runs: readonly RunRecord[]): 
   const agreed = runs.filter((run) => run.outcome === "agreed");
   const falseAccepts = agreed.filter((run) => run.falseAccept).length;
   const eligible = runs.filter((run) => run.honestMembers >= config.k);
+  const belowK = runs.filter((run) => run.adversarialMembers < config.k);
+  const falseAcceptsBelowK = belowK.filter((run) => run.outcome === "agreed" && run.falseAccept).length;
   const falseRejects = runs.filter((run) => run.falseReject).length;
   const supporters = agreed.reduce((sum, run) => sum + run.supporters, 0);
   const adversarialSupporters = agreed.reduce((sum, run) => sum + run.adversarialSupporters, 0);
@@ -138,6 +146,9 @@ export function summarizeConfig(config: RunConfig, runs: readonly RunRecord[]): 
     acceptanceRate: rate(agreed.length, runs.length),
     falseAccepts,
     falseAcceptRate: rate(falseAccepts, runs.length),
+    belowKRuns: belowK.length,
+    falseAcceptsBelowK,
+    falseAcceptBelowKRate: rate(falseAcceptsBelowK, belowK.length),
     falseAcceptShareOfAccepted: rate(falseAccepts, agreed.length),
     rejectEligible: eligible.length,
     falseRejects,

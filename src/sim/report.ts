@@ -18,6 +18,8 @@ export const CSV_COLUMNS = [
   "k",
   "mode",
   "kind",
+  "sampler",
+  "prompt",
   "temperature",
   "tokens",
   "committee",
@@ -66,6 +68,8 @@ export function renderCsv(result: SimulationResult): string {
         config.k,
         config.mode,
         run.kind,
+        run.sampler,
+        run.prompt,
         run.temperature,
         run.tokens,
         run.committee,
@@ -166,8 +170,8 @@ export function renderTextSummary(result: SimulationResult): string {
   const lines: string[] = [];
   const fleet = result.fleet.map((c) => `${c.name}${c.behavior === "honest" ? "" : `(${c.behavior})`}:${c.nodes}`).join(" ");
   lines.push(`scenario ${scenario.name}: ${scenario.requests} requests, seed ${scenario.seed}, n=${scenario.committee.n} k=${scenario.committee.k}, fleet ${fleet}`);
-  const header = ["policy | committee | mode", "runs", "accept", "false-acc", "false-rej", "stalled", "p50 ms", "vs first-wins", "KB/req"];
-  const widths = [Math.max(26, ...result.summaries.map((s) => s.label.length)), 6, 7, 9, 9, 7, 7, 13, 7];
+  const header = ["policy | committee | mode", "runs", "accept", "false-acc", "<k adv", "false-rej", "stalled", "p50 ms", "vs first-wins", "KB/req"];
+  const widths = [Math.max(26, ...result.summaries.map((s) => s.label.length)), 6, 7, 9, 7, 9, 7, 7, 13, 7];
   lines.push(header.map((h, i) => pad(h, widths[i] as number, i > 0)).join("  "));
   const row = (cells: string[]) => lines.push(cells.map((c, i) => pad(c, widths[i] as number, i > 0)).join("  "));
   for (const s of result.summaries) {
@@ -176,6 +180,7 @@ export function renderTextSummary(result: SimulationResult): string {
       String(s.runs),
       formatPercent(s.acceptanceRate),
       formatPercent(s.falseAcceptRate),
+      formatPercent(s.falseAcceptBelowKRate),
       formatPercent(s.falseRejectRate),
       formatPercent(s.stallRate),
       ms(s.latencyMs?.p50),
@@ -184,7 +189,8 @@ export function renderTextSummary(result: SimulationResult): string {
     ]);
   }
   const b = result.baseline;
-  row(["first-wins (baseline, same draws)", String(b.runs), formatPercent(b.acceptanceRate), formatPercent(b.falseAcceptRate), "-", "-", ms(b.latencyMs?.p50), "0", (b.bytesPerRequest / 1024).toFixed(1)]);
+  row(["first-wins (baseline, same draws)", String(b.runs), formatPercent(b.acceptanceRate), formatPercent(b.falseAcceptRate), "-", "-", "-", ms(b.latencyMs?.p50), "0", (b.bytesPerRequest / 1024).toFixed(1)]);
+  lines.push("<k adv: false accepts among runs with fewer than k adversarial members (beyond what k colluding members can always force)");
   for (const s of result.summaries) {
     if (s.copycatMemberRuns > 0) lines.push(`copycats counted as support: ${s.label}: ${s.copycatSupportRuns} of ${s.copycatMemberRuns} runs with a copycat member`);
   }
@@ -304,6 +310,7 @@ function summaryRow(s: ConfigSummary): string {
     cell(String(s.runs), true),
     cell(formatPercent(s.acceptanceRate), true),
     cell(formatPercent(s.falseAcceptRate), true),
+    cell(formatPercent(s.falseAcceptBelowKRate), true),
     cell(formatPercent(s.falseRejectRate), true),
     cell(formatPercent(s.stallRate), true),
     cell(String(s.noAgreementExhausted + s.noAgreementDeadline), true),
@@ -350,11 +357,11 @@ ${fleetRows}
 </table>
 <h2>Results</h2>
 <table>
-<tr><th>policy | committee | mode</th><th>runs</th><th>accept</th><th>false accept</th><th>false reject</th><th>stalled</th><th>no agreement</th><th>p50 ms</th><th>p90 ms</th><th>vs first-wins p50 ms</th><th>KiB/req</th><th>adversarial support</th><th>copycat counted (runs)</th><th>equivocations caught</th><th>bundles verified</th><th>rejected messages</th></tr>
+<tr><th>policy | committee | mode</th><th>runs</th><th>accept</th><th>false accept</th><th>false accept, &lt;k adversaries</th><th>false reject</th><th>stalled</th><th>no agreement</th><th>p50 ms</th><th>p90 ms</th><th>vs first-wins p50 ms</th><th>KiB/req</th><th>adversarial support</th><th>copycat counted (runs)</th><th>equivocations caught</th><th>bundles verified</th><th>rejected messages</th></tr>
 ${result.summaries.map(summaryRow).join("\n")}
-<tr>${cell("first-wins (baseline, same draws)")}${cell(String(b.runs), true)}${cell(formatPercent(b.acceptanceRate), true)}${cell(formatPercent(b.falseAcceptRate), true)}${cell("-", true)}${cell("-", true)}${cell(String(b.runs - b.accepted), true)}${cell(b.latencyMs ? String(Math.round(b.latencyMs.p50)) : "-", true)}${cell(b.latencyMs ? String(Math.round(b.latencyMs.p90)) : "-", true)}${cell("0", true)}${cell((b.bytesPerRequest / 1024).toFixed(1), true)}${cell("-")}${cell("-")}${cell("-")}${cell("-")}${cell("")}</tr>
+<tr>${cell("first-wins (baseline, same draws)")}${cell(String(b.runs), true)}${cell(formatPercent(b.acceptanceRate), true)}${cell(formatPercent(b.falseAcceptRate), true)}${cell("-", true)}${cell("-", true)}${cell("-", true)}${cell(String(b.runs - b.accepted), true)}${cell(b.latencyMs ? String(Math.round(b.latencyMs.p50)) : "-", true)}${cell(b.latencyMs ? String(Math.round(b.latencyMs.p90)) : "-", true)}${cell("0", true)}${cell((b.bytesPerRequest / 1024).toFixed(1), true)}${cell("-")}${cell("-")}${cell("-")}${cell("-")}${cell("")}</tr>
 </table>
-<p class="note">False accept: agreed on an output no honest run gives (per run). False reject: NoAgreement although at least k honest votes were counted, i.e. honest variance kept agreement out (per run with at least k honest members). Stalled: NoAgreement with at least k honest members of which fewer than k were counted (the close listed too few of them, or the deadline passed). Latency: agreed runs, simulated. Bytes: encoded size of every message published for the request, each counted once (no gossip fan-out).</p>
+<p class="note">False accept: agreed on an output no honest run gives (per run); &lt;k adversaries: the same among runs with fewer than k adversarial members, what the policy let through beyond what k colluding members can always force. False reject: NoAgreement although at least k honest votes were counted, i.e. honest variance kept agreement out (per run with at least k honest members). Stalled: NoAgreement with at least k honest members of which fewer than k were counted (the close listed too few of them, or the deadline passed). Latency: agreed runs, simulated. Bytes: encoded size of every message published for the request, each counted once (no gossip fan-out).</p>
 <h2>Charts</h2>
 <div class="charts">
 ${charts.join("\n")}

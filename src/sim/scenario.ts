@@ -14,6 +14,7 @@ import { ConcordError, isConcordError } from "../errors.ts";
 import { checkThreshold, defaultThreshold } from "../quorum/committee.ts";
 import { MAX_COMMITTEE, MAX_TOKENS } from "../wire/limits.ts";
 import type { AttestationMode, PolicyParamValue, PolicyParams, PolicyRef } from "../wire/types.ts";
+import { SIM_CORPUS, type CorpusPrompt } from "./corpus.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Types.
@@ -34,14 +35,23 @@ export interface DivergenceSpec {
   hardwareDriftPpm: number;
   /** Probability (ppm) that a run's final answer flips to an alternative answer. */
   answerFlipPpm: number;
-  /** Relative std dev (ppm) of numeric fields in structured (JSON) outputs. */
-  jsonJitterPpm: number;
-  /** Probability (ppm) that a run flips a label field of a structured output. */
+  /** Probability (ppm) that a run flips the decision of a structured output (on top of answerFlipPpm). */
   jsonLabelFlipPpm: number;
 }
 
 export type RequestKind = "text" | "json";
 export type SamplerKind = "seeded" | "free";
+/** Free-sampled text: the corpus's free-form answers, or its template-pinned ones. */
+export type TextFormat = "free" | "pinned";
+/**
+ * What a policy can be limited to: every text request, JSON requests, or one kind of text:
+ * seeded (greedy or the spec's sampler: the fork model), free-sampled free-form or free-sampled
+ * template-pinned (both drawn from the decisions corpus).
+ */
+export type PolicyKind = "text" | "json" | "text/seeded" | "text/free" | "text/pinned";
+export const POLICY_KINDS: readonly PolicyKind[] = ["text", "json", "text/seeded", "text/free", "text/pinned"];
+/** Parameters a policy takes from the request's corpus prompt: its JSON schema (structured@2) or its labels as terms (semantic@2). */
+export type CorpusParams = "schema" | "terms";
 
 export interface RequestMixEntry {
   share: number;
@@ -51,6 +61,8 @@ export interface RequestMixEntry {
   tokens: { min: number; max: number };
   /** "seeded": the spec's sampler (seed from the request id); "free": each node samples on its own. */
   sampler: SamplerKind;
+  /** Free-sampled text only: which corpus section the answers come from. */
+  format: TextFormat;
 }
 
 /** Properties of the synthetic model shared by every node (calibrated defaults in divergence.ts). */
@@ -64,8 +76,6 @@ export interface ModelSpec {
   bulkMarginSigma: number;
   /** After a fork, share of the parent's later tokens that the new branch words differently. */
   resyncEditRate: number;
-  /** Free sampling: share of words reworded per unit of temperature. */
-  paraphraseRatePerTemperature: number;
   /** Tokens of the final answer (the part an answer flip replaces). */
   answerTokens: number;
 }
@@ -123,7 +133,9 @@ export interface PolicySpec {
   params: PolicyParams;
   label: string;
   /** Request kinds this policy is run on. */
-  kinds: RequestKind[];
+  kinds: PolicyKind[];
+  /** Parameters taken from each request's corpus prompt, if any. */
+  corpus: CorpusParams | undefined;
 }
 
 export type Sweep =
@@ -161,20 +173,19 @@ export const DEFAULT_MODEL: ModelSpec = {
   bulkMarginMedianPpm: 1_500_000,
   bulkMarginSigma: 0.9,
   resyncEditRate: 0.05,
-  paraphraseRatePerTemperature: 0.08,
   answerTokens: 8,
 };
 
 /** Named divergence presets; each cited in docs/sim.md. */
 export const DIVERGENCE_PRESETS: Readonly<Record<string, Omit<DivergenceSpec, "preset">>> = {
   // Batch-invariant kernels: 1,000 of 1,000 runs matched (Thinking Machines, 2025).
-  "batch-invariant": { runDriftPpm: 0, hardwareDriftPpm: 0, answerFlipPpm: 0, jsonJitterPpm: 0, jsonLabelFlipPpm: 0 },
+  "batch-invariant": { runDriftPpm: 0, hardwareDriftPpm: 0, answerFlipPpm: 0, jsonLabelFlipPpm: 0 },
   // A default inference server: batch-dependent kernels (calibrated to Thinking Machines, 2025).
-  "vllm-default": { runDriftPpm: 6_000, hardwareDriftPpm: 0, answerFlipPpm: 0, jsonJitterPpm: 200, jsonLabelFlipPpm: 0 },
+  "vllm-default": { runDriftPpm: 6_000, hardwareDriftPpm: 0, answerFlipPpm: 0, jsonLabelFlipPpm: 0 },
   // Another GPU generation: the same per-run drift plus a systematic offset of its own.
-  "mixed-hardware": { runDriftPpm: 6_000, hardwareDriftPpm: 6_000, answerFlipPpm: 0, jsonJitterPpm: 500, jsonLabelFlipPpm: 2_000 },
+  "mixed-hardware": { runDriftPpm: 6_000, hardwareDriftPpm: 6_000, answerFlipPpm: 0, jsonLabelFlipPpm: 2_000 },
   // A hosted API at "deterministic" settings: answers flip between runs (Atil et al., 2024).
-  "hosted-api": { runDriftPpm: 9_000, hardwareDriftPpm: 0, answerFlipPpm: 50_000, jsonJitterPpm: 1_000, jsonLabelFlipPpm: 20_000 },
+  "hosted-api": { runDriftPpm: 9_000, hardwareDriftPpm: 0, answerFlipPpm: 50_000, jsonLabelFlipPpm: 20_000 },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -295,7 +306,7 @@ function parseDivergence(value: Json, path: string): DivergenceSpec {
     const preset = oneOf(value, path, presetNames);
     return { preset, ...(DIVERGENCE_PRESETS[preset] as Omit<DivergenceSpec, "preset">) };
   }
-  const o = object(value, path, [], ["preset", "runDriftPpm", "hardwareDriftPpm", "answerFlipPpm", "jsonJitterPpm", "jsonLabelFlipPpm"]);
+  const o = object(value, path, [], ["preset", "runDriftPpm", "hardwareDriftPpm", "answerFlipPpm", "jsonLabelFlipPpm"]);
   const preset = o.preset === undefined ? "custom" : oneOf(o.preset, at(path, "preset"), presetNames);
   const base = DIVERGENCE_PRESETS[preset] ?? (DIVERGENCE_PRESETS["vllm-default"] as Omit<DivergenceSpec, "preset">);
   return {
@@ -303,7 +314,6 @@ function parseDivergence(value: Json, path: string): DivergenceSpec {
     runDriftPpm: optionalNumber(o.runDriftPpm, at(path, "runDriftPpm"), base.runDriftPpm, DRIFT),
     hardwareDriftPpm: optionalNumber(o.hardwareDriftPpm, at(path, "hardwareDriftPpm"), base.hardwareDriftPpm, DRIFT),
     answerFlipPpm: optionalNumber(o.answerFlipPpm, at(path, "answerFlipPpm"), base.answerFlipPpm, PPM),
-    jsonJitterPpm: optionalNumber(o.jsonJitterPpm, at(path, "jsonJitterPpm"), base.jsonJitterPpm, PPM),
     jsonLabelFlipPpm: optionalNumber(o.jsonLabelFlipPpm, at(path, "jsonLabelFlipPpm"), base.jsonLabelFlipPpm, PPM),
   };
 }
@@ -319,15 +329,26 @@ function parseModel(value: Json, path: string): ModelSpec {
     bulkMarginMedianPpm: optionalNumber(o.bulkMarginMedianPpm, at(path, "bulkMarginMedianPpm"), d.bulkMarginMedianPpm, { above: 0, max: 4e9 }),
     bulkMarginSigma: optionalNumber(o.bulkMarginSigma, at(path, "bulkMarginSigma"), d.bulkMarginSigma, { min: 0, max: 5 }),
     resyncEditRate: optionalNumber(o.resyncEditRate, at(path, "resyncEditRate"), d.resyncEditRate, { min: 0, max: 1 }),
-    paraphraseRatePerTemperature: optionalNumber(o.paraphraseRatePerTemperature, at(path, "paraphraseRatePerTemperature"), d.paraphraseRatePerTemperature, { min: 0, max: 1 }),
     answerTokens: optionalNumber(o.answerTokens, at(path, "answerTokens"), d.answerTokens, { min: 1, max: 256, integer: true }),
   };
 }
 
 function parseMixEntry(value: Json, path: string): RequestMixEntry {
-  const o = object(value, path, ["kind"], ["share", "temperature", "tokens", "sampler"]);
+  const o = object(value, path, ["kind"], ["share", "temperature", "tokens", "sampler", "format"]);
   const kind = oneOf(o.kind, at(path, "kind"), ["text", "json"] as const);
   const temperature = optionalNumber(o.temperature, at(path, "temperature"), 0, { min: 0, max: 100 });
+  const sampler = oneOf(o.sampler, at(path, "sampler"), ["seeded", "free"] as const, "seeded");
+  if (sampler === "free" && temperature === 0) throw scenarioError(at(path, "sampler"), "\"free\" sampling needs a temperature above 0");
+  // Seeded text follows the fork model (its length is drawn); free-sampled text and JSON are
+  // answers from the decisions corpus, with the corpus's own lengths and formats.
+  const fromCorpus = kind === "json" || sampler === "free";
+  if (fromCorpus && o.tokens !== undefined) {
+    throw scenarioError(at(path, "tokens"), "only seeded text has a drawn length: free-sampled text and JSON are corpus answers with their own lengths");
+  }
+  if (o.format !== undefined && (kind !== "text" || sampler !== "free")) {
+    throw scenarioError(at(path, "format"), "only free-sampled text has a format (corpus section \"free\" or \"pinned\")");
+  }
+  const format = oneOf(o.format, at(path, "format"), ["free", "pinned"] as const, "free");
   let tokens = { min: 64, max: 256 };
   if (o.tokens !== undefined) {
     const t = object(o.tokens, at(path, "tokens"), ["min", "max"]);
@@ -335,9 +356,7 @@ function parseMixEntry(value: Json, path: string): RequestMixEntry {
     const max = number(t.max, at(at(path, "tokens"), "max"), { min, max: MAX_TOKENS, integer: true });
     tokens = { min, max };
   }
-  const sampler = oneOf(o.sampler, at(path, "sampler"), ["seeded", "free"] as const, "seeded");
-  if (sampler === "free" && temperature === 0) throw scenarioError(at(path, "sampler"), "\"free\" sampling needs a temperature above 0");
-  return { share: optionalNumber(o.share, at(path, "share"), 1, { above: 0 }), kind, temperature, tokens, sampler };
+  return { share: optionalNumber(o.share, at(path, "share"), 1, { above: 0 }), kind, temperature, tokens, sampler, format };
 }
 
 const NAME = /^[A-Za-z0-9._-]+$/;
@@ -422,6 +441,31 @@ function toParamValue(value: Json, path: string): PolicyParamValue {
   throw scenarioError(path, "must be an integer, string, boolean, list or object");
 }
 
+/**
+ * The parameters a request carries for a policy that takes some from the corpus: `schema` puts the
+ * prompt's structured@2 output schema under the scenario's parameters (which may override its
+ * top-level keys, e.g. additionalProperties); `terms` sets semantic@2's terms to the prompt's
+ * labels (where it has any).
+ */
+export function corpusPolicyParams(params: PolicyParams, corpus: CorpusParams | undefined, prompt: CorpusPrompt): PolicyParams {
+  if (corpus === "schema") return { ...(prompt.json.schema ?? {}), ...params };
+  if (corpus === "terms" && prompt.labels && prompt.labels.length > 0) return { ...params, terms: [...prompt.labels] };
+  return params;
+}
+
+/** Checks a policy against the registry with the parameters every corpus prompt would give it. */
+function checkCorpusPolicy(policies: PolicyRegistry, ref: PolicyRef, corpus: CorpusParams | undefined, path: string): void {
+  if (corpus === undefined) return checkPolicy(policies, ref, path);
+  const seen = new Set<string>();
+  for (const prompt of SIM_CORPUS) {
+    const params = corpusPolicyParams(ref.params, corpus, prompt);
+    const key = JSON.stringify(params);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    checkPolicy(policies, { ...ref, params }, path);
+  }
+}
+
 /** Checks a policy reference against the registry, reporting problems at `path`. */
 function checkPolicy(policies: PolicyRegistry, ref: PolicyRef, path: string): void {
   let policy;
@@ -443,14 +487,19 @@ function checkPolicy(policies: PolicyRegistry, ref: PolicyRef, path: string): vo
 }
 
 function parsePolicy(value: Json, path: string, policies: PolicyRegistry): PolicySpec {
-  const o = object(value, path, ["id"], ["version", "params", "label", "kinds"]);
+  const o = object(value, path, ["id"], ["version", "params", "label", "kinds", "corpus"]);
   const id = text(o.id, at(path, "id"));
   const version = optionalNumber(o.version, at(path, "version"), 1, { min: 0, max: 0xffff, integer: true });
   const params = o.params === undefined ? {} : toParamValue(o.params, at(path, "params"));
   if (typeof params !== "object" || Array.isArray(params)) throw scenarioError(at(path, "params"), "must be an object");
-  checkPolicy(policies, { id, version, params }, path);
-  const kinds = o.kinds === undefined ? (["text", "json"] as RequestKind[]) : list(o.kinds, at(path, "kinds")).map((k, i) => oneOf(k, at(at(path, "kinds"), i), ["text", "json"] as const));
-  return { id, version, params, label: o.label === undefined ? policyLabel(id, version, params) : text(o.label, at(path, "label")), kinds };
+  const corpus = o.corpus === undefined ? undefined : oneOf(o.corpus, at(path, "corpus"), ["schema", "terms"] as const);
+  checkCorpusPolicy(policies, { id, version, params }, corpus, path);
+  let kinds: PolicyKind[];
+  if (o.kinds === undefined) kinds = corpus === "schema" ? ["json"] : ["text", "json"];
+  else kinds = list(o.kinds, at(path, "kinds")).map((k, i) => oneOf(k, at(at(path, "kinds"), i), POLICY_KINDS));
+  if (corpus === "schema" && kinds.some((kind) => kind !== "json")) throw scenarioError(at(path, "kinds"), "a policy whose schema comes from the corpus runs on JSON requests only");
+  const label = o.label === undefined ? `${policyLabel(id, version, params)}${corpus ? ` ${corpus}=corpus` : ""}` : text(o.label, at(path, "label"));
+  return { id, version, params, label, kinds, corpus };
 }
 
 /** Sets `path` (dotted) in a copy of `params`. */
@@ -520,7 +569,7 @@ function parseSweep(value: Json, path: string, policies: PolicyRegistry, specs: 
   const values = list(o.values, at(path, "values")).map((v, i) => {
     const where = at(at(path, "values"), i);
     const parsed = toParamValue(v, where);
-    checkPolicy(policies, { id: spec.id, version: spec.version, params: withParam(spec.params, param, parsed) }, where);
+    checkCorpusPolicy(policies, { id: spec.id, version: spec.version, params: withParam(spec.params, param, parsed) }, spec.corpus, where);
     return parsed;
   });
   return { name: o.name === undefined ? param : text(o.name, at(path, "name")), type: "param", policy: spec.label, param, values };
@@ -584,7 +633,7 @@ export function parseScenario(value: Json, policies: PolicyRegistry): Scenario {
   };
 
   const requestMix = o.requestMix === undefined
-    ? [{ share: 1, kind: "text", temperature: 0, tokens: { min: 64, max: 256 }, sampler: "seeded" } as RequestMixEntry]
+    ? [{ share: 1, kind: "text", temperature: 0, tokens: { min: 64, max: 256 }, sampler: "seeded", format: "free" } as RequestMixEntry]
     : list(o.requestMix, "requestMix").map((entry, i) => parseMixEntry(entry, at("requestMix", i)));
 
   const classes = list(o.classes, "classes").map((entry, i) => parseClass(entry, at("classes", i)));

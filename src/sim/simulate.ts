@@ -65,7 +65,7 @@ export function simulate(scenario: Scenario, options: SimulateOptions = {}): Sim
     const world = new RequestWorld(scenario, constants, index);
     for (const config of plan.configs) {
       done++;
-      if (!config.kinds.includes(world.kind)) continue;
+      if (!world.appliesTo(config.kinds)) continue;
       // verifyBundle a deterministic sample of the runs (every Nth; "all" is every 1st).
       const every = scenario.checks.verifyEvery;
       const verify = every > 0 && agreedSeen % every === 0;

@@ -8,24 +8,25 @@
 import { createRegistry, type Registry } from "../quorum/registry.ts";
 import { taggedHash } from "../wire/hash.ts";
 import { payloadHash } from "../wire/ids.ts";
-import type { Bytes } from "../wire/types.ts";
-import {
-  adversaryJson,
-  branchText,
-  adversaryText,
-  createJsonModel,
-  createTextModel,
-  honestForkRun,
-  honestFreeRun,
-  honestJsonRun,
-  isHonestJson,
-  parseJsonValues,
-  type JsonRequestModel,
-  type RunOutput,
-  type TextRequestModel,
-} from "./divergence.ts";
+import type { Bytes, PolicyRef } from "../wire/types.ts";
+import { SIM_CORPUS, type CorpusPrompt, type SectionName } from "./corpus.ts";
+import { adversaryCorpusRun, createCorpusModel, honestCorpusRun, isHonestCorpusOutput, type CorpusRequestModel } from "./corpus-model.ts";
+import { branchText, adversaryText, createTextModel, honestForkRun, type RunOutput, type TextRequestModel } from "./divergence.ts";
 import { Rng, deriveKey, rootKey, type StreamKey } from "./prng.ts";
-import type { AdversarySpec, AdversaryType, DivergenceSpec, Dist, HonestClass, RequestKind, RequestMixEntry, Scenario } from "./scenario.ts";
+import {
+  corpusPolicyParams,
+  type AdversarySpec,
+  type AdversaryType,
+  type CorpusParams,
+  type DivergenceSpec,
+  type Dist,
+  type HonestClass,
+  type PolicyKind,
+  type RequestKind,
+  type RequestMixEntry,
+  type SamplerKind,
+  type Scenario,
+} from "./scenario.ts";
 import { createSigner, simKey, type Signer } from "./signer.ts";
 
 export const SIM_CHAIN = "concord-sim";
@@ -76,6 +77,8 @@ const STREAM_FLEET = 0x464c;
 const STREAM_REQUEST = 0x5251;
 const STREAM_HARDWARE = 0x4857;
 const STREAM_SHARED = 0x4144;
+const STREAM_CORPUS = 0x4350;
+const STREAM_SLOTS = 0x534c;
 
 export function sampleDist(dist: Dist, rng: Rng): number {
   switch (dist.dist) {
@@ -178,7 +181,7 @@ export interface WorldConstants {
   /** Largest run + hardware drift of any class that computes honestly (micro-nats). */
   readonly maxDrift: number;
   readonly answerFlips: boolean;
-  readonly maxJitterPpm: number;
+  /** Some honest class flips structured decisions (jsonLabelFlipPpm or answerFlipPpm). */
   readonly labelsFlip: boolean;
   /** Divergence of honest-computing adversaries (slow, equivocator, copycat fallbacks). */
   readonly adversaryDivergence: DivergenceSpec;
@@ -190,7 +193,6 @@ export function worldConstants(scenario: Scenario): WorldConstants {
     root: rootKey(scenario.seed),
     maxDrift: Math.max(0, ...divergences.map((d) => d.runDriftPpm + d.hardwareDriftPpm)),
     answerFlips: divergences.some((d) => d.answerFlipPpm > 0),
-    maxJitterPpm: Math.max(0, ...divergences.map((d) => d.jsonJitterPpm)),
     labelsFlip: divergences.some((d) => d.jsonLabelFlipPpm > 0 || d.answerFlipPpm > 0),
     adversaryDivergence: divergences[0] as DivergenceSpec,
   };
@@ -206,17 +208,46 @@ function pickMix(mix: readonly RequestMixEntry[], rng: Rng): RequestMixEntry {
   return mix[mix.length - 1] as RequestMixEntry;
 }
 
+/** Whether a member computes the request honestly (honest, slow and equivocating nodes do). */
+function computesHonestly(node: FleetNode): boolean {
+  const behavior = node.cls.behavior;
+  return behavior === "honest" || behavior === "slow" || behavior === "equivocator";
+}
+
+/** 0..count-1 in a random order (Fisher-Yates). */
+function shuffled(count: number, rng: Rng): number[] {
+  const out = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const tmp = out[i] as number;
+    out[i] = out[j] as number;
+    out[j] = tmp;
+  }
+  return out;
+}
+
+/** A u32 label from the first bytes of a request id. */
+function idLabel(id: Bytes): number {
+  return (((id[0] ?? 0) << 24) | ((id[1] ?? 0) << 16) | ((id[2] ?? 0) << 8) | (id[3] ?? 0)) >>> 0;
+}
+
 /** Everything about one request that does not depend on the policy. */
 export class RequestWorld {
   readonly index: number;
   readonly key: StreamKey;
   readonly mix: RequestMixEntry;
   readonly kind: RequestKind;
+  readonly sampler: SamplerKind;
+  /** The kinds of policy this request is for ("text" and "text/seeded", say). */
+  readonly policyKinds: readonly PolicyKind[];
+  /** Tokens: seeded text's drawn length, or the corpus reference answer's. */
   readonly length: number;
   readonly entropy: Bytes;
   readonly input: string;
+  /** Seeded (and greedy) text: the fork model. */
   readonly text: TextRequestModel | undefined;
-  readonly json: JsonRequestModel | undefined;
+  /** Free-sampled text and JSON: answers from the decisions corpus. */
+  readonly corpus: CorpusRequestModel | undefined;
   readonly #scenario: Scenario;
   readonly #constants: WorldConstants;
   readonly #runs = new Map<string, NodeRun>();
@@ -230,22 +261,46 @@ export class RequestWorld {
     const rng = new Rng(deriveKey(constants.root, STREAM_MIX, index));
     this.mix = pickMix(scenario.requestMix, rng);
     this.kind = this.mix.kind;
-    this.length = this.mix.tokens.min + rng.int(this.mix.tokens.max - this.mix.tokens.min + 1);
-    this.entropy = taggedHash("concord/sim-entropy", scenario.seed, String(index));
-    this.input = `sim ${scenario.name} request ${index}: ${this.kind}, temperature ${this.mix.temperature}, ${this.length} tokens`;
-    if (this.kind === "json") {
-      this.text = undefined;
-      this.json = createJsonModel(this.key, scenario.model, constants.maxJitterPpm, constants.labelsFlip);
+    this.sampler = this.mix.sampler;
+    const seededText = this.kind === "text" && this.sampler === "seeded";
+    if (seededText) {
+      this.length = this.mix.tokens.min + rng.int(this.mix.tokens.max - this.mix.tokens.min + 1);
+      this.text = createTextModel(this.key, this.length, this.mix.temperature, this.mix.temperature > 0, scenario.model, constants.maxDrift, constants.answerFlips);
+      this.corpus = undefined;
+      this.input = `sim ${scenario.name} request ${index}: ${this.kind}, temperature ${this.mix.temperature}, ${this.length} tokens`;
+      this.policyKinds = ["text", "text/seeded"];
     } else {
-      const sampled = this.mix.temperature > 0;
-      this.text = createTextModel(this.key, this.length, this.mix.temperature, sampled, scenario.model, constants.maxDrift, constants.answerFlips);
-      this.json = undefined;
+      const prompt = SIM_CORPUS[rng.int(SIM_CORPUS.length)] as CorpusPrompt;
+      const section: SectionName = this.kind === "json" ? "json" : this.mix.format;
+      const flipsHonest = this.kind === "json" ? constants.labelsFlip : constants.answerFlips;
+      this.corpus = createCorpusModel(deriveKey(this.key, STREAM_CORPUS), prompt, section, this.mix.temperature, this.sampler === "seeded", scenario.model, constants.maxDrift, flipsHonest);
+      this.text = undefined;
+      this.length = this.corpus.tokens;
+      this.input = this.corpus.input;
+      this.policyKinds = this.kind === "json" ? ["json"] : ["text", section === "pinned" ? "text/pinned" : "text/free"];
     }
+    this.entropy = taggedHash("concord/sim-entropy", scenario.seed, String(index));
+  }
+
+  /** The corpus prompt and section this request draws from ("" for seeded text). */
+  get promptId(): string {
+    return this.corpus ? `${this.corpus.prompt.id}/${this.corpus.sectionName}` : "";
   }
 
   /** The request's sampling parameters on the wire. */
   get sampling() {
     return { temperatureMilli: Math.round(this.mix.temperature * 1000), topK: 0, topPPpm: 1_000_000, maxTokens: Math.max(this.length, 64) };
+  }
+
+  /** Whether a run configuration applies to this request (its policy's kinds). */
+  appliesTo(kinds: readonly PolicyKind[]): boolean {
+    return kinds.some((kind) => this.policyKinds.includes(kind));
+  }
+
+  /** The policy as this request carries it: the scenario's, plus what it takes from the corpus prompt. */
+  policyFor(policy: PolicyRef, corpus: CorpusParams | undefined): PolicyRef {
+    if (!corpus || !this.corpus) return policy;
+    return { ...policy, params: corpusPolicyParams(policy.params, corpus, this.corpus.prompt) };
   }
 
   /** A one-way network delay for `node` and `purpose`, ms (the same for every policy). */
@@ -259,26 +314,48 @@ export class RequestWorld {
     return ms;
   }
 
-  #honestRun(node: FleetNode, divergence: DivergenceSpec): RunOutput {
+  #honestRun(node: FleetNode, divergence: DivergenceSpec, slot: number | undefined): RunOutput {
     const ctx = {
       run: new Rng(deriveKey(this.key, node.index, Purpose.output)),
       divergence,
       hardwareKey: deriveKey(this.key, STREAM_HARDWARE, node.cls.index),
     };
-    if (this.json) return honestJsonRun(this.json, ctx);
-    const text = this.text as TextRequestModel;
-    return this.mix.sampler === "free" ? honestFreeRun(text, ctx) : honestForkRun(text, ctx);
+    if (this.corpus) {
+      // JSON flips on either chance (a label flip or an answer flip), text on an answer flip.
+      const flipPpm = this.kind === "json" ? 1e6 - ((1e6 - divergence.jsonLabelFlipPpm) * (1e6 - divergence.answerFlipPpm)) / 1e6 : divergence.answerFlipPpm;
+      return honestCorpusRun(this.corpus, ctx, slot, flipPpm);
+    }
+    return honestForkRun(this.text as TextRequestModel, ctx);
   }
 
   #adversaryRun(node: FleetNode, spec: AdversarySpec, label: number): RunOutput {
     const shared = new Rng(deriveKey(this.key, STREAM_SHARED, node.cls.index, label));
     const own = new Rng(deriveKey(this.key, node.index, Purpose.output, label));
-    return this.json ? adversaryJson(this.json, spec, shared, own) : adversaryText(this.text as TextRequestModel, spec, shared, own);
+    return this.corpus ? adversaryCorpusRun(this.corpus, spec, shared, own) : adversaryText(this.text as TextRequestModel, spec, shared, own);
   }
 
-  /** The node's part in this request (computed once, on first use). */
-  run(node: FleetNode): NodeRun {
-    const cached = this.#runs.get(node.id);
+  /**
+   * The committee's parts in this request, in committee order. Under free sampling the members
+   * that compute honestly draw the section's honest answers without repeats while there are
+   * answers left (a shuffle keyed by the request id, reshuffled when used up), as independent
+   * samples differ; every other run is the node's own, whatever the committee.
+   */
+  runsFor(members: readonly FleetNode[], requestId: Bytes): NodeRun[] {
+    if (!this.corpus || this.corpus.fork) return members.map((node) => this.run(node));
+    const answers = this.corpus.section.honest.length;
+    const rng = new Rng(deriveKey(this.key, STREAM_SLOTS, idLabel(requestId)));
+    let order: number[] = [];
+    return members.map((node) => {
+      if (!computesHonestly(node)) return this.run(node);
+      if (order.length === 0) order = shuffled(answers, rng);
+      return this.run(node, order.pop() as number);
+    });
+  }
+
+  /** The node's part in this request (computed once per node and answer slot, on first use). */
+  run(node: FleetNode, slot?: number): NodeRun {
+    const cacheKey = slot === undefined ? node.id : `${node.id}#${slot}`;
+    const cached = this.#runs.get(cacheKey);
     if (cached) return cached;
     const cls = node.cls;
     const timing = cls.honest ?? (cls.adversary as AdversarySpec);
@@ -288,12 +365,12 @@ export class RequestWorld {
     let honestOutput = false;
     switch (cls.behavior) {
       case "honest":
-        output = this.#honestRun(node, (cls.honest as HonestClass).divergence);
+        output = this.#honestRun(node, (cls.honest as HonestClass).divergence, slot);
         honestOutput = true;
         break;
       case "slow":
       case "equivocator":
-        output = this.#honestRun(node, this.#constants.adversaryDivergence);
+        output = this.#honestRun(node, this.#constants.adversaryDivergence, slot);
         honestOutput = true;
         if (cls.behavior === "equivocator") second = this.#adversaryRun(node, { ...(cls.adversary as AdversarySpec), type: "random" }, 2);
         break;
@@ -315,22 +392,21 @@ export class RequestWorld {
       computeMs,
       sizes: {},
     };
-    this.#runs.set(node.id, run);
+    this.#runs.set(cacheKey, run);
     return run;
   }
 
   /**
    * Whether an agreed output is honest: an output some honest run of this request produced (or
-   * could produce: any branch of the reference tree), or, for structured outputs, whose canonical
-   * form is built from the supporters' medians, values an honest run could give. `producedHonestly` says whether a vote carrying exactly this output
+   * could produce: any branch of the reference tree, any honest answer of the corpus section), or,
+   * for structured outputs, whose canonical form is built from the supporters' medians, decision
+   * values honest runs give. `producedHonestly` says whether a vote carrying exactly this output
    * came from an honest computation.
    */
   isHonestOutcome(output: string, producedHonestly: boolean): boolean {
     if (producedHonestly) return true;
+    if (this.corpus) return isHonestCorpusOutput(this.corpus, output);
     // Any branch of the reference tree is an output honest drift can produce.
-    if (this.text) return this.text.branches.some((branch) => branchText(branch) === output);
-    if (!this.json) return false;
-    const values = parseJsonValues(output);
-    return values !== undefined && isHonestJson(this.json, values);
+    return (this.text as TextRequestModel).branches.some((branch) => branchText(branch) === output);
   }
 }

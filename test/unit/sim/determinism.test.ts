@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderReport, writeReport } from "../../../src/sim/report.ts";
 import { simulate } from "../../../src/sim/simulate.ts";
-import { scenarioOf } from "./helpers.ts";
+import { FULL_MIX, scenarioOf } from "./helpers.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -15,11 +15,14 @@ describe("reproducibility", () => {
   const scenario = scenarioOf({
     requests: 25,
     modes: ["commit-reveal", "direct"],
+    requestMix: FULL_MIX,
     adversaries: [
       { type: "lazy", share: 0.1 },
       { type: "copycat", share: 0.1 },
       { type: "equivocator", share: 0.1 },
       { type: "margin-liar", share: 0.1 },
+      { type: "random", share: 0.05 },
+      { type: "colluding", share: 0.05, wrong: "subtle" },
     ],
     sweeps: [{ policy: "semantic", param: "thetaPpm", values: [800000, 950000] }],
   });
@@ -49,7 +52,7 @@ describe("reproducibility", () => {
   });
 
   it("does not depend on the order configurations run in (common random numbers per request)", () => {
-    const base = scenarioOf({ requests: 15 });
+    const base = scenarioOf({ requests: 15, requestMix: FULL_MIX });
     const reversed = { ...base, policies: [...base.policies].reverse() };
     const forward = simulate(base);
     const backward = simulate(reversed);

@@ -3,13 +3,9 @@ import { calibrateGreedy, calibrateSampled } from "../../../src/sim/calibrate.ts
 import {
   adversaryText,
   childBranch,
-  createJsonModel,
   createTextModel,
   firstNearTie,
   honestForkRun,
-  honestJsonRun,
-  isHonestJson,
-  parseJsonValues,
 } from "../../../src/sim/divergence.ts";
 import { Rng, deriveKey, rootKey } from "../../../src/sim/prng.ts";
 import { DEFAULT_MODEL, DIVERGENCE_PRESETS, type AdversarySpec, type DivergenceSpec } from "../../../src/sim/scenario.ts";
@@ -67,20 +63,6 @@ describe("fork model (text)", () => {
     const sampled = calibrateSampled({ prompts: 5, runs: 50 });
     expect(sampled.stepMatchRate).toBeGreaterThan(0.98);
     expect(sampled.stepMatchRate).toBeLessThan(0.999);
-  });
-});
-
-describe("structured outputs", () => {
-  it("honest runs stay inside the honest envelope; a shifted price does not", () => {
-    const root = rootKey("json-test");
-    const world = createJsonModel(deriveKey(root, 1), DEFAULT_MODEL, 500, true);
-    for (let r = 0; r < 100; r++) {
-      const run = honestJsonRun(world, { run: new Rng(deriveKey(root, 2, r)), divergence: { ...vllm, jsonJitterPpm: 500 }, hardwareKey: deriveKey(root, 3) });
-      const values = parseJsonValues(run.output);
-      expect(values).toBeDefined();
-      if (values) expect(isHonestJson(world, values)).toBe(true);
-    }
-    expect(isHonestJson(world, { ...world.reference, price: Math.round(world.reference.price * 1.05) })).toBe(false);
   });
 });
 

@@ -4,21 +4,23 @@ import { parseScenario, type Scenario } from "../../../src/sim/scenario.ts";
 
 export const policies = createDefaultPolicyRegistry();
 
-export const STRUCTURED = {
-  id: "structured",
-  label: "structured",
-  kinds: ["json"],
-  params: {
-    fields: {
-      action: { type: "label" },
-      asset: { type: "label" },
-      confidence: { type: "number", decimals: 3, absTol: 20 },
-      price: { type: "number", decimals: 2, relTolPpm: 2000 },
-    },
-  },
-};
+/** structured@2 with each request's corpus schema, on JSON requests. */
+export const STRUCTURED = { id: "structured", version: 2, label: "structured", corpus: "schema" };
 
-/** A scenario JSON value: a small honest fleet, overridable key by key. */
+/** semantic@2 with the corpus prompt's labels as terms. */
+export const SEMANTIC = { id: "semantic", version: 2, label: "semantic", corpus: "terms", params: { thetaPpm: 600000 } };
+
+/** A request mix with every kind of request: seeded text (fork model), free-sampled corpus text in both formats, JSON seeded and free. */
+export const FULL_MIX = [
+  { share: 0.3, kind: "text", temperature: 0, tokens: { min: 32, max: 96 } },
+  { share: 0.15, kind: "text", temperature: 0.7, tokens: { min: 32, max: 96 } },
+  { share: 0.15, kind: "text", temperature: 0.7, sampler: "free" },
+  { share: 0.15, kind: "text", temperature: 0.7, sampler: "free", format: "pinned" },
+  { share: 0.1, kind: "json" },
+  { share: 0.15, kind: "json", temperature: 0.7, sampler: "free" },
+];
+
+/** A scenario JSON value: a small honest fleet, seeded text and greedy JSON, overridable key by key. */
 export function scenarioJson(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     name: "test",
@@ -35,7 +37,7 @@ export function scenarioJson(overrides: Record<string, unknown> = {}): Record<st
     policies: [
       { id: "exact" },
       { id: "seeded", params: { epsPpm: 20000 }, kinds: ["text"] },
-      { id: "semantic", params: { thetaPpm: 900000 }, kinds: ["text"] },
+      { ...SEMANTIC, kinds: ["text"] },
       STRUCTURED,
     ],
     ...overrides,

@@ -59,6 +59,25 @@ describe("scenario validation", () => {
     expect(errorOf(scenarioJson({ classes: [{ name: "a" }], adversaries: [{ type: "lazy", name: "a", share: 0.1 }] }))).toMatch(/adversaries\[0\]\.name: "a" names two classes/);
   });
 
+  it("checks corpus requests and corpus parameters", () => {
+    expect(errorOf(scenarioJson({ requestMix: [{ kind: "text", temperature: 0.7, sampler: "free", tokens: { min: 32, max: 64 } }] }))).toMatch(
+      /requestMix\[0\]\.tokens: only seeded text has a drawn length/,
+    );
+    expect(errorOf(scenarioJson({ requestMix: [{ kind: "json", tokens: { min: 32, max: 64 } }] }))).toMatch(/requestMix\[0\]\.tokens/);
+    expect(errorOf(scenarioJson({ requestMix: [{ kind: "text", format: "pinned" }] }))).toMatch(/requestMix\[0\]\.format: only free-sampled text has a format/);
+    expect(errorOf(scenarioJson({ requestMix: [{ kind: "text", temperature: 0.7, sampler: "free", format: "json" }] }))).toMatch(/requestMix\[0\]\.format: must be one of/);
+    expect(errorOf(scenarioJson({ policies: [{ id: "structured", version: 2, corpus: "schema", kinds: ["text"] }] }))).toMatch(/policies\[0\]\.kinds: .*JSON requests only/);
+    expect(errorOf(scenarioJson({ policies: [{ id: "structured", version: 2, corpus: "labels" }] }))).toMatch(/policies\[0\]\.corpus: must be one of "schema", "terms"/);
+    expect(errorOf(scenarioJson({ policies: [{ id: "exact", kinds: ["text/json"] }] }))).toMatch(/policies\[0\]\.kinds\[0\]: must be one of/);
+    // Every corpus schema is checked under the policy: structured@1 does not take one.
+    expect(errorOf(scenarioJson({ policies: [{ id: "structured", corpus: "schema" }] }))).toMatch(/policies\[0\]\.params/);
+    const scenario = scenarioOf({ policies: [{ id: "structured", version: 2, corpus: "schema" }, { id: "semantic", version: 2, corpus: "terms", kinds: ["text/pinned"] }] });
+    expect(scenario.policies.map((p) => [p.label, p.kinds, p.corpus])).toEqual([
+      ["structured@2 schema=corpus", ["json"], "schema"],
+      ["semantic@2 terms=corpus", ["text/pinned"], "terms"],
+    ]);
+  });
+
   it("reports JSON syntax errors as scenario errors", () => {
     expect(() => parseScenarioText("{", policies)).toThrow(/invalid scenario: \(top level\): not valid JSON/);
   });
