@@ -39,6 +39,10 @@ export type ErrorCode =
   | "MODE_MISMATCH"
   | "BUNDLE_INVALID"
   | "POLICY_MISMATCH"
+  // cert
+  | "CERT_INVALID"
+  | "CERT_UNSUPPORTED"
+  | "REGISTRY_MISMATCH"
   // node, sequencer, runner, sim, cli
   | "CONFIG"
   | "SLASHING_CONFLICT"
