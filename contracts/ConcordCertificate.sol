@@ -71,10 +71,12 @@ library ConcordCertificate {
     /// len(tag) || tag, left-aligned, for the committee draw's hash.
     bytes18 private constant COMMITTEE_TAG = hex"11636f6e636f72642f636f6d6d6974746565";
 
-    /// The member list read: weights (zeroed by the draw for drawn members), entry offsets, total weight, Merkle root.
+    /// The member list read: weights (zeroed by the draw for drawn members), entry offsets, the
+    /// Fenwick tree of the weights, total weight, Merkle root.
     struct Members {
         uint256[] weights;
         uint256[] offsets;
+        uint256[] tree;
         uint256 total;
         bytes32 root;
     }
@@ -109,7 +111,7 @@ library ConcordCertificate {
         // [REJECT] At least k votes.
         if (certificate.votes.length < out.k) revert TooFewVotes();
 
-        _draw(members.weights, members.total, out.requestId, out.n);
+        _draw(members, out.requestId, out.n);
 
         out.outputHash = sha256(abi.encodePacked(uint8(14), "concord/output", certificate.output));
         _checkVotes(certificate, members, _context(out, chain, certificate.output));
@@ -165,7 +167,7 @@ library ConcordCertificate {
 
     /// The signer of the entry at offset `p`, and its id's calldata span.
     function _member(bytes calldata members, uint256 p) private pure returns (address signer, uint256 idOffset, uint256 idLength) {
-        assembly {
+        assembly ("memory-safe") {
             let at := add(members.offset, p)
             signer := shr(96, calldataload(add(at, 4)))
             idLength := byte(0, calldataload(add(at, 24)))
@@ -184,7 +186,7 @@ library ConcordCertificate {
             bytes32 requestId = c.requestId;
             bytes32 salt = vote.salt;
             bytes memory payloadPrefix = c.payloadPrefix;
-            assembly {
+            assembly ("memory-safe") {
                 let scratch := mload(0x40)
                 if evidence.length {
                     let prefixLength := mload(payloadPrefix)
@@ -208,7 +210,7 @@ library ConcordCertificate {
         bytes memory sigPrefix = c.sigPrefix;
         bytes memory bodyStart = c.bodyStart;
         bytes memory bodyMiddle = c.bodyMiddle;
-        assembly {
+        assembly ("memory-safe") {
             function writeHead(p, major, length) -> q {
                 let m := shl(5, major)
                 switch lt(length, 24)
@@ -295,57 +297,72 @@ library ConcordCertificate {
         return keccak256(abi.encodePacked(uint8(16), "concord/registry", uint8(chain.length), chain, uint32(count), membersRoot));
     }
 
-    /// Weights and entry offsets in member order, the total weight, and the members' Merkle root.
+    /// Reads the member list in one pass: weights and entry offsets in member order, the total
+    /// weight, the Fenwick tree of the weights the draw searches, and the members' Merkle root.
     function _readMembers(bytes calldata members) private pure returns (Members memory out) {
-        uint256 count;
+        // Every entry takes at least 26 bytes: room for all of them, trimmed to the count after.
+        uint256 capacity = members.length / 26 + 1;
+        uint256[] memory weights = new uint256[](capacity);
+        uint256[] memory offsets = new uint256[](capacity);
+        bytes32[] memory level = new bytes32[](capacity);
+        // Fenwick node j (1-based) is element j - 1: at tree + 32 j.
+        uint256[] memory tree = new uint256[](capacity);
+        uint256 total;
         bool malformed;
-        assembly {
-            let end := add(members.offset, members.length)
-            for { let p := members.offset } lt(p, end) {} {
-                let idLength := byte(0, calldataload(add(p, 24)))
-                p := add(p, add(25, idLength))
-                if or(iszero(idLength), gt(p, end)) {
+        assembly ("memory-safe") {
+            // leaf = keccak256(0x00 || entry)
+            function leaf(at, length) -> h {
+                let scratch := mload(0x40)
+                mstore8(scratch, 0)
+                calldatacopy(add(scratch, 1), at, length)
+                h := keccak256(scratch, add(length, 1))
+            }
+            // Fenwick build in one pass: node j is complete when it is read; add it to its parent.
+            function fenwick(fenwickTree, size, j, weight) {
+                let node := add(fenwickTree, shl(5, j))
+                let sum := add(mload(node), weight)
+                mstore(node, sum)
+                let parent := add(j, and(j, sub(0, j)))
+                if iszero(gt(parent, size)) {
+                    let parentNode := add(fenwickTree, shl(5, parent))
+                    mstore(parentNode, add(mload(parentNode), sum))
+                }
+            }
+            let start := members.offset
+            let end := add(start, members.length)
+            let count := 0
+            for { let at := start } lt(at, end) {} {
+                let weight := shr(224, calldataload(at))
+                let entryLength := add(25, byte(24, calldataload(at)))
+                // Cut short, an empty id, or weight 0 (no registry has one: 05-committee.md).
+                if or(or(gt(add(at, entryLength), end), eq(entryLength, 25)), iszero(weight)) {
                     malformed := 1
                     break
                 }
                 count := add(count, 1)
+                mstore(add(weights, shl(5, count)), weight)
+                mstore(add(offsets, shl(5, count)), sub(at, start))
+                mstore(add(level, shl(5, count)), leaf(at, entryLength))
+                fenwick(tree, capacity, count, weight)
+                total := add(total, weight)
+                at := add(at, entryLength)
             }
+            mstore(weights, count)
+            mstore(offsets, count)
+            mstore(level, count)
+            mstore(tree, count)
         }
         if (malformed) revert CertificateInvalid();
-        uint256[] memory weights = new uint256[](count);
-        uint256[] memory offsets = new uint256[](count);
-        bytes32[] memory level = new bytes32[](count);
-        uint256 total;
-        bool zeroWeight;
-        assembly {
-            let scratch := mload(0x40)
-            let p := 0
-            for { let i := 0 } lt(i, count) { i := add(i, 1) } {
-                let at := add(members.offset, p)
-                let weight := shr(224, calldataload(at))
-                if iszero(weight) { zeroWeight := 1 }
-                let entryLength := add(25, byte(0, calldataload(add(at, 24))))
-                let slot := shl(5, add(i, 1))
-                mstore(add(weights, slot), weight)
-                mstore(add(offsets, slot), p)
-                total := add(total, weight)
-                // leaf = keccak256(0x00 || entry)
-                mstore8(scratch, 0)
-                calldatacopy(add(scratch, 1), at, entryLength)
-                mstore(add(level, slot), keccak256(scratch, add(entryLength, 1)))
-                p := add(p, entryLength)
-            }
-        }
-        if (zeroWeight) revert CertificateInvalid();
         out.weights = weights;
         out.offsets = offsets;
+        out.tree = tree;
         out.total = total;
         out.root = _merkleRoot(level);
     }
 
     /// Pairs bottom-up, keccak256(0x01 || left || right), an odd last node promoted; 0 when empty.
     function _merkleRoot(bytes32[] memory level) private pure returns (bytes32 root) {
-        assembly {
+        assembly ("memory-safe") {
             let count := mload(level)
             let data := add(level, 32)
             let scratch := mload(0x40)
@@ -371,28 +388,19 @@ library ConcordCertificate {
 
     /// The committee draw of 05-committee.md; a drawn member's weight becomes 0. The draw walks
     /// the remaining members in id order for the one whose cumulative-weight interval holds x;
-    /// a Fenwick tree over the weights finds it in log2(N) steps instead of N.
-    function _draw(uint256[] memory weights, uint256 total, bytes32 requestId, uint256 n) private view {
+    /// the Fenwick tree of the weights finds it in log2(N) steps instead of N.
+    function _draw(Members memory members, bytes32 requestId, uint256 n) private view {
         bytes32 tag = COMMITTEE_TAG;
-        assembly {
+        uint256[] memory weights = members.weights;
+        uint256[] memory tree = members.tree;
+        uint256 total = members.total;
+        assembly ("memory-safe") {
             let count := mload(weights)
             let w := add(weights, 32)
-            // tree[i] (i = 1..count) at tree + 32 i, in scratch memory past the free pointer.
-            let tree := mload(0x40)
-            for { let i := 1 } iszero(gt(i, count)) { i := add(i, 1) } {
-                mstore(add(tree, shl(5, i)), mload(add(w, shl(5, sub(i, 1)))))
-            }
-            for { let i := 1 } iszero(gt(i, count)) { i := add(i, 1) } {
-                let j := add(i, and(i, sub(0, i)))
-                if iszero(gt(j, count)) {
-                    let slot := add(tree, shl(5, j))
-                    mstore(slot, add(mload(slot), mload(add(tree, shl(5, i)))))
-                }
-            }
             let top := 1
             for {} iszero(gt(shl(1, top), count)) {} { top := shl(1, top) }
             // len(tag) "concord/committee" || request id || u32be(round): 54 bytes
-            let scratch := add(tree, shl(5, add(count, 1)))
+            let scratch := mload(0x40)
             mstore(scratch, tag)
             mstore(add(scratch, 18), requestId)
             for { let r := 0 } lt(r, n) { r := add(r, 1) } {
@@ -431,7 +439,7 @@ library ConcordCertificate {
     /// sampling. Any other shape reverts CertificateInvalid (selector 0xc108107c).
     function _readRequest(bytes calldata body, Verified memory out) private pure returns (uint256 chainStart, uint256 chainEnd) {
         out.requestId = sha256(abi.encodePacked(uint8(18), "concord/request-id", body));
-        assembly {
+        assembly ("memory-safe") {
             function fail() {
                 mstore(0, shl(224, 0xc108107c))
                 revert(0, 4)
