@@ -13,6 +13,7 @@ import { addSlashingCommand } from "./slashing.ts";
 import { formatDemoSummary, runDemo } from "./demo.ts";
 import { BYZANTINE_MODES } from "../node/config.ts";
 import { verifyCommand } from "./verify.ts";
+import { certCommand } from "./cert.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -34,6 +35,18 @@ function buildProgram(): Command {
       const result = verifyCommand(file, options);
       process.stdout.write(`${result.lines.join("\n")}\n`);
       process.exitCode = result.valid ? EXIT_OK : EXIT_FAILED;
+    });
+
+  program
+    .command("cert")
+    .description("print the certificate of an agreed secp256k1 bundle (ABI hex and JSON), checked against the registry root (spec/11-certificate.md)")
+    .argument("<bundle>", "bundle file (CBOR, hex or its JSON rendering)")
+    .requiredOption("-r, --registry <file>", "registry JSON file (chain, sequencer key, nodes)")
+    .option("--json", "print only the JSON (registry root, output hash, hex, certificate)")
+    .action((file: string, options: { registry: string; json?: boolean }) => {
+      const result = certCommand(file, options);
+      process.stdout.write(`${result.text}\n`);
+      process.exitCode = result.ok ? EXIT_OK : EXIT_FAILED;
     });
 
   program
