@@ -7,3 +7,5 @@ export { StoreConflictError, SqliteOutcomeStore } from "./store.ts";
 export type { RequestStatus, OutcomeKind, StoredMessageKind, NewRequest, StoredRequest, NewMessage, NewEvidence, NewOutcome, StoredOutcome, RequestRecord, PutResult, OutcomeStore, StoreConflict, StoreConflictParams, SqliteOutcomeStoreInit } from "./store.ts";
 export { certifiedAnswer } from "./certified.ts";
 export type { CertifiedAnswer } from "./certified.ts";
+export { bundleCertificate, readyWithCertificates } from "./certificates.ts";
+export type { CertifiedBundle, ReadyWithCertificatesParameters, ReadyWithCertificatesReturnType } from "./certificates.ts";
