@@ -9,7 +9,8 @@ pragma solidity ^0.8.24;
 /// `verify`. Nodes sign Concord's own signing roots over canonical CBOR (04-signing.md), so the
 /// library rebuilds those bytes: no new signature, no new trust. The hot loops (members, draw,
 /// votes) are assembly over calldata and scratch memory: Solidity's bounds-checked slices cost
-/// several times more there (measured: bench/certificate.bench.ts).
+/// several times more there (measured: bench/certificate.bench.ts). Needs evmVersion cancun or
+/// later (MCOPY); the tests compile it for prague.
 library ConcordCertificate {
     /// One supporter's vote: its member index, what its signed message needs, and (r, s, v).
     struct Vote {

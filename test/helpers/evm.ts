@@ -118,7 +118,7 @@ export class TestChain {
   }
 
   private block() {
-    const { header } = {
+    return {
       header: {
         number: this.blockNumber,
         coinbase: createAddressFromString(`0x${"00".repeat(20)}`),
@@ -131,7 +131,6 @@ export class TestChain {
         getBlobGasPrice: () => undefined,
       },
     };
-    return { header };
   }
 
   /** Deploys creation code with ABI-encoded constructor arguments; returns the address. */
