@@ -24,9 +24,14 @@ import { decodeMessage, encodeMessage } from "../src/wire/messages.ts";
 import type { Message, SchemeName } from "../src/wire/types.ts";
 import { testKey, testNetwork, type TestNetwork } from "../test/helpers/fixtures.ts";
 import { bundleCases, invalidEncodings, sampleMessages, sampleNetwork } from "../test/spec/samples.ts";
+import { policyVectors } from "./vectors/policies.ts";
+import { samplerVectors } from "./vectors/sampler.ts";
+import { edgeBundleCases, edgeEncodingCases, registryVectors } from "./vectors/wire-edges.ts";
 
 export interface VectorCase {
   name: string;
+  /** Why the case exists (optional; runners ignore it). */
+  note?: string;
   input: unknown;
   expected?: unknown;
   expectedError?: ErrorCode;
@@ -72,7 +77,8 @@ function check(condition: boolean, what: string): void {
 // ---------------------------------------------------------------------------------------------
 
 function encodingVectors(): VectorFile {
-  const samples = sampleMessages(sampleNetwork());
+  const net = sampleNetwork();
+  const samples = sampleMessages(net);
   const cases: VectorCase[] = samples.map(({ name, message }) => {
     const bytes = encodeMessage(message);
     check(toHex(encodeMessage(decodeMessage(bytes, message.t))) === toHex(bytes), `${name} does not round-trip`);
@@ -83,12 +89,15 @@ function encodingVectors(): VectorFile {
     check(code === invalid.code, `${invalid.name}: expected ${invalid.code}, got ${code ?? "no error"}`);
     cases.push({ name: invalid.name, input: { kind: invalid.kind ?? null, hex: toHex(invalid.bytes) }, expectedError: invalid.code });
   }
+  // The edges spec/ states in words (scripts/vectors/wire-edges.ts), each with a note.
+  cases.push(...edgeEncodingCases(samples, net));
   return {
     description:
       "Canonical encoding (deterministic CBOR, RFC 8949 §4.2.1) of every message kind, and bytes the strict decoder must reject. " +
       "Valid: input.message is the message in its logical form (src/wire/types.ts; byte strings as hex, evidence as integer lists, " +
       "absent optional fields omitted), expected.hex its canonical bytes; decoding expected.hex as input.kind gives input.message back. " +
-      "Invalid: decode input.hex expecting input.kind (null: any kind); expectedError is the code.",
+      "Invalid: decode input.hex, followed by zero bytes up to input.size bytes in all when input.size is present, expecting input.kind " +
+      "(null: any kind); expectedError is the code. A note, when present, says what the case decides.",
     cases,
   };
 }
@@ -266,7 +275,7 @@ function bundleVectors(): VectorFile {
   const net = sampleNetwork();
   const json = registryConfigToJson(net.config);
   const cases: VectorCase[] = [];
-  const push = (name: string, registryConfig: RegistryConfig, bundleBytes: Uint8Array, intended: ErrorCode | undefined) => {
+  const push = (name: string, registryConfig: RegistryConfig, bundleBytes: Uint8Array, intended: ErrorCode | undefined, note?: string) => {
     let outcome: unknown;
     const code = codeOf(() => {
       // The registry is loaded first: one refused at load (CONFIG) verifies nothing.
@@ -275,7 +284,8 @@ function bundleVectors(): VectorFile {
     });
     check(code === intended, `bundle ${name}: expected ${intended ?? "valid"}, got ${code ?? "valid"}`);
     const input = { registry: registryConfigToJson(registryConfig), bundle: toHex(bundleBytes) };
-    cases.push(code ? { name, input, expectedError: code } : { name, input, expected: outcome });
+    const named = note === undefined ? { name } : { name, note };
+    cases.push(code ? { ...named, input, expectedError: code } : { ...named, input, expected: outcome });
   };
   for (const c of bundleCases(net)) push(c.name, net.config, encodeMessage(c.bundle), c.wireCode ?? c.code);
   const valid = bundleCases(net)[0];
@@ -289,6 +299,8 @@ function bundleVectors(): VectorFile {
   push("registry-with-one-key-under-two-ids", { ...net.config, nodes: [...net.config.nodes, { ...twin, id: "node-09" }] }, encodeMessage(valid.bundle), "CONFIG");
   const sequencerAsNode = { id: "node-09", scheme: net.config.sequencer.scheme, publicKey: net.config.sequencer.publicKey, weight: 1 };
   push("registry-with-the-sequencer-key-on-a-node", { ...net.config, nodes: [...net.config.nodes, sequencerAsNode] }, encodeMessage(valid.bundle), "CONFIG");
+  // The order and codes of verifyBundle's checks that spec/08 decides (scripts/vectors/wire-edges.ts).
+  for (const edge of edgeBundleCases(net)) push(edge.name, net.config, encodeMessage(edge.bundle), edge.code, edge.note);
   check(JSON.stringify(json) === JSON.stringify(registryConfigToJson(net.config)), "registry JSON is stable");
   return {
     description:
@@ -308,6 +320,9 @@ export function buildVectors(): Map<string, VectorFile> {
     ["signing.json", signingVectors()],
     ["committee.json", committeeVectors()],
     ["bundles.json", bundleVectors()],
+    ["registry.json", registryVectors(sampleNetwork())],
+    ["policies.json", policyVectors()],
+    ["sampler.json", samplerVectors()],
   ]);
 }
 

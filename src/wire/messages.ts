@@ -123,11 +123,15 @@ function describe(value: unknown): string {
   return value instanceof Uint8Array ? "bytes" : Array.isArray(value) ? "a list" : "a map";
 }
 
+/**
+ * `t`, `v` and `chain` of a message. decodeMessage has already checked the top level's `t`
+ * (WIRE_KIND) and `v` (WIRE_VERSION), so a mismatch here is a nested message's (a bundle's
+ * request, close, reveals and outputs; an equivocation's pair): a field of the outer message,
+ * hence WIRE_SCHEMA (spec/03-encoding.md), whatever its other keys.
+ */
 function readHeader(map: WireMap, path: string, kind: MessageKind): { v: number; chain: string } {
-  if (map.t !== kind) throw new ConcordError("WIRE_KIND", "unexpected message kind", { details: `${path}: expected ${kind}` });
-  if (map.v !== PROTOCOL_VERSION) {
-    throw new ConcordError("WIRE_VERSION", "unsupported protocol version", { details: `${path}: ${describe(map.v)}` });
-  }
+  if (map.t !== kind) throw schemaError(`${path}.t`, `expected ${kind}`);
+  if (map.v !== PROTOCOL_VERSION) throw schemaError(`${path}.v`, `expected ${PROTOCOL_VERSION}, got ${describe(map.v)}`);
   return { v: PROTOCOL_VERSION, chain: readText(map.chain, `${path}.chain`, MAX_CHAIN_ID_BYTES, IDENTIFIER) };
 }
 

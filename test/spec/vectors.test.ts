@@ -19,7 +19,7 @@ import type { MessageKind, SchemeName } from "../../src/wire/types.ts";
 import { buildVectors, renderVectorFile, toVectorJson, type VectorCase, type VectorFile } from "../../scripts/gen-vectors.ts";
 import { testKey } from "../helpers/fixtures.ts";
 
-const FILES = ["encoding.json", "signing.json", "committee.json", "bundles.json"];
+const FILES = ["encoding.json", "signing.json", "committee.json", "bundles.json", "registry.json", "policies.json", "sampler.json"];
 const read = (name: string): string => readFileSync(new URL(`../../spec/vectors/${name}`, import.meta.url), "utf8");
 const load = (name: string): VectorFile => JSON.parse(read(name)) as VectorFile;
 const policies = createDefaultPolicyRegistry();
@@ -52,7 +52,7 @@ const outcomeOf = (c: VectorCase) => (c.expectedError !== undefined ? { expected
 describe("spec/vectors are exactly what the generator writes", () => {
   const generated = buildVectors();
 
-  it("generates the four files, and nothing else", () => {
+  it("generates these files, and nothing else", () => {
     expect([...generated.keys()]).toEqual(FILES);
   });
 
@@ -69,14 +69,15 @@ describe("spec/vectors are exactly what the generator writes", () => {
     });
   }
 
-  it("every case has a name, an input and exactly one of expected / expectedError; names are unique", () => {
+  it("every case has a name, an input and exactly one of expected / expectedError (and may have a note); names are unique", () => {
     for (const name of FILES) {
       const file = load(name);
       expect(file.description.length).toBeGreaterThan(40);
       expect(file.cases.length).toBeGreaterThan(10);
       const names = new Set<string>();
       for (const c of file.cases) {
-        expect(Object.keys(c).sort()).toEqual(c.expectedError !== undefined ? ["expectedError", "input", "name"] : ["expected", "input", "name"]);
+        const keys = [c.expectedError !== undefined ? "expectedError" : "expected", "input", "name", ...(c.note !== undefined ? ["note"] : [])];
+        expect(Object.keys(c).sort()).toEqual(keys);
         expect(names.has(c.name), c.name).toBe(false);
         names.add(c.name);
       }
@@ -89,9 +90,11 @@ describe("committed vectors, run independently through the public functions", ()
     const file = load("encoding.json");
     const kinds = new Set<string>();
     for (const c of file.cases) {
-      const input = c.input as { kind: MessageKind | null; message?: unknown; hex?: string };
+      const input = c.input as { kind: MessageKind | null; message?: unknown; hex?: string; size?: number };
       if (c.expectedError !== undefined) {
-        const bytes = fromHex(input.hex ?? "");
+        // `size`: the hex, then zero bytes up to that many bytes in all (a 4 MiB input in a few characters).
+        const bytes = new Uint8Array(Math.max(input.size ?? 0, (input.hex ?? "").length / 2));
+        bytes.set(fromHex(input.hex ?? ""));
         const result = run(() => (input.kind ? decodeMessage(bytes, input.kind) : decodeMessage(bytes)));
         expect(result, c.name).toEqual({ expectedError: c.expectedError });
         continue;
@@ -153,6 +156,15 @@ describe("committed vectors, run independently through the public functions", ()
       const result = run(() => ({ committee: drawCommittee(registry, fromHex(input.request), input.n) }));
       expect(result, c.name).toEqual(outcomeOf(c));
     }
+  }, TIMEOUT);
+
+  it("registry.json: a registry file's JSON, loaded (CONFIG when refused)", () => {
+    const file = load("registry.json");
+    for (const c of file.cases) {
+      const result = run(() => ({ members: createRegistry(registryConfigFromJson(c.input)).members.map((member) => member.id) }));
+      expect(result, c.name).toEqual(outcomeOf(c));
+    }
+    expect(file.cases.filter((c) => c.expectedError === "CONFIG").length).toBeGreaterThanOrEqual(15);
   }, TIMEOUT);
 
   it("bundles.json: decode, then verifyBundle against the registry, on both ed25519 paths", () => {

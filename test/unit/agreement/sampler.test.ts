@@ -9,7 +9,7 @@ import {
   stepUniformBits,
   weightTable,
 } from "../../../src/agreement/sampler.ts";
-import { sha256, taggedHash, toHex, utf8 } from "../../../src/wire/hash.ts";
+import { taggedHash, utf8 } from "../../../src/wire/hash.ts";
 import type { SamplingParams } from "../../../src/wire/types.ts";
 
 const SEED = deriveDecodeSeed(utf8("concord/test-request"));
@@ -40,17 +40,14 @@ describe("seeds", () => {
   it("derives the decode seed as taggedHash('concord/decode-seed', requestId)", () => {
     const requestId = utf8("concord/test-request");
     expect(deriveDecodeSeed(requestId)).toEqual(taggedHash("concord/decode-seed", requestId));
-    expect(toHex(SEED)).toBe("c65e9096cc893b118d127c898ddd4db2a878c549fa66072b50d9617a1ab8e4a0");
+    // Known answers for other implementations: spec/vectors/sampler.json (seed-*, uniform-*).
   });
 
   it("takes u_t from the top 53 bits of taggedHash('concord/step-uniform', seed, BE32(step))", () => {
     const digest = taggedHash("concord/step-uniform", SEED, Uint8Array.of(0, 0, 0, 1));
     const top64 = new DataView(digest.buffer, digest.byteOffset, 8).getBigUint64(0, false);
     expect(stepUniformBits(SEED, 1)).toBe(top64 >> 11n);
-    // Vectors for other implementations.
-    expect(stepUniformBits(SEED, 0)).toBe(7996950206967347n);
-    expect(stepUniformBits(SEED, 1)).toBe(4695942099345667n);
-    expect(stepUniform(SEED, 1)).toBe(4695942099345667 / 2 ** 53);
+    expect(stepUniform(SEED, 1)).toBe(Number(stepUniformBits(SEED, 1)) / 2 ** 53);
   });
 
   it("keeps u in [0, 1) and rejects steps outside [0, 2^32)", () => {
@@ -81,15 +78,17 @@ describe("weights", () => {
     }
   });
 
-  it("pins the 4096-entry table E[j] ~ 2^(-j/4096) (a vector for other implementations)", () => {
+  it("builds the 4096-entry table E[j] ~ 2^(-j/4096) (its digest is pinned in spec/vectors/sampler.json)", () => {
     const table = weightTable();
     expect(table.length).toBe(4096);
     expect(table[0]).toBe(1);
     for (let j = 0; j < 4096; j += 97) expect(Math.abs((table[j] as number) - 2 ** (-j / 4096))).toBeLessThan(3e-16);
-    expect(toHex(sha256(new Uint8Array(table.buffer)))).toBe("b3ac84a1a224ce42f97d5a01ded38b538a904c5c5ce2da900822a6b483d751e7");
   });
 });
 
+// Known answers (greedy ties, top-k and top-p boundaries, temperature extremes, bad logits, the
+// eight draws this file used to pin) live in spec/vectors/sampler.json, run by
+// test/spec/policy-vectors.test.ts; the tests here check behaviour over many draws.
 describe("sampleNext: determinism", () => {
   const logits = [2.5, -1, 0.75, 3, 3, -Infinity, 1.25, 0];
 
@@ -101,22 +100,6 @@ describe("sampleNext: determinism", () => {
         expect(sampleNext(Float64Array.from(logits), params, SEED, step)).toEqual(first);
         expect(sampleNext(Float32Array.from(logits), params, SEED, step)).toEqual(first); // all exact in float32
       }
-    }
-  });
-
-  it("matches pinned vectors", () => {
-    const vectors: [SamplingParams, number, number, number][] = [
-      [sampled(700), 0, 4, 75700],
-      [sampled(700), 1, 3, 61794],
-      [sampled(700), 3, 4, 26586],
-      [sampled(700, 3), 0, 4, 112160],
-      [sampled(700, 3), 3, 4, 11416],
-      [sampled(1000, 0, 900_000), 0, 4, 49658],
-      [sampled(1000, 0, 900_000), 1, 3, 56471],
-      [sampled(1300, 50, 950_000), 3, 4, 13904],
-    ];
-    for (const [params, step, token, marginPpm] of vectors) {
-      expect(sampleNext(logits, params, SEED, step)).toEqual({ token, marginPpm });
     }
   });
 
