@@ -40,7 +40,7 @@
  *      LN2 = 0x3FE62E42FEFA39EF and fdlibm's split LN2_HI = 0x3FE62E42FEE00000,
  *      LN2_LO = 0x3DEA39EF35793C76. (w_i / 2^32 is exp(x_i) to ~1e-13 relative; the top
  *      candidate weighs exactly 2^32; a token e^-23 ~ 2^-33 times as likely as the top one
- *      weighs 0 and is never drawn. test/unit/agreement/sampler.test.ts pins a digest of E.)
+ *      weighs 0 and is never drawn. spec/vectors/sampler.json pins a digest of E.)
  *      W = sum of the kept w_i: an exact integer (<= 2^52).
  *   4. Top-p: if topPPpm < 1e6: need = ceil(W * topPPpm / 1e6); keep the shortest non-empty
  *      prefix (in candidate order) whose weight sum is >= need. W_n = that prefix's weight.
