@@ -8,6 +8,8 @@
  *  - Token-DiFR (2025): with a shared sampling seed more than 98% of tokens match between honest
  *    runs.
  *  - Atil et al. (2024): accuracy varies by up to 15% between runs at "deterministic" settings.
+ *  - Measured here (the `llama-cpu` model and presets): the project's trained model on llama.cpp
+ *    (CPU) under six engine paths, bench/results/divergence-engine.json; calibrate.ts derives them.
  *
  * Text (fork model). A request's reference trajectory is a token sequence with, per step, the
  * exact-arithmetic decision margin m (greedy: top-1 minus top-2 logit in micro-nats; sampled with
@@ -91,8 +93,26 @@ export function drawMargin(rng: Rng, model: ModelSpec, temperature: number, samp
   }
   // The chosen token's probability W (flatter at higher temperature), u uniform inside its
   // interval: the distance to the nearer edge is uniform on [0, W/2].
-  const width = 0.02 + 0.98 * Math.pow(rng.next(), 1.5 * temperature);
+  const width = sampledWidth(rng.next(), model, temperature);
   return rng.next() * (width / 2) * 1_000_000;
+}
+
+/** The chosen token's probability W at a sampled step, for r uniform on [0, 1). */
+export function sampledWidth(r: number, model: ModelSpec, temperature: number): number {
+  const min = model.sampledWidthMin;
+  const exponent = model.sampledWidthExponent;
+  // The calibrated default, written as it always was (so its floats are unchanged).
+  if (min === undefined && exponent === undefined) return 0.02 + 0.98 * Math.pow(r, 1.5 * temperature);
+  const floor = min ?? 0.02;
+  return floor + (1 - floor) * Math.pow(r, (exponent ?? 1.5) * temperature);
+}
+
+/**
+ * Noise deviations per micro-nat of drift, in margin units: 1 for greedy steps; for sampled ones
+ * the 1/(2T) bound times the model's measured share of it (`sampledDriftScale`, default 1).
+ */
+export function noiseScaleOf(model: ModelSpec, temperature: number, sampled: boolean): number {
+  return sampled ? samplingScale(temperature) * (model.sampledDriftScale ?? 1) : 1;
 }
 
 function candidatesOf(margins: Uint32Array, cap: number, from: number): Int32Array {
@@ -116,7 +136,7 @@ export function createTextModel(key: StreamKey, length: number, temperature: num
   const answerStart = Math.max(0, length - model.answerTokens);
   // Where answers can flip between runs, the reference is itself near a tie at the answer.
   if (flips) margins[answerStart] = clampMargin(rng.exponential(model.nearTieMeanPpm));
-  const noiseScale = sampled ? samplingScale(temperature) : 1;
+  const noiseScale = noiseScaleOf(model, temperature, sampled);
   const candidateCap = CANDIDATE_SIGMAS * maxDrift * noiseScale;
   const root: Branch = { key: deriveKey(key, 0), tokens, margins, candidates: candidatesOf(margins, candidateCap, 0), children: new Map(), text: undefined, list: undefined };
   const answers: Uint32Array[] = [];
@@ -197,6 +217,11 @@ function withAnswer(world: TextRequestModel, tokens: Uint32Array, margins: Uint3
   margins[start] = clampMargin(Math.min(margins[start] as number, world.model.nearTieMeanPpm));
 }
 
+/** A hardware class's systematic offset at a step of a branch, in deviations (the same for every run of the class). */
+export function hardwareNoise(hardwareKey: StreamKey, branch: Branch, step: number): number {
+  return new Rng(deriveKey(hardwareKey, branch.key[0], branch.key[1], step)).normal();
+}
+
 /**
  * Where a run ends up in the reference tree: the branch it follows to the end and what it perceived
  * at the steps it examined. Consumes the run's stream exactly as honestForkRun always has.
@@ -211,7 +236,7 @@ export function forkWalk(world: TextRequestModel, ctx: HonestRunContext): { bran
     for (;;) {
       const step = branch.candidates[index];
       if (step === undefined) break;
-      const hardware = hardwareScale > 0 ? new Rng(deriveKey(ctx.hardwareKey, branch.key[0], branch.key[1], step)).normal() * hardwareScale : 0;
+      const hardware = hardwareScale > 0 ? hardwareNoise(ctx.hardwareKey, branch, step) * hardwareScale : 0;
       const perceived = (branch.margins[step] as number) + ctx.run.normal() * runScale + hardware;
       examined.set(step, perceived);
       if (perceived < 0) {

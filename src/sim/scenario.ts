@@ -78,6 +78,17 @@ export interface ModelSpec {
   resyncEditRate: number;
   /** Tokens of the final answer (the part an answer flip replaces). */
   answerTokens: number;
+  /**
+   * Sampled steps (the spec's sampler): the chosen token's probability is W = min + (1 - min) *
+   * r^(exponent * T), r uniform, and the margin uniform on [0, W/2]. Absent: 0.02 and 1.5.
+   */
+  sampledWidthMin?: number;
+  sampledWidthExponent?: number;
+  /**
+   * Sampled steps: how far the spec sampler's CDF edges move per unit of logit drift, as a share
+   * of the 1/(2T) bound (absent: 1, the bound). Measured on a real engine (calibrate.ts).
+   */
+  sampledDriftScale?: number;
 }
 
 export interface HonestClass {
@@ -176,6 +187,28 @@ export const DEFAULT_MODEL: ModelSpec = {
   answerTokens: 8,
 };
 
+/**
+ * Named fork models. `llama-cpu`: the project's trained model on llama.cpp (CPU), derived from
+ * bench/results/divergence-engine.json by `engineProfile` in calibrate.ts (a test checks that
+ * these numbers are what it derives): greedy gaps log-normal through the measured median and
+ * 1st percentile, sampled margins fitted to the measured median and 1st percentile at T = 0.7,
+ * and the sampler's drift scale fitted to the flips measured at T = 0.7.
+ */
+export const MODEL_PRESETS: Readonly<Record<string, ModelSpec>> = {
+  default: DEFAULT_MODEL,
+  "llama-cpu": {
+    nearTieRate: 0,
+    nearTieMeanPpm: 5_000,
+    bulkMarginMedianPpm: 517_111,
+    bulkMarginSigma: 1.8146,
+    resyncEditRate: 0.05,
+    answerTokens: 8,
+    sampledWidthMin: 0.002992,
+    sampledWidthExponent: 3.668,
+    sampledDriftScale: 0.06422,
+  },
+};
+
 /** Named divergence presets; each cited in docs/sim.md. */
 export const DIVERGENCE_PRESETS: Readonly<Record<string, Omit<DivergenceSpec, "preset">>> = {
   // Batch-invariant kernels: 1,000 of 1,000 runs matched (Thinking Machines, 2025).
@@ -186,6 +219,15 @@ export const DIVERGENCE_PRESETS: Readonly<Record<string, Omit<DivergenceSpec, "p
   "mixed-hardware": { runDriftPpm: 6_000, hardwareDriftPpm: 6_000, answerFlipPpm: 0, jsonLabelFlipPpm: 2_000 },
   // A hosted API at "deterministic" settings: answers flip between runs (Atil et al., 2024).
   "hosted-api": { runDriftPpm: 9_000, hardwareDriftPpm: 0, answerFlipPpm: 50_000, jsonLabelFlipPpm: 20_000 },
+  // llama.cpp on CPU, the trained model (bench/results/divergence-engine.json; `engineProfile` in
+  // calibrate.ts derives these, a test holds them to it). The stock path is the reference; each
+  // other path's systematic drift against it, from its greedy top-1/top-2 gap drift; the per-run
+  // part from two jobs sharing forward passes (timing-dependent). Use with model "llama-cpu".
+  "llama-cpu": { runDriftPpm: 0, hardwareDriftPpm: 0, answerFlipPpm: 0, jsonLabelFlipPpm: 0 },
+  "llama-cpu-batch4": { runDriftPpm: 0, hardwareDriftPpm: 0, answerFlipPpm: 0, jsonLabelFlipPpm: 0 },
+  "llama-cpu-reversed": { runDriftPpm: 0, hardwareDriftPpm: 132, answerFlipPpm: 0, jsonLabelFlipPpm: 0 },
+  "llama-cpu-f32kv": { runDriftPpm: 0, hardwareDriftPpm: 1_275, answerFlipPpm: 0, jsonLabelFlipPpm: 0 },
+  "llama-cpu-flash": { runDriftPpm: 0, hardwareDriftPpm: 962, answerFlipPpm: 0, jsonLabelFlipPpm: 0 },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -318,12 +360,17 @@ function parseDivergence(value: Json, path: string): DivergenceSpec {
   };
 }
 
+const SAMPLED_MODEL_KEYS = ["sampledWidthMin", "sampledWidthExponent", "sampledDriftScale"] as const;
+
+/** `"llama-cpu"`, or `{preset?, ...constants}`: a preset (default `"default"`) with overrides. */
 function parseModel(value: Json, path: string): ModelSpec {
   if (value === undefined) return { ...DEFAULT_MODEL };
-  const keys = Object.keys(DEFAULT_MODEL);
-  const o = object(value, path, [], keys);
-  const d = DEFAULT_MODEL;
-  return {
+  const presetNames = Object.keys(MODEL_PRESETS);
+  if (typeof value === "string") return { ...(MODEL_PRESETS[oneOf(value, path, presetNames)] as ModelSpec) };
+  const keys = [...Object.keys(DEFAULT_MODEL), ...SAMPLED_MODEL_KEYS];
+  const o = object(value, path, [], ["preset", ...keys]);
+  const d = MODEL_PRESETS[oneOf(o.preset, at(path, "preset"), presetNames, "default")] as ModelSpec;
+  const model: ModelSpec = {
     nearTieRate: optionalNumber(o.nearTieRate, at(path, "nearTieRate"), d.nearTieRate, { min: 0, max: 1 }),
     nearTieMeanPpm: optionalNumber(o.nearTieMeanPpm, at(path, "nearTieMeanPpm"), d.nearTieMeanPpm, { above: 0, max: 1e9 }),
     bulkMarginMedianPpm: optionalNumber(o.bulkMarginMedianPpm, at(path, "bulkMarginMedianPpm"), d.bulkMarginMedianPpm, { above: 0, max: 4e9 }),
@@ -331,6 +378,15 @@ function parseModel(value: Json, path: string): ModelSpec {
     resyncEditRate: optionalNumber(o.resyncEditRate, at(path, "resyncEditRate"), d.resyncEditRate, { min: 0, max: 1 }),
     answerTokens: optionalNumber(o.answerTokens, at(path, "answerTokens"), d.answerTokens, { min: 1, max: 256, integer: true }),
   };
+  // The sampled-margin constants appear only where a preset or the scenario sets them, so a
+  // scenario without them validates (and reports) exactly as before they existed.
+  const rules = { sampledWidthMin: { above: 0, max: 1 }, sampledWidthExponent: { above: 0, max: 100 }, sampledDriftScale: { above: 0, max: 1 } };
+  for (const key of SAMPLED_MODEL_KEYS) {
+    const fallback = d[key];
+    const given = o[key] === undefined ? fallback : number(o[key], at(path, key), rules[key]);
+    if (given !== undefined) model[key] = given;
+  }
+  return model;
 }
 
 function parseMixEntry(value: Json, path: string): RequestMixEntry {
