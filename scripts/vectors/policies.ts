@@ -9,40 +9,27 @@ import type { PolicyDecision, Vote } from "../../src/agreement/policy.ts";
 import { isConcordError, type ErrorCode } from "../../src/errors.ts";
 import { outputHash, taggedHash, toHex } from "../../src/wire/hash.ts";
 import type { Bytes } from "../../src/wire/types.ts";
+import type { NotedCase, NotedFile } from "./format.ts";
 import { policyCases, type Binding, type CaseVote, type PolicyCase } from "./policy-cases.ts";
 
-/** One vector case, as gen-vectors.ts writes them (plus a note on why it exists). */
-export interface NotedCase {
-  name: string;
-  note?: string;
-  input: unknown;
-  expected?: unknown;
-  expectedError?: ErrorCode;
-}
-
-export interface NotedFile {
-  description: string;
-  cases: NotedCase[];
-}
-
 /** The options PolicyRegistry.bind gets for each binding a case may name. */
-export const BIND_OPTIONS: Record<Binding, { allowBaseline?: boolean; allowRetired?: boolean }> = {
+const BIND_OPTIONS: Record<Binding, { allowBaseline?: boolean; allowRetired?: boolean }> = {
   request: {},
   "verify-only": { allowRetired: true },
   baseline: { allowBaseline: true },
 };
 
 /** The request id a policy case decides under: H("vector-request", "policies", name). No built-in policy reads it. */
-export function policyRequestId(name: string): Bytes {
+function policyRequestId(name: string): Bytes {
   return taggedHash("vector-request", "policies", name);
 }
 
-export function votesOf(caseVotes: readonly CaseVote[]): Vote[] {
+function votesOf(caseVotes: readonly CaseVote[]): Vote[] {
   return caseVotes.map((v) => ({ node: v.node, output: v.output, outputHash: outputHash(v.output), ...(v.evidence ? { evidence: v.evidence } : {}) }));
 }
 
 /** A decision as the vector writes it: hashes as hex. */
-export function decisionJson(decision: PolicyDecision): unknown {
+function decisionJson(decision: PolicyDecision): unknown {
   return decision.agreed
     ? { agreed: true, output: decision.output, outputHash: toHex(decision.outputHash), supporters: decision.supporters }
     : { agreed: false, clusters: decision.clusters.map((c) => ({ outputHash: toHex(c.outputHash), members: c.members })) };

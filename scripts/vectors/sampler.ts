@@ -16,12 +16,12 @@ import {
 import { isConcordError, type ErrorCode } from "../../src/errors.ts";
 import { sha256, taggedHash, toHex, utf8 } from "../../src/wire/hash.ts";
 import type { Bytes, SamplingParams } from "../../src/wire/types.ts";
-import type { NotedCase, NotedFile } from "./policies.ts";
+import type { NotedCase, NotedFile } from "./format.ts";
 
 /** A logit as vector JSON: a number, or "-inf", "+inf", "nan" (JSON has no such numbers). */
-export type LogitJson = number | "-inf" | "+inf" | "nan";
+type LogitJson = number | "-inf" | "+inf" | "nan";
 
-export function logitFromJson(value: LogitJson): number {
+function logitFromJson(value: LogitJson): number {
   if (value === "-inf") return -Infinity;
   if (value === "+inf") return Infinity;
   if (value === "nan") return Number.NaN;

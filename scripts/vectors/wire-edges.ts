@@ -16,10 +16,10 @@ import { commitmentOfReveal } from "../../src/wire/ids.ts";
 import { MAX_CBOR_ITEMS, MAX_CBOR_DEPTH } from "../../src/wire/cbor.ts";
 import { MAX_MESSAGE_BYTES, MAX_MODEL_ID_BYTES, MAX_PARAM_ENTRIES, MAX_PARAM_TEXT_BYTES } from "../../src/wire/limits.ts";
 import { decodeMessage, encodeMessage } from "../../src/wire/messages.ts";
-import type { AgreedBundle, CommitClose, InferenceRequest, Message, MessageKind, NoAgreement, OutputReveal } from "../../src/wire/types.ts";
+import type { AgreedBundle, CommitClose, InferenceRequest, Message, MessageKind, OutputReveal } from "../../src/wire/types.ts";
 import { requestBody, runRequest, salt, testKey, testRequest, type TestNetwork } from "../../test/helpers/fixtures.ts";
 import { SAMPLE_EVIDENCE, type Sample } from "../../test/spec/samples.ts";
-import type { NotedCase } from "./policies.ts";
+import type { NotedCase } from "./format.ts";
 
 type Raw = Record<string, unknown>;
 
@@ -84,7 +84,7 @@ interface EdgeEncoding {
 }
 
 /** The bytes an encoding case stands for: `hex`, zero-padded to `size` when given. */
-export function encodingBytes(hex: Uint8Array, size?: number): Uint8Array {
+function encodingBytes(hex: Uint8Array, size?: number): Uint8Array {
   if (size === undefined) return hex;
   if (size < hex.length) throw new Error("encoding vector: size below the hex length");
   const out = new Uint8Array(size);
