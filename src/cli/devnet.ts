@@ -15,6 +15,8 @@ import { taggedHash } from "../wire/hash.ts";
 export interface DevnetNode {
   id: string;
   configPath: string;
+  /** The node's key file. */
+  keystore: string;
   dataDir: string;
 }
 
@@ -84,7 +86,7 @@ export async function createDevnet(options: DevnetOptions): Promise<Devnet> {
     if (byzantine) config.byzantine = byzantine;
     const configPath = join(dir, `${id}.config.json`);
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
-    nodes.push({ id, configPath, dataDir });
+    nodes.push({ id, configPath, keystore, dataDir });
   }
   const registry: RegistryConfig = { chain, sequencer: { scheme: sequencer.scheme, publicKey: sequencer.publicKey }, nodes: entries };
   const registryPath = join(dir, "registry.json");

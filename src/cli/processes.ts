@@ -3,6 +3,7 @@
  * wait for its "node started" log line, and stop every child on exit — SIGTERM, then SIGKILL.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { ConcordError } from "../errors.ts";
 
@@ -74,4 +75,14 @@ export async function stopNodeProcesses(nodes: readonly { child: ChildProcess }[
         }),
     ),
   );
+}
+
+/** A TCP port on 127.0.0.1 that nothing listened on at the time of the call (the OS's pick). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new ConcordError("CONFIG", "no free port on 127.0.0.1");
+  return address.port;
 }

@@ -8,7 +8,8 @@
  * message it accepted from the network. With no behaviour the daemon wires the honest path
  * directly.
  *
- * - wrong-model: runs another model (another seed): valid messages, outvoted.
+ * - wrong-model: runs another model (another seed; with llama, a random-weight copy of the model
+ *   file): valid messages, outvoted.
  * - equivocator: for every commitment (or direct-mode output) it signs, signs a second, different
  *   one and publishes both. The second signature skips its own slashing protection, which is
  *   exactly what an honest node can never do; every peer turns the pair into evidence. (It does
@@ -24,12 +25,14 @@
  *   which cannot open a commitment that binds the other node's id. Direct mode: re-signs the
  *   first output another member publishes as its own (and is counted: direct mode's weakness).
  */
+import { basename, join } from "node:path";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { messageSigningRoot, signMessage, type Unsigned } from "../crypto/sign.ts";
 import { ConcordError } from "../errors.ts";
 import { commitmentSalt } from "../quorum/attest.ts";
 import type { RequestBook } from "../quorum/book.ts";
 import type { InferenceBackend, InferenceJob, InferenceResult } from "../runner/backend.ts";
+import { writeRandomWeightModel } from "../runner/gguf.ts";
 import { taggedHash, toHex } from "../wire/hash.ts";
 import { PROTOCOL_VERSION } from "../wire/limits.ts";
 import type { Bytes, Message, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
@@ -69,15 +72,28 @@ export interface ByzantineBehaviour {
   stop(): void;
 }
 
-/** Wrong model: the same backend type with another seed. OpenAI servers have no seed to change. */
-export function wrongModelBackend(config: BackendConfig): BackendConfig {
+/** The wrong model's seed: the same for every wrong-model node. */
+const WRONG_MODEL_SEED = "byzantine-wrong-model";
+
+/**
+ * Wrong model: the same backend type running another model. Synthetic and fixed: another seed.
+ * llama: a random-weight copy of the configured GGUF (same architecture, shapes and tokenizer;
+ * seeded noise for every weight: src/runner/gguf.ts), written into the node's data folder. Every
+ * wrong-model node gets the same wrong model, as with the seeds, so two of them agree with each
+ * other. An OpenAI-compatible server has no model to swap from here: give that node another server.
+ */
+export function wrongModelBackend(config: BackendConfig, options: { dataDir: string }): BackendConfig {
   if (config.type === "openai") {
-    throw new ConcordError("CONFIG", "byzantine wrong-model needs the synthetic or fixed backend", { details: "an OpenAI-compatible server has no model seed to change" });
+    throw new ConcordError("CONFIG", "byzantine wrong-model needs the synthetic, fixed or llama backend", {
+      details: "an OpenAI-compatible server has no model seed to change: point this node at a server running another model",
+    });
   }
   if (config.type === "llama") {
-    throw new ConcordError("CONFIG", "byzantine wrong-model needs the synthetic or fixed backend", { details: "a llama node runs another model by being given another --model-file" });
+    const modelFile = join(options.dataDir, `wrong-model-${basename(config.modelFile)}`);
+    writeRandomWeightModel(config.modelFile, modelFile, WRONG_MODEL_SEED);
+    return { ...config, modelFile };
   }
-  return { ...config, modelSeed: `${config.modelSeed}/byzantine-wrong-model` };
+  return { ...config, modelSeed: `${config.modelSeed}/${WRONG_MODEL_SEED}` };
 }
 
 /** A copy of a signature with one bit flipped: the same length, never valid. */

@@ -83,6 +83,14 @@ export function createBackend(config: NodeConfig["backend"]): InferenceBackend {
   });
 }
 
+/**
+ * The seed of a node's libp2p identity, derived from its signing key: the same peer id after
+ * every restart, and one that a launcher holding the key file can compute before the node starts.
+ */
+export function peerKeySeed(secretKey: Uint8Array): Uint8Array {
+  return taggedHash("concord/peer-key", secretKey);
+}
+
 export class NodeDaemon {
   readonly config: NodeConfig;
   readonly logger: Logger;
@@ -193,7 +201,7 @@ export class NodeDaemon {
           bootstrap: config.bootstrap,
           mdns: config.mdns,
           // The libp2p identity derives from the node key: the same peer id after every restart.
-          privateKey: taggedHash("concord/peer-key", this.key.secretKey),
+          privateKey: peerKeySeed(this.key.secretKey),
         },
         { logger: logger.child({ component: "net" }), metrics: metrics.registry },
       );
@@ -230,7 +238,7 @@ export class NodeDaemon {
         );
       }
       const honestBackend =
-        this.#components.backend ?? createBackend(config.byzantine === "wrong-model" ? wrongModelBackend(config.backend) : config.backend);
+        this.#components.backend ?? createBackend(config.byzantine === "wrong-model" ? wrongModelBackend(config.backend, { dataDir: config.dataDir }) : config.backend);
       if (honestBackend !== this.#components.backend) this.#ownBackend = honestBackend;
       if (config.backend.type === "llama" && honestBackend !== this.#components.backend) {
         // The model loads before the node joins: a file llama.cpp cannot load is a configuration error.

@@ -11,3 +11,5 @@ export { fixedOutput, createFixedBackend } from "./fixed.ts";
 export type { FixedBackendInit } from "./fixed.ts";
 export { LLAMA_ENGINE_PROFILES, llamaEngineProfile, checkModelFile, logProbabilities, createLlamaBackend } from "./llama.ts";
 export type { LlamaEngineProfile, LlamaKvCacheType, LlamaBackendOptions, LlamaEngineSettings, LlamaBackend } from "./llama.ts";
+export { readGgufLayout, writeRandomWeightModel } from "./gguf.ts";
+export type { GgufLayout, GgufTensor } from "./gguf.ts";
