@@ -11,28 +11,19 @@ import { certificateOf } from "../../../src/cert/derive.ts";
 import { certificateMembers, ethereumAddress, membersRoot, packMembers, registryRoot, unpackMembers, ZERO_ADDRESS } from "../../../src/cert/registry-root.ts";
 import { readCertifiedRequest } from "../../../src/cert/request.ts";
 import { verifyCertificate } from "../../../src/cert/verify.ts";
-import { isConcordError } from "../../../src/errors.ts";
 import { commitOutput } from "../../../src/quorum/attest.ts";
 import { drawCommittee } from "../../../src/quorum/committee.ts";
 import { createRegistry } from "../../../src/quorum/registry.ts";
 import { taggedHash, toHex, utf8 } from "../../../src/wire/hash.ts";
 import { bodyBytes, requestId } from "../../../src/wire/ids.ts";
 import { encodeMessage } from "../../../src/wire/messages.ts";
+import { codeOf } from "../../helpers/errors.ts";
 import type { KeyPair } from "../../../src/crypto/schemes.ts";
 import type { Bytes, InferenceRequest } from "../../../src/wire/types.ts";
 import { runRequest, salt, testNetwork, testRequest, type TestNetwork } from "../../helpers/fixtures.ts";
 
 const secpNetwork = (size = 9) => testNetwork(size, { schemes: () => "secp256k1", weights: (i) => 1 + (i % 3) });
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 function derive(net: TestNetwork, request: InferenceRequest, output = "Paris"): Certificate {
   const { collector } = runRequest(net, request, () => ({ output }));

@@ -17,6 +17,7 @@ import { verifyCertificate } from "../../../src/cert/verify.ts";
 import { isConcordError } from "../../../src/errors.ts";
 import { toHex, utf8 } from "../../../src/wire/hash.ts";
 import type { Bytes } from "../../../src/wire/types.ts";
+import { mulberry32 } from "../../helpers/prng.ts";
 import { compileContracts, concatBytes, selector, TestChain, word } from "../../helpers/evm.ts";
 import { runRequest, testNetwork, testRequest } from "../../helpers/fixtures.ts";
 
@@ -34,17 +35,6 @@ const CODES = new Map(
   ].map(([signature, code]) => [toHex(selector(signature as string)), code as string]),
 );
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("verifyCertificate and the Solidity library agree on mutated certificates", () => {
   const net = testNetwork(9, { schemes: () => "secp256k1", weights: (i) => 1 + (i % 3) });
@@ -137,7 +127,7 @@ describe("verifyCertificate and the Solidity library agree on mutated certificat
   }
 
   it(`${MUTATIONS} field mutations: the same answer from both`, async () => {
-    const random = prng(0x18c3);
+    const random = mulberry32(0x18c3);
     const seen = new Map<string, number>();
     for (let i = 0; i < MUTATIONS; i++) {
       const base = certificates[i % certificates.length] as Certificate;
@@ -151,7 +141,7 @@ describe("verifyCertificate and the Solidity library agree on mutated certificat
   }, 300_000);
 
   it("raw byte flips in the ABI bytes: typed errors only, and what TypeScript accepts the EVM accepts alike", async () => {
-    const random = prng(0x18c4);
+    const random = mulberry32(0x18c4);
     for (let i = 0; i < MUTATIONS / 4; i++) {
       const bytes = Uint8Array.from(encodeCertificate(certificates[i % certificates.length] as Certificate));
       for (let flips = 1 + Math.floor(random() * 3); flips > 0; flips--) {
