@@ -4,67 +4,140 @@
  * the CLI turns into exit code 2.
  */
 import { dirname, resolve } from "node:path";
+import { closest, distance } from "fastest-levenshtein";
+import { z } from "zod";
 import { ConcordError, isConcordError } from "../errors.ts";
 import { llamaEngineProfile } from "../runner/llama.ts";
 import { readRegularFile } from "./files.ts";
 
-export type BackendConfig =
-  | { type: "synthetic"; modelSeed: string; hardware: string; delayMs: number }
-  | { type: "openai"; baseUrl: string; model?: string; timeoutMs: number; apiKeyEnv?: string; api?: "completions" | "chat" }
-  /** Not a model: hash-derived text after a fixed delay (benchmarks and protocol tests). */
-  | { type: "fixed"; modelSeed: string; delayMs: number }
-  /** llama.cpp in-process (src/runner/llama.ts); unset settings take the hardware profile's or the engine's defaults. */
-  | {
-      type: "llama";
-      modelFile: string;
-      hardware: string;
-      threads?: number;
-      batchSize?: number;
-      flashAttention?: boolean;
-      kvCacheType?: "f16" | "f32";
-      contextSize?: number;
-      contextSequences?: number;
-      model?: string;
-    };
+/**
+ * The configuration's schema (zod): the one place its shape, ranges and defaults live. Objects are
+ * strict, so a misspelt setting at any depth (`backend.hardwre`) is a CONFIG error naming it, not
+ * a silently ignored key. Messages read "<setting> <message>" (see `describeIssue`).
+ */
+const NON_EMPTY = "must be a non-empty string";
+const nonEmptyString = () => z.string({ error: NON_EMPTY }).min(1, { error: NON_EMPTY });
+
+/** Integers; a numeric string (an environment variable, a flag) counts as its number. */
+function integer(min: number, max: number) {
+  const message = `must be an integer in ${min}..${max}`;
+  return z.preprocess(
+    (value) => (typeof value === "string" && value.trim() !== "" ? Number(value) : value),
+    z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message }),
+  );
+}
+
+const boolean = () => z.boolean({ error: "must be true or false" });
+const strings = () => z.array(z.string({ error: "must be a string" }), { error: "must be a list of strings" });
+
+const syntheticBackendSchema = z.strictObject({
+  type: z.literal("synthetic"),
+  modelSeed: nonEmptyString().default("concord-synthetic-v1"),
+  hardware: nonEmptyString().default("reference"),
+  delayMs: integer(0, 600_000).default(0),
+});
+
+const openaiBackendSchema = z.strictObject({
+  type: z.literal("openai"),
+  baseUrl: nonEmptyString().refine((value) => URL.canParse(value), { error: (issue) => ` is not a URL: ${String(issue.input)}` }),
+  model: nonEmptyString().exactOptional(),
+  timeoutMs: integer(1, 3_600_000).default(60_000),
+  apiKeyEnv: nonEmptyString().exactOptional(),
+  api: z.enum(["completions", "chat"], { error: `must be "completions" or "chat"` }).exactOptional(),
+});
+
+/** Not a model: hash-derived text after a fixed delay (benchmarks and protocol tests). */
+const fixedBackendSchema = z.strictObject({
+  type: z.literal("fixed"),
+  modelSeed: nonEmptyString().default("concord-synthetic-v1"),
+  delayMs: integer(0, 600_000).default(0),
+});
+
+/** llama.cpp in-process (src/runner/llama.ts); unset settings take the hardware profile's or the engine's defaults. */
+const llamaBackendSchema = z.strictObject({
+  type: z.literal("llama"),
+  modelFile: nonEmptyString(),
+  hardware: nonEmptyString()
+    .check((ctx) => {
+      try {
+        llamaEngineProfile(ctx.value);
+      } catch (cause) {
+        ctx.issues.push({ code: "custom", message: `: ${(cause as Error).message}`, input: ctx.value });
+      }
+    })
+    .default("reference"),
+  threads: integer(1, 256).exactOptional(),
+  batchSize: integer(1, 65_536).exactOptional(),
+  flashAttention: boolean().exactOptional(),
+  kvCacheType: z.enum(["f16", "f32"], { error: `must be "f16" or "f32"` }).exactOptional(),
+  contextSize: integer(1, 1_048_576).exactOptional(),
+  contextSequences: integer(1, 64).exactOptional(),
+  model: nonEmptyString().exactOptional(),
+});
+
+const BACKEND_SCHEMAS = [syntheticBackendSchema, openaiBackendSchema, fixedBackendSchema, llamaBackendSchema] as const;
+const BACKEND_TYPE_ERROR = (issue: { code: string }): string =>
+  issue.code === "invalid_union" ? `must be "synthetic", "openai", "fixed" or "llama"` : "must be an object with a type";
+const backendSchema = z.discriminatedUnion("type", BACKEND_SCHEMAS, { error: BACKEND_TYPE_ERROR });
 
 /** Byzantine behaviours a node can be told to play (a testing aid: src/node/byzantine.ts). */
 export const BYZANTINE_MODES = ["wrong-model", "equivocator", "invalid-signature", "random-bytes", "copycat"] as const;
-export type ByzantineMode = (typeof BYZANTINE_MODES)[number];
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
-
-export interface NodeConfig {
+/** Every setting a config file may hold, and the validated configuration. */
+export const nodeConfigSchema = z.strictObject({
   /** This node's id in the registry. */
-  node: string;
+  node: nonEmptyString(),
   /** Key file written by `concord keys new`. */
-  keystore: string;
+  keystore: nonEmptyString(),
   /** Registry JSON file: chain, sequencer key, nodes. */
-  registry: string;
+  registry: nonEmptyString(),
   /** Folder for the slashing-protection database. */
-  dataDir: string;
+  dataDir: nonEmptyString(),
   /** libp2p listen multiaddrs. */
-  listen: string[];
+  listen: strings(),
   /** Peers dialed at start. */
-  bootstrap: string[];
+  bootstrap: strings(),
   /** Find peers on the local network with mDNS. */
-  mdns: boolean;
-  backend: BackendConfig;
+  mdns: boolean(),
+  backend: backendSchema,
   /** Prometheus metrics HTTP endpoint; port 0 picks a free port; null disables. */
-  metrics: { host: string; port: number } | null;
-  logLevel: LogLevel;
+  metrics: z.strictObject({ host: nonEmptyString(), port: integer(0, 65_535) }, { error: "must be an object with host and port, or null" }).nullable(),
+  logLevel: z.enum(LOG_LEVELS, { error: "must be debug, info, warn or error" }),
   /** Inference jobs run at once. */
-  maxConcurrentJobs: number;
+  maxConcurrentJobs: integer(1, 256),
   /** Testing aid: misbehave this way (never set on a real node). */
-  byzantine?: ByzantineMode;
+  byzantine: z.enum(BYZANTINE_MODES, { error: `must be one of ${BYZANTINE_MODES.join(", ")}` }).exactOptional(),
   /** Benchmarks: append one JSON line per protocol message published or accepted, with a timestamp. */
-  traceFile?: string;
+  traceFile: nonEmptyString().exactOptional(),
+});
+
+/** A config file: any subset of the settings (the rest come from defaults, the environment and flags). */
+const nodeConfigFileSchema = nodeConfigSchema.partial().extend({
+  backend: z.discriminatedUnion(
+    "type",
+    [
+      syntheticBackendSchema.partial().required({ type: true }),
+      openaiBackendSchema.partial().required({ type: true }),
+      fixedBackendSchema.partial().required({ type: true }),
+      llamaBackendSchema.partial().required({ type: true }),
+    ],
+    { error: BACKEND_TYPE_ERROR },
+  ).optional(),
+});
+
+export type BackendConfig = z.output<typeof backendSchema>;
+export type ByzantineMode = (typeof BYZANTINE_MODES)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type NodeConfig = z.output<typeof nodeConfigSchema> & {
   /**
    * Start although this node has signed before and its slashing-protection history is gone
    * (src/node/history.ts). Only the command-line flag sets it, for one start: never a file or
    * environment setting that would silence the check for good.
    */
   acceptLostSlashingHistory?: boolean;
-}
+};
 
 export const DEFAULT_NODE_CONFIG: Omit<NodeConfig, "node" | "keystore" | "registry"> = {
   dataDir: "./concord-data",
@@ -107,7 +180,10 @@ export interface NodeOverrides {
   traceFile?: string;
 }
 
-/** Environment variables, documented in `concord node --help`. */
+/**
+ * Environment variables, one per setting a flag sets (documented in `concord node --help` and
+ * README). Lists are comma-separated; booleans are true/false (1/0, yes/no).
+ */
 export const NODE_ENV_VARS: Record<string, keyof NodeOverrides> = {
   CONCORD_CONFIG: "config",
   CONCORD_NODE: "node",
@@ -116,29 +192,58 @@ export const NODE_ENV_VARS: Record<string, keyof NodeOverrides> = {
   CONCORD_DATA_DIR: "dataDir",
   CONCORD_LISTEN: "listen",
   CONCORD_BOOTSTRAP: "bootstrap",
+  CONCORD_MDNS: "mdns",
   CONCORD_BACKEND: "backend",
+  CONCORD_HARDWARE: "hardware",
+  CONCORD_MODEL_SEED: "modelSeed",
+  CONCORD_DELAY_MS: "delayMs",
   CONCORD_OPENAI_URL: "openaiUrl",
+  CONCORD_OPENAI_MODEL: "openaiModel",
   CONCORD_MODEL_FILE: "modelFile",
+  CONCORD_THREADS: "threads",
+  CONCORD_BATCH_SIZE: "batchSize",
+  CONCORD_CONTEXT_SIZE: "contextSize",
+  CONCORD_CONTEXT_SEQUENCES: "contextSequences",
   CONCORD_METRICS_PORT: "metricsPort",
+  CONCORD_METRICS_HOST: "metricsHost",
+  CONCORD_NO_METRICS: "noMetrics",
   CONCORD_LOG_LEVEL: "logLevel",
+  CONCORD_MAX_CONCURRENT_JOBS: "maxConcurrentJobs",
   CONCORD_BYZANTINE: "byzantine",
+  CONCORD_TRACE_FILE: "traceFile",
 };
+
+const LIST_OVERRIDES = new Set<keyof NodeOverrides>(["listen", "bootstrap"]);
+const BOOLEAN_OVERRIDES = new Set<keyof NodeOverrides>(["mdns", "noMetrics"]);
+const INTEGER_OVERRIDES = new Set<keyof NodeOverrides>(["delayMs", "threads", "batchSize", "contextSize", "contextSequences", "maxConcurrentJobs"]);
 
 function configError(details: string): ConcordError {
   return new ConcordError("CONFIG", "invalid node configuration", { details });
 }
 
-/** Reads CONCORD_* variables into overrides. */
+/** Reads CONCORD_* variables into overrides; a value of the wrong form names its variable. */
 export function overridesFromEnv(env: NodeJS.ProcessEnv): NodeOverrides {
-  const out: NodeOverrides = {};
+  const out: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(NODE_ENV_VARS)) {
     const value = env[name];
     if (value === undefined || value === "") continue;
-    if (key === "listen" || key === "bootstrap") out[key] = value.split(",").map((s) => s.trim()).filter(Boolean);
-    else if (key === "metricsPort") out.metricsPort = parsePort(value, name);
-    else (out as Record<string, unknown>)[key] = value;
+    if (LIST_OVERRIDES.has(key)) out[key] = value.split(",").map((s) => s.trim()).filter(Boolean);
+    else if (key === "metricsPort") out[key] = parsePort(value, name);
+    else if (BOOLEAN_OVERRIDES.has(key)) out[key] = parseBoolean(value, name);
+    else if (INTEGER_OVERRIDES.has(key)) {
+      const number = Number(value);
+      if (!Number.isInteger(number)) throw configError(`${name}: not an integer: ${value}`);
+      out[key] = number;
+    } else out[key] = value;
   }
-  return out;
+  return out as NodeOverrides;
+}
+
+function parseBoolean(value: string, name: string): boolean {
+  const lower = value.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(lower)) return true;
+  if (["0", "false", "no", "off"].includes(lower)) return false;
+  throw configError(`${name}: not true or false: ${value}`);
 }
 
 export function parsePort(value: string | number, name: string): number {
@@ -147,36 +252,68 @@ export function parsePort(value: string | number, name: string): number {
   return port;
 }
 
-function expectString(value: unknown, name: string): string {
-  if (typeof value !== "string" || value.length === 0) throw configError(`${name} must be a non-empty string`);
-  return value;
+/** The flag that sets a setting too, named in its errors. */
+const FLAG_OF: Record<string, string> = {
+  "backend.baseUrl": "--openai-url",
+  "backend.modelFile": "--model-file",
+  "backend.hardware": "--hardware",
+  "backend.threads": "--threads",
+  "backend.batchSize": "--batch-size",
+  "backend.contextSize": "--context-size",
+  "backend.contextSequences": "--context-sequences",
+};
+
+const REQUIRED = ["node", "keystore", "registry"] as const;
+
+/** The settings an object at `path` may hold (for "did you mean"). */
+function knownKeys(path: readonly PropertyKey[], value: unknown): string[] {
+  if (path.length === 0) return Object.keys(nodeConfigSchema.shape);
+  if (path.length === 1 && path[0] === "metrics") return ["host", "port"];
+  if (path.length === 1 && path[0] === "backend") {
+    const type = (value as { type?: unknown } | undefined)?.type;
+    const schema = BACKEND_SCHEMAS.find((candidate) => candidate.shape.type.value === type);
+    return schema ? Object.keys(schema.shape) : [];
+  }
+  return [];
 }
 
-function expectStrings(value: unknown, name: string): string[] {
-  if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) throw configError(`${name} must be a list of strings`);
-  return value;
+function at(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) current = typeof current === "object" && current !== null ? (current as Record<PropertyKey, unknown>)[key] : undefined;
+  return current;
 }
 
-function expectInt(value: unknown, name: string, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) throw configError(`${name} must be an integer in ${min}..${max}`);
-  return value;
+/** One line for a schema issue: the setting's path, the flag that sets it too, what is wrong. */
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const name = issue.path.map((key, index) => (typeof key === "number" ? `[${key}]` : `${index > 0 ? "." : ""}${String(key)}`)).join("");
+  if (issue.code === "unrecognized_keys") {
+    const known = knownKeys(issue.path, at(input, issue.path));
+    return issue.keys
+      .map((key) => {
+        const setting = name === "" ? key : `${name}.${key}`;
+        const guess = known.length > 0 ? closest(key, known) : undefined;
+        const hint = guess !== undefined && distance(key, guess) <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${guess}"?)` : "";
+        const scope = issue.path[0] === "backend" ? ` for the ${String((at(input, issue.path) as { type?: unknown }).type)} backend` : "";
+        return `unknown setting "${setting}"${scope}${hint}`;
+      })
+      .join("; ");
+  }
+  if (issue.path.length === 1 && (REQUIRED as readonly PropertyKey[]).includes(issue.path[0] as PropertyKey) && at(input, issue.path) === undefined) {
+    return `missing "${name}" (config file, --${name} or CONCORD_${name.toUpperCase()})`;
+  }
+  // A refinement's message carries its own separator: "<setting>: <reason>" or "<setting> is ...".
+  if (issue.code === "custom") return `${name}${issue.message}`;
+  const flag = FLAG_OF[name];
+  return `${name}${flag ? ` (or ${flag})` : ""} ${issue.message}`;
 }
 
-const FILE_KEYS = new Set([
-  "node",
-  "keystore",
-  "registry",
-  "dataDir",
-  "listen",
-  "bootstrap",
-  "mdns",
-  "backend",
-  "metrics",
-  "logLevel",
-  "maxConcurrentJobs",
-  "byzantine",
-  "traceFile",
-]);
+/** Parses with `schema`; the first problem (unknown settings first) becomes a CONFIG error. */
+function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, prefix = ""): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = [...result.error.issues].sort((a, b) => Number(b.code === "unrecognized_keys") - Number(a.code === "unrecognized_keys"));
+  throw configError(`${prefix}${describeIssue(issues[0] as z.core.$ZodIssue, input)}`);
+}
 
 /** Reads the JSON config file; relative paths in it are relative to the file. */
 export function readConfigFile(path: string): Partial<NodeConfig> {
@@ -189,16 +326,15 @@ export function readConfigFile(path: string): Partial<NodeConfig> {
     throw configError(`cannot read config file ${path}: ${reason}`);
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw configError(`${path}: expected a JSON object`);
-  for (const key of Object.keys(json)) if (!FILE_KEYS.has(key)) throw configError(`${path}: unknown setting "${key}"`);
+  const file: Record<string, unknown> = parseOrThrow(nodeConfigFileSchema, json, `${path}: `);
   const base = dirname(resolve(path));
-  const file = json as Record<string, unknown>;
   for (const key of ["keystore", "registry", "dataDir", "traceFile"] as const) {
-    if (typeof file[key] === "string") file[key] = resolve(base, file[key] as string);
+    if (typeof file[key] === "string") file[key] = resolve(base, file[key]);
   }
   const backend = file.backend as Record<string, unknown> | undefined;
-  if (typeof backend === "object" && backend !== null && typeof backend.modelFile === "string") {
-    file.backend = { ...backend, modelFile: resolve(base, backend.modelFile) };
-  }
+  if (backend !== undefined && typeof backend.modelFile === "string") file.backend = { ...backend, modelFile: resolve(base, backend.modelFile) };
+  // Only what the file says: defaults the file schema filled in must not override the environment.
+  for (const key of Object.keys(file)) if ((json as Record<string, unknown>)[key] === undefined) delete file[key];
   return file as Partial<NodeConfig>;
 }
 
@@ -237,7 +373,7 @@ export function resolveNodeConfig(overrides: NodeOverrides, env: NodeJS.ProcessE
   else if (merged.metricsPort !== undefined || merged.metricsHost !== undefined) {
     metrics = { host: merged.metricsHost ?? metrics?.host ?? "127.0.0.1", port: merged.metricsPort ?? metrics?.port ?? 0 };
   }
-  return validate({ ...raw, backend, metrics });
+  return parseOrThrow(nodeConfigSchema, { ...raw, backend, metrics });
 }
 
 /** Settings only the llama backend reads, with the flag that sets each. */
@@ -251,102 +387,4 @@ const LLAMA_FLAGS = [
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function validate(raw: Record<string, unknown>): NodeConfig {
-  for (const key of ["node", "keystore", "registry"] as const) {
-    if (raw[key] === undefined) throw configError(`missing "${key}" (config file, --${key} or CONCORD_${key.toUpperCase()})`);
-  }
-  const logLevel = raw.logLevel;
-  if (!["debug", "info", "warn", "error"].includes(logLevel as string)) throw configError(`logLevel must be debug, info, warn or error`);
-  const metricsRaw = raw.metrics as { host?: unknown; port?: unknown } | null;
-  const metrics =
-    metricsRaw === null
-      ? null
-      : { host: expectString(metricsRaw?.host, "metrics.host"), port: expectInt(metricsRaw?.port, "metrics.port", 0, 65_535) };
-  if (typeof raw.mdns !== "boolean") throw configError("mdns must be true or false");
-  const byzantine = raw.byzantine;
-  if (byzantine !== undefined && !(BYZANTINE_MODES as readonly unknown[]).includes(byzantine)) {
-    throw configError(`byzantine must be one of ${BYZANTINE_MODES.join(", ")}`);
-  }
-  const config: NodeConfig = {
-    node: expectString(raw.node, "node"),
-    keystore: expectString(raw.keystore, "keystore"),
-    registry: expectString(raw.registry, "registry"),
-    dataDir: expectString(raw.dataDir, "dataDir"),
-    listen: expectStrings(raw.listen, "listen"),
-    bootstrap: expectStrings(raw.bootstrap, "bootstrap"),
-    mdns: raw.mdns,
-    backend: validateBackend(raw.backend),
-    metrics,
-    logLevel: logLevel as LogLevel,
-    maxConcurrentJobs: expectInt(typeof raw.maxConcurrentJobs === "string" ? Number(raw.maxConcurrentJobs) : raw.maxConcurrentJobs, "maxConcurrentJobs", 1, 256),
-  };
-  if (byzantine !== undefined) config.byzantine = byzantine as ByzantineMode;
-  if (raw.traceFile !== undefined) config.traceFile = expectString(raw.traceFile, "traceFile");
-  return config;
-}
-
-function validateBackend(value: unknown): BackendConfig {
-  if (typeof value !== "object" || value === null) throw configError("backend must be an object with a type");
-  const backend = value as Record<string, unknown>;
-  if (backend.type === "synthetic") {
-    return {
-      type: "synthetic",
-      modelSeed: expectString(backend.modelSeed ?? "concord-synthetic-v1", "backend.modelSeed"),
-      hardware: expectString(backend.hardware ?? "reference", "backend.hardware"),
-      delayMs: expectInt(typeof backend.delayMs === "string" ? Number(backend.delayMs) : backend.delayMs ?? 0, "backend.delayMs", 0, 600_000),
-    };
-  }
-  if (backend.type === "openai") {
-    const baseUrl = expectString(backend.baseUrl, "backend.baseUrl (or --openai-url)");
-    try {
-      new URL(baseUrl);
-    } catch {
-      throw configError(`backend.baseUrl is not a URL: ${baseUrl}`);
-    }
-    const out: BackendConfig = { type: "openai", baseUrl, timeoutMs: expectInt(backend.timeoutMs ?? 60_000, "backend.timeoutMs", 1, 3_600_000) };
-    if (backend.model !== undefined) out.model = expectString(backend.model, "backend.model");
-    if (backend.apiKeyEnv !== undefined) out.apiKeyEnv = expectString(backend.apiKeyEnv, "backend.apiKeyEnv");
-    if (backend.api !== undefined) {
-      if (backend.api !== "completions" && backend.api !== "chat") throw configError(`backend.api must be "completions" or "chat"`);
-      out.api = backend.api;
-    }
-    return out;
-  }
-  if (backend.type === "fixed") {
-    return {
-      type: "fixed",
-      modelSeed: expectString(backend.modelSeed ?? "concord-synthetic-v1", "backend.modelSeed"),
-      delayMs: expectInt(typeof backend.delayMs === "string" ? Number(backend.delayMs) : backend.delayMs ?? 0, "backend.delayMs", 0, 600_000),
-    };
-  }
-  if (backend.type === "llama") {
-    const hardware = expectString(backend.hardware ?? "reference", "backend.hardware (or --hardware)");
-    try {
-      llamaEngineProfile(hardware);
-    } catch (cause) {
-      throw configError(`backend.hardware: ${(cause as Error).message}`);
-    }
-    const out: BackendConfig = { type: "llama", modelFile: expectString(backend.modelFile, "backend.modelFile (or --model-file)"), hardware };
-    const int = (key: "threads" | "batchSize" | "contextSize" | "contextSequences", flag: string, max: number): void => {
-      const value = backend[key];
-      if (value !== undefined) out[key] = expectInt(typeof value === "string" ? Number(value) : value, `backend.${key} (or ${flag})`, 1, max);
-    };
-    int("threads", "--threads", 256);
-    int("batchSize", "--batch-size", 65_536);
-    int("contextSize", "--context-size", 1_048_576);
-    int("contextSequences", "--context-sequences", 64);
-    if (backend.flashAttention !== undefined) {
-      if (typeof backend.flashAttention !== "boolean") throw configError("backend.flashAttention must be true or false");
-      out.flashAttention = backend.flashAttention;
-    }
-    if (backend.kvCacheType !== undefined) {
-      if (backend.kvCacheType !== "f16" && backend.kvCacheType !== "f32") throw configError(`backend.kvCacheType must be "f16" or "f32"`);
-      out.kvCacheType = backend.kvCacheType;
-    }
-    if (backend.model !== undefined) out.model = expectString(backend.model, "backend.model");
-    return out;
-  }
-  throw configError(`backend.type must be "synthetic", "openai", "fixed" or "llama"`);
 }
