@@ -497,6 +497,11 @@ export class GossipNode {
     return this.router.getPeers().map((peer: PeerId) => peer.toString());
   }
 
+  /** Peers with an open libp2p connection, gossipsub session or not. */
+  connectedPeers(): string[] {
+    return this.libp2p.getPeers().map((peer: PeerId) => peer.toString());
+  }
+
   /** Peers in this node's mesh for a topic. */
   meshPeers(topic: string): string[] {
     return this.router.getMeshPeers(topic);

@@ -27,6 +27,8 @@ import type { Message } from "../wire/types.ts";
 import { createByzantineBehaviour, wrongModelBackend, type ByzantineBehaviour } from "./byzantine.ts";
 import type { NodeConfig } from "./config.ts";
 import { assertRegularFileIfPresent, readRegularFile } from "./files.ts";
+import { readBuildInfo, type BuildInfo } from "./build-info.ts";
+import { nodeReadiness, type Readiness } from "./health.ts";
 import { createNodeMetrics, serveMetrics, type NodeMetrics } from "./metrics.ts";
 import { ForgottenRequests } from "./forgotten.ts";
 import { checkSigningHistory, HISTORY_LOST_FLAG, SLASHING_FILE } from "./history.ts";
@@ -65,6 +67,8 @@ function readRegistry(path: string): Registry {
  */
 const SLASHING_RETENTION_MS = 3_600_000;
 const SLASHING_PRUNE_INTERVAL_MS = 60_000;
+/** Gauges sampled from the network and the request book (the book may hold 10,000 requests). */
+const GAUGE_INTERVAL_MS = 1_000;
 
 export function createBackend(config: NodeConfig["backend"]): InferenceBackend {
   if (config.type === "fixed") return createFixedBackend({ seed: config.modelSeed, delayMs: config.delayMs });
@@ -102,6 +106,9 @@ export class NodeDaemon {
   readonly registry: Registry;
   readonly key: KeyPair;
   readonly metrics: NodeMetrics;
+  readonly build: BuildInfo;
+  #phase: "starting" | "started" | "stopping" = "starting";
+  #startedAt: number | undefined;
   #network: ConcordNetwork | undefined;
   #participant: Participant | undefined;
   #slashing: SlashingGuard | undefined;
@@ -145,7 +152,8 @@ export class NodeDaemon {
     this.#components = components;
     this.logger = components.logger ?? pino({ level: config.logLevel, base: { node: config.node } });
     this.lifecycle = this.logger.isLevelEnabled("info") ? this.logger : this.logger.child({}, { level: "info" });
-    this.metrics = createNodeMetrics();
+    this.build = readBuildInfo();
+    this.metrics = createNodeMetrics({ ...this.build, node: config.node });
   }
 
   get peerId(): string | undefined {
@@ -158,6 +166,40 @@ export class NodeDaemon {
 
   get participant(): Participant | undefined {
     return this.#participant;
+  }
+
+  /** The Concord gossip topics, one per message kind (kinds may share one). */
+  get topics(): string[] {
+    return [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(this.registry.chain, kind)))];
+  }
+
+  /** What `/ready` answers (src/node/health.ts), sampled now. */
+  readiness(): Readiness {
+    const gossip = this.#network?.gossip;
+    return nodeReadiness({
+      phase: this.#phase,
+      connectedPeers: gossip?.connectedPeers().length ?? 0,
+      topics: this.topics.map((topic) => ({
+        topic,
+        subscribed: gossip?.isRunning === true,
+        subscribers: gossip?.subscribers(topic).length ?? 0,
+        mesh: gossip?.meshPeers(topic).length ?? 0,
+      })),
+    });
+  }
+
+  /** What `/health` answers besides `status: "ok"`. */
+  health(): Record<string, unknown> {
+    return {
+      node: this.config.node,
+      chain: this.registry.chain,
+      version: this.build.version,
+      ...(this.build.commit ? { commit: this.build.commit } : {}),
+      pid: process.pid,
+      phase: this.#phase,
+      peerId: this.peerId ?? null,
+      uptimeSeconds: this.#startedAt === undefined ? 0 : Math.round((Date.now() - this.#startedAt) / 1000),
+    };
   }
 
   async start(): Promise<void> {
@@ -193,6 +235,15 @@ export class NodeDaemon {
     }
     this.#slashing = slashing;
     try {
+      // Early, so /health answers (and /ready says "starting") while a model loads.
+      if (config.metrics) {
+        const served = await serveMetrics(metrics.registry, config.metrics.host, config.metrics.port, {
+          health: () => this.health(),
+          readiness: () => this.readiness(),
+        });
+        this.#metricsServer = served.server;
+        this.metricsPort = served.port;
+      }
       const chain = this.registry.chain;
       const network = await createConcordNetwork(
         {
@@ -322,12 +373,8 @@ export class NodeDaemon {
           return [];
         }),
       ]).then(([signed, open]) => forgotten.resume([...signed, ...open]));
-      if (config.metrics) {
-        const served = await serveMetrics(metrics.registry, config.metrics.host, config.metrics.port);
-        this.#metricsServer = served.server;
-        this.metricsPort = served.port;
-      }
       let lastPrune = clock();
+      let lastGauges = 0;
       this.#timer = setInterval(() => {
         receiver.tick();
         if (clock() - lastPrune >= SLASHING_PRUNE_INTERVAL_MS) {
@@ -337,10 +384,15 @@ export class NodeDaemon {
             (error: unknown) => logger.error({ error: String(error) }, "slashing protection prune failed"),
           );
         }
-        metrics.peers.set(network.gossip.peers().length);
-        metrics.requestsFollowed.set(receiver.book.size);
+        if (clock() - lastGauges >= GAUGE_INTERVAL_MS) {
+          lastGauges = clock();
+          this.#observeGauges(receiver);
+        }
         tracer?.flush();
       }, 50);
+      this.#phase = "started";
+      this.#startedAt = Date.now();
+      this.#observeGauges(receiver);
       this.lifecycle.info(
         {
           // The process to signal (a supervisor or `npm run` may stand between it and the operator).
@@ -360,8 +412,27 @@ export class NodeDaemon {
     }
   }
 
+  #observeGauges(participant: Participant): void {
+    const { metrics } = this;
+    const gossip = this.#network?.gossip;
+    if (gossip) {
+      metrics.peers.set(gossip.peers().length);
+      metrics.connectedPeers.set(gossip.connectedPeers().length);
+      for (const topic of this.topics) {
+        metrics.topicSubscribers.set({ topic }, gossip.subscribers(topic).length);
+        metrics.meshPeers.set({ topic }, gossip.meshPeers(topic).length);
+      }
+    }
+    metrics.requestsFollowed.set(participant.book.size);
+    let open = 0;
+    for (const entry of participant.book.entries()) if (!entry.bundle && !entry.noAgreement) open++;
+    metrics.requestsOpen.set(open);
+    metrics.ready.set(this.readiness().ready ? 1 : 0);
+  }
+
   /** Stops everything; safe to call twice. */
   async stop(): Promise<void> {
+    this.#phase = "stopping";
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#participant?.stop();

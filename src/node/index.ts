@@ -11,4 +11,8 @@ export { SlashingConflictError, INTERCHANGE_FORMAT, INTERCHANGE_VERSION, parseIn
 export { SlashingGuard } from "./slashing-guard.ts";
 export type { SignedKind, SigningRecord, SigningKey, CheckResult, SlashingConflictParams, InterchangeRecord, SlashingInterchange, ImportReport, SlashingProtectionInit } from "./slashing.ts";
 export { createNodeMetrics, serveMetrics } from "./metrics.ts";
-export type { NodeMetrics } from "./metrics.ts";
+export type { HealthProbes, NodeMetrics } from "./metrics.ts";
+export { nodeReadiness } from "./health.ts";
+export type { Readiness, ReadinessInput } from "./health.ts";
+export { readBuildInfo } from "./build-info.ts";
+export type { BuildInfo } from "./build-info.ts";
