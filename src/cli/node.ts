@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { BYZANTINE_MODES, NODE_ENV_VARS, parsePort, resolveNodeConfig, type NodeOverrides } from "../node/config.ts";
 import { NodeDaemon } from "../node/daemon.ts";
 import { HISTORY_LOST_FLAG } from "../node/history.ts";
+import { probeOpenAIServer } from "../runner/openai.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(",").filter(Boolean)];
 
@@ -48,7 +49,7 @@ export function addNodeCommand(program: Command): void {
         "",
         "Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 2 on any configuration error",
         "(missing key, unreadable registry, key not registered, port in use, data directory in use,",
-        "slashing-protection history lost).",
+        "slashing-protection history lost, an openai backend with no server answering at its URL).",
       ].join("\n"),
     )
     .action(async (flags: Record<string, unknown>) => {
@@ -60,6 +61,16 @@ export function addNodeCommand(program: Command): void {
       delete (overrides as Record<string, unknown>).iKnowSlashingHistoryIsLost;
       const config = resolveNodeConfig(overrides, process.env);
       if (flags.iKnowSlashingHistoryIsLost === true) config.acceptLostSlashingHistory = true;
+      // A node whose server is not there would log "node started" and then fail every request:
+      // refuse to start instead (exit 2), so a supervisor restarts it until the server is up.
+      if (config.backend.type === "openai") {
+        const apiKey = config.backend.apiKeyEnv ? process.env[config.backend.apiKeyEnv] : undefined;
+        const probe = await probeOpenAIServer({ baseUrl: config.backend.baseUrl, ...(apiKey ? { apiKey } : {}) });
+        const model = config.backend.model;
+        if (model !== undefined && probe.models !== undefined && !probe.models.some((id) => id === model || id.startsWith(`${model}:`))) {
+          process.stderr.write(`concord: warning: the openai backend at ${config.backend.baseUrl} lists no model "${model}" (it lists: ${probe.models.join(", ") || "none"})\n`);
+        }
+      }
       const daemon = await NodeDaemon.load(config);
       // Signals that arrive while starting are honoured once the node is up (or has failed).
       let stopping: string | undefined;

@@ -296,3 +296,55 @@ function describeCause(cause: unknown): string {
   }
   return String(cause);
 }
+
+/** What a probe of an OpenAI-compatible server found. */
+export interface OpenAIServerProbe {
+  /** The model ids GET /v1/models listed; undefined when the server has no such route. */
+  models: string[] | undefined;
+}
+
+/**
+ * Checks, before a node joins, that an OpenAI-compatible server answers at `baseUrl`: one
+ * GET {baseUrl}/v1/models. Nothing answering (refused, unresolvable, timed out) or an API key the
+ * server refuses (401/403) is a CONFIG error; a server without the route (404, other statuses) is
+ * taken as up, since only /v1/completions is required.
+ *
+ * @example await probeOpenAIServer({ baseUrl: "http://127.0.0.1:8000" }) // { models: ["Qwen2.5-7B-Instruct"] }
+ */
+export async function probeOpenAIServer(options: {
+  baseUrl: string;
+  apiKey?: string;
+  timeoutMs?: number;
+  fetch?: typeof globalThis.fetch;
+}): Promise<OpenAIServerProbe> {
+  let root = options.baseUrl.replace(/\/+$/, "");
+  if (root.endsWith("/v1")) root = root.slice(0, -3);
+  const url = `${root}/v1/models`;
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+  let status: number;
+  let text: string;
+  try {
+    const response = await (options.fetch ?? globalThis.fetch)(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+    status = response.status;
+    text = await response.text();
+  } catch (cause) {
+    const reason = cause instanceof Error && cause.name === "TimeoutError" ? `no answer in ${timeoutMs} ms` : describeCause(cause);
+    throw new ConcordError("CONFIG", "openai backend not reachable", {
+      details: `${url}: ${reason}; start the server first, or set backend.baseUrl (--openai-url, CONCORD_OPENAI_URL) to where it listens`,
+      cause,
+    });
+  }
+  if (status === 401 || status === 403) {
+    throw new ConcordError("CONFIG", "openai backend refused the API key", { details: `${url}: HTTP ${status} (backend.apiKeyEnv names the variable holding the key)` });
+  }
+  if (status < 200 || status >= 300) return { models: undefined };
+  try {
+    const json = JSON.parse(text) as { data?: unknown };
+    if (!Array.isArray(json.data)) return { models: undefined };
+    return { models: json.data.map((entry: unknown) => (entry as { id?: unknown }).id).filter((id): id is string => typeof id === "string") };
+  } catch {
+    return { models: undefined };
+  }
+}

@@ -85,6 +85,15 @@ describe("concord node: configuration errors exit 2 with a clear message", { tim
     expect(output).not.toMatch(/\n\s+at /);
   }, 60_000);
 
+  it("refuses an openai backend with nothing answering at its URL, and a misspelt setting inside backend", async () => {
+    const output = await configFailure(["--config", node1(), "--backend", "openai", "--openai-url", "http://127.0.0.1:1"]);
+    expect(output).toMatch(/CONFIG: openai backend not reachable: http:\/\/127\.0\.0\.1:1\/v1\/models: .*start the server first/);
+    expect(output).not.toContain("node started");
+    const typo = join(dir, "typo.config.json");
+    writeFileSync(typo, JSON.stringify({ node: "node-01", keystore: "k", registry: "r", backend: { type: "synthetic", hardwre: "reversed" } }));
+    expect(await configFailure(["--config", typo])).toMatch(/CONFIG: invalid node configuration: .*typo\.config\.json: unknown setting "backend\.hardwre" for the synthetic backend \(did you mean "hardware"\?\)/);
+  });
+
   it("refuses a key, config, registry or slashing-protection file that is not a regular file (a FIFO blocked it forever)", async () => {
     const fifo = (name: string): string => {
       const path = join(dir, name);
