@@ -71,11 +71,14 @@ export async function createDevnet(options: DevnetOptions): Promise<Devnet> {
     await writeKeystore(keystore, key, id, { overwrite: true });
     entries.push({ id, scheme: key.scheme, publicKey: key.publicKey, weight: 1 });
     const dataDir = join(dir, id);
-    const config: Omit<NodeConfig, "listen" | "bootstrap" | "metrics"> & { metrics: NodeConfig["metrics"] } = {
+    // Any free port, p2p and metrics: a devnet runs many nodes on one machine, so not the
+    // fixed defaults a real node listens on.
+    const config: Omit<NodeConfig, "bootstrap" | "metrics"> & { metrics: NodeConfig["metrics"] } = {
       node: id,
       keystore,
       registry: join(dir, "registry.json"),
       dataDir,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
       mdns: false,
       backend: options.backend?.(i) ?? { type: "synthetic", modelSeed: "concord-synthetic-v1", hardware: SYNTHETIC_HARDWARE[i % SYNTHETIC_HARDWARE.length] as string, delayMs: 0 },
       metrics: { host: "127.0.0.1", port: 0 },

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { BYZANTINE_MODES, NODE_ENV_VARS, parsePort, resolveNodeConfig, type NodeOverrides } from "../node/config.ts";
 import { NodeDaemon } from "../node/daemon.ts";
+import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, DEFAULT_P2P_PORT } from "../node/defaults.ts";
 import { HISTORY_LOST_FLAG } from "../node/history.ts";
 import { probeOpenAIServer } from "../runner/openai.ts";
 
@@ -17,8 +18,8 @@ export function addNodeCommand(program: Command): void {
     .option("--node <id>", "this node's id in the registry")
     .option("--keystore <file>", "key file written by `concord keys new`")
     .option("--registry <file>", "registry JSON: chain, sequencer key, nodes")
-    .option("--data-dir <dir>", "folder for the slashing-protection database (default ./concord-data)")
-    .option("--listen <multiaddr>", "libp2p listen address, repeatable (default /ip4/127.0.0.1/tcp/0)", collect)
+    .option("--data-dir <dir>", "folder for the slashing-protection database and the node's lock (default ~/.concord/<node id>)")
+    .option("--listen <multiaddr>", `libp2p listen address, repeatable (default /ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT})`, collect)
     .option("--bootstrap <multiaddr>", "peer to dial at start, repeatable", collect)
     .option("--mdns", "discover peers on the local network with mDNS")
     .option("--backend <type>", "inference backend: synthetic (default), openai, llama (llama.cpp in-process, a GGUF model file), or fixed (not a model: hash-derived text after a fixed delay, for benchmarks and tests)")
@@ -32,8 +33,8 @@ export function addNodeCommand(program: Command): void {
     .option("--batch-size <n>", "llama backend: tokens per forward pass (default: the hardware profile's)", Number)
     .option("--context-size <n>", "llama backend: tokens per sequence, prompt plus maxTokens (default: the model's training context)", Number)
     .option("--context-sequences <n>", "llama backend: jobs served at once, one sequence each, batched together (default 1: batch-invariant)", Number)
-    .option("--metrics-port <port>", "Prometheus /metrics port (0 = any free port)", (value) => parsePort(value, "--metrics-port"))
-    .option("--metrics-host <host>", "address the metrics endpoint binds (default 127.0.0.1)")
+    .option("--metrics-port <port>", `port of /metrics, /health and /ready (default ${DEFAULT_METRICS_PORT}; 0 = any free port)`, (value) => parsePort(value, "--metrics-port"))
+    .option("--metrics-host <host>", `address the metrics endpoint binds (default ${DEFAULT_METRICS_HOST})`)
     .option("--no-metrics", "do not serve metrics")
     .option("--log-level <level>", "debug, info (default), warn or error")
     .option("--max-concurrent-jobs <n>", "inference jobs at once (default 2)", Number)

@@ -8,6 +8,7 @@ import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { ConcordError, isConcordError } from "../errors.ts";
 import { llamaEngineProfile } from "../runner/llama.ts";
+import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, DEFAULT_P2P_PORT, defaultDataDir } from "./defaults.ts";
 import { readRegularFile } from "./files.ts";
 
 /**
@@ -139,13 +140,13 @@ export type NodeConfig = z.output<typeof nodeConfigSchema> & {
   acceptLostSlashingHistory?: boolean;
 };
 
-export const DEFAULT_NODE_CONFIG: Omit<NodeConfig, "node" | "keystore" | "registry"> = {
-  dataDir: "./concord-data",
-  listen: ["/ip4/127.0.0.1/tcp/0"],
+/** Defaults; dataDir has none here: it defaults to defaultDataDir(node), ~/.concord/<node>. */
+export const DEFAULT_NODE_CONFIG: Omit<NodeConfig, "node" | "keystore" | "registry" | "dataDir"> = {
+  listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`],
   bootstrap: [],
   mdns: false,
   backend: { type: "synthetic", modelSeed: "concord-synthetic-v1", hardware: "reference", delayMs: 0 },
-  metrics: { host: "127.0.0.1", port: 0 },
+  metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT },
   logLevel: "info",
   maxConcurrentJobs: 2,
 };
@@ -348,6 +349,7 @@ export function resolveNodeConfig(overrides: NodeOverrides, env: NodeJS.ProcessE
   for (const key of ["node", "keystore", "registry", "dataDir", "listen", "bootstrap", "mdns", "logLevel", "maxConcurrentJobs", "byzantine", "traceFile"] as const) {
     if (merged[key] !== undefined) raw[key] = merged[key];
   }
+  if (raw.dataDir === undefined && typeof raw.node === "string" && raw.node !== "") raw.dataDir = defaultDataDir(raw.node);
   let backend = (raw.backend ?? DEFAULT_NODE_CONFIG.backend) as Record<string, unknown>;
   if (merged.backend !== undefined && merged.backend !== backend.type) {
     backend =
