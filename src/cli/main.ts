@@ -6,8 +6,9 @@
 import { Command, CommanderError } from "commander";
 import { ConcordError, isConcordError } from "../errors.ts";
 import { inspectCommand } from "./inspect.ts";
-import { keysNewCommand } from "./keys.ts";
+import { addKeysCommand } from "./keys.ts";
 import { addNodeCommand } from "./node.ts";
+import { addRegistryCommand } from "./registry.ts";
 import { addSimCommand } from "./sim.ts";
 import { addSlashingCommand } from "./slashing.ts";
 import { DEMO_BACKENDS, formatDemoSummary, runDemo, type DemoBackend } from "./demo.ts";
@@ -67,19 +68,8 @@ function buildProgram(): Command {
       process.stdout.write(`${inspectCommand(file, options)}\n`);
     });
 
-  program
-    .command("keys")
-    .description("manage node keys")
-    .command("new")
-    .description("generate a key file (mode 0600) and print its registry entry")
-    .requiredOption("-o, --out <file>", "where to write the key file")
-    .option("--scheme <scheme>", "ed25519 (default) or secp256k1 (ecrecover-compatible)", "ed25519")
-    .option("--node <id>", "the node id this key is for")
-    .option("--force", "overwrite an existing key file")
-    .action(async (options: { out: string; scheme: string; node?: string; force?: boolean }) => {
-      process.stdout.write(`${await keysNewCommand(options)}\n`);
-    });
-
+  addKeysCommand(program);
+  addRegistryCommand(program);
   addNodeCommand(program);
   addSlashingCommand(program);
   addSimCommand(program);
