@@ -50,7 +50,8 @@ export type ErrorCode =
   | "BACKPRESSURE"
   | "FETCH_FAILED"
   | "STORE"
-  | "SCENARIO";
+  | "SCENARIO"
+  | "NODE_UNREACHABLE";
 
 export interface ConcordErrorParams {
   details?: string;

@@ -15,6 +15,7 @@ import { DEMO_BACKENDS, formatDemoSummary, runDemo, type DemoBackend } from "./d
 import { BYZANTINE_MODES } from "../node/config.ts";
 import { verifyCommand } from "./verify.ts";
 import { certCommand } from "./cert.ts";
+import { addStatusCommand } from "./status.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -71,6 +72,7 @@ function buildProgram(): Command {
   addKeysCommand(program);
   addRegistryCommand(program);
   addNodeCommand(program);
+  addStatusCommand(program);
   addSlashingCommand(program);
   addSimCommand(program);
 
