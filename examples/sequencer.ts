@@ -10,13 +10,16 @@
  *
  * starts a local devnet (five `concord node` processes with the built-in synthetic model, each
  * emulating another GPU, all on 127.0.0.1), runs the loop against it, prints each block and
- * removes the devnet again. `runExampleSequencer` is the loop alone: give it any network the
+ * removes the devnet again. With CONCORD_REGISTRY set it joins nodes running elsewhere instead
+ * (deploy/compose.yaml: `mainAgainstNetwork`). `runExampleSequencer` is the loop alone: give it any network the
  * pool can use (test/e2e/sequencer-example.test.ts runs it against node processes).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDevnet } from "../src/cli/devnet.ts";
+import { readRegistryFile } from "../src/cli/io.ts";
+import { readKeystore } from "../src/crypto/keystore.ts";
 import { startNodeProcess, stopNodeProcesses, type NodeProcess } from "../src/cli/processes.ts";
 import type { KeyPair } from "../src/crypto/index.ts";
 import { isConcordError } from "../src/errors.ts";
@@ -210,4 +213,40 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+/**
+ * The loop against nodes already running elsewhere (deploy/compose.yaml): the registry, the
+ * sequencer's key file and where to listen come from CONCORD_* variables, peers from mDNS and
+ * CONCORD_BOOTSTRAP; the outcome store lives in CONCORD_DATA_DIR.
+ */
+async function mainAgainstNetwork(env: NodeJS.ProcessEnv): Promise<void> {
+  const registry = readRegistryFile(env.CONCORD_REGISTRY as string);
+  const sequencerKey = (await readKeystore(env.CONCORD_KEYSTORE ?? "sequencer.key.json")).keyPair;
+  const dataDir = env.CONCORD_DATA_DIR ?? ".";
+  mkdirSync(dataDir, { recursive: true });
+  const list = (value: string | undefined) => (value ?? "").split(",").map((item) => item.trim()).filter(Boolean);
+  const network = await createConcordNetwork(
+    {
+      chain: registry.chain,
+      listen: list(env.CONCORD_LISTEN ?? "/ip4/0.0.0.0/tcp/9780"),
+      bootstrap: list(env.CONCORD_BOOTSTRAP),
+      mdns: env.CONCORD_MDNS !== "false",
+      privateKey: taggedHash("example/sequencer-peer", sequencerKey.secretKey),
+    },
+    { logger: silentLogger },
+  );
+  const store = new SqliteOutcomeStore({ path: join(dataDir, "sequencer.sqlite") });
+  try {
+    await network.start();
+    store.open();
+    console.log(`waiting for ${registry.members.length} nodes of ${registry.chain}`);
+    await network.waitForPeers(registry.members.length, 120_000);
+    const run = await runExampleSequencer({ network, registry, sequencerKey, store, blocks: Number(env.CONCORD_BLOCKS ?? 100), blockMs: 200, seed: "example" });
+    const included = run.blocks.reduce((sum, block) => sum + block.requestIds.length, 0);
+    console.log(`${run.submitted.length} calls: ${included} agreed and included in ${run.blocks.length} blocks`);
+  } finally {
+    await network.stop();
+    await store.close();
+  }
+}
+
+if (import.meta.main) await (process.env.CONCORD_REGISTRY ? mainAgainstNetwork(process.env) : main());
