@@ -1,7 +1,7 @@
 /**
  * The public face of src/node: every name listed explicitly, so a reader sees where each lives.
  */
-export { BYZANTINE_MODES, DEFAULT_NODE_CONFIG, NODE_ENV_VARS, overridesFromEnv, parsePort, readConfigFile, resolveNodeConfig } from "./config.ts";
+export { BYZANTINE_MODES, DEFAULT_NODE_CONFIG, NODE_ENV_VARS, nodeConfigSchema, overridesFromEnv, parsePort, readConfigFile, resolveNodeConfig } from "./config.ts";
 export type { BackendConfig, ByzantineMode, LogLevel, NodeConfig, NodeOverrides } from "./config.ts";
 export { createBackend, NodeDaemon } from "./daemon.ts";
 export type { NodeDaemonComponents } from "./daemon.ts";
