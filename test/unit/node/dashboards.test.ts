@@ -16,7 +16,7 @@ async function registeredNames(): Promise<Set<string>> {
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     names.add(metric.name);
     // A histogram is queried through its series.
-    if (metric.type === "histogram") for (const suffix of ["_bucket", "_count", "_sum"]) names.add(metric.name + suffix);
+    if (String(metric.type) === "histogram") for (const suffix of ["_bucket", "_count", "_sum"]) names.add(metric.name + suffix);
   }
   return names;
 }
