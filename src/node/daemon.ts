@@ -240,6 +240,9 @@ export class NodeDaemon {
         const served = await serveMetrics(metrics.registry, config.metrics.host, config.metrics.port, {
           health: () => this.health(),
           readiness: () => this.readiness(),
+          refresh: () => {
+            if (this.#participant && this.#phase === "started") this.#observeGauges(this.#participant);
+          },
         });
         this.#metricsServer = served.server;
         this.metricsPort = served.port;

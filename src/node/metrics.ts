@@ -80,6 +80,11 @@ export interface HealthProbes {
   health(): Record<string, unknown>;
   /** /ready: 200 when ready, else 503; the body is the readiness as JSON. */
   readiness(): Readiness;
+  /**
+   * Called before each /metrics scrape: brings sampled gauges up to date, so one scrape agrees
+   * with /ready asked at the same moment (between scrapes they are sampled once a second).
+   */
+  refresh?(): void;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -95,6 +100,7 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/metrics") {
+      probes?.refresh?.();
       registry
         .metrics()
         .then((body) => {

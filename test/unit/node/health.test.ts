@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { readBuildInfo } from "../../../src/node/build-info.ts";
 import { nodeReadiness, type ReadinessInput } from "../../../src/node/health.ts";
+import { createNodeMetrics, serveMetrics } from "../../../src/node/metrics.ts";
 
 const topic = (name: string, subscribers: number, mesh: number) => ({ topic: name, subscribed: true, subscribers, mesh });
 const started = (overrides: Partial<ReadinessInput> = {}): ReadinessInput => ({
@@ -38,5 +39,24 @@ describe("readBuildInfo", () => {
     const { version } = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
     expect(readBuildInfo({})).toEqual({ version });
     expect(readBuildInfo({ CONCORD_BUILD_COMMIT: " 5e2c88f\n" })).toEqual({ version, commit: "5e2c88f" });
+  });
+});
+
+describe("serveMetrics: a scrape samples the gauges first", () => {
+  it("calls refresh before every /metrics scrape, so the gauges agree with /ready asked at the same moment", async () => {
+    const metrics = createNodeMetrics({ version: "0.0.0", node: "n" });
+    let peers = 0;
+    const { server, port } = await serveMetrics(metrics.registry, "127.0.0.1", 0, {
+      health: () => ({ status: "ok" }),
+      readiness: () => nodeReadiness({ phase: "started", connectedPeers: peers, topics: [] }),
+      refresh: () => metrics.peers.set(peers),
+    });
+    try {
+      peers = 3;
+      const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(body).toMatch(/^concord_peers 3$/m);
+    } finally {
+      server.close();
+    }
   });
 });
