@@ -10,25 +10,13 @@ import { DEFAULT_MODEL, DIVERGENCE_PRESETS, type AdversarySpec, type DivergenceS
 import { simulate } from "../../../src/sim/simulate.ts";
 import { RequestWorld, createFleet, worldConstants } from "../../../src/sim/world.ts";
 import { SIM_CORPUS_FILE, renderSimCorpus } from "../../../scripts/gen-sim-corpus.ts";
-import { FULL_MIX, SEMANTIC, STRUCTURED, scenarioOf } from "./helpers.ts";
+import { FULL_MIX, SEMANTIC, STRUCTURED, adversarySpec, scenarioOf } from "./helpers.ts";
 
 const divergence = (preset: string): DivergenceSpec => ({ preset, ...(DIVERGENCE_PRESETS[preset] as Omit<DivergenceSpec, "preset">) });
 const registry = createDefaultPolicyRegistry();
 const root = rootKey("corpus-test");
 const ctx = (label: number, preset = "vllm-default") => ({ run: new Rng(deriveKey(root, 2, label)), divergence: divergence(preset), hardwareKey: deriveKey(root, 3) });
-const spec = (type: AdversarySpec["type"], extra: Partial<AdversarySpec> = {}): AdversarySpec => ({
-  type,
-  name: type,
-  share: 0.1,
-  latency: { dist: "fixed", ms: 1 },
-  perTokenMs: 0,
-  weight: 1,
-  latencyFactor: 1,
-  editRate: 0.3,
-  wrong: "blatant",
-  strategy: "near-tie",
-  ...extra,
-});
+
 const normalizedSimilarity = (a: string, b: string) => 1 - distance(a, b) / Math.max(a.length, b.length, 1);
 const prompt = SIM_CORPUS.find((p) => p.id === "gov-timelock-tier1-01") as CorpusPrompt;
 
@@ -124,17 +112,17 @@ describe("corpus request model", () => {
       const wrong = (kind: string) => world.section.wrong.filter((w) => w.kind === kind || (kind === "edit" && MINIMAL_EDIT_KINDS.includes(w.kind))).map((w) => w.text);
       const shared = () => new Rng(deriveKey(root, 8));
       const run = (s: AdversarySpec, own: number) => adversaryCorpusRun(world, s, shared(), new Rng(deriveKey(root, 9, own)));
-      expect(wrong("lazy")).toContain(run(spec("lazy"), 1).output);
-      expect(wrong("confident-wrong")).toContain(run(spec("colluding"), 1).output);
-      const subtle = run(spec("colluding", { wrong: "subtle" }), 1);
+      expect(wrong("lazy")).toContain(run(adversarySpec("lazy"), 1).output);
+      expect(wrong("confident-wrong")).toContain(run(adversarySpec("colluding"), 1).output);
+      const subtle = run(adversarySpec("colluding", { wrong: "subtle" }), 1);
       expect(wrong("edit")).toContain(subtle.output);
-      expect(run(spec("colluding", { wrong: "subtle" }), 2).output).toBe(subtle.output);
-      const liar = run(spec("margin-liar"), 1);
+      expect(run(adversarySpec("colluding", { wrong: "subtle" }), 2).output).toBe(subtle.output);
+      const liar = run(adversarySpec("margin-liar"), 1);
       expect(wrong("edit")).toContain(liar.output);
       expect(liar.evidence.margins.every((m) => m === 0)).toBe(true);
-      const r1 = run(spec("random"), 1).output;
-      expect(run(spec("random"), 2).output).not.toBe(r1);
-      for (const output of [r1, subtle.output, run(spec("colluding"), 1).output]) expect(isHonestCorpusOutput(world, output), `${section}: ${output}`).toBe(false);
+      const r1 = run(adversarySpec("random"), 1).output;
+      expect(run(adversarySpec("random"), 2).output).not.toBe(r1);
+      for (const output of [r1, subtle.output, run(adversarySpec("colluding"), 1).output]) expect(isHonestCorpusOutput(world, output), `${section}: ${output}`).toBe(false);
     }
   });
 

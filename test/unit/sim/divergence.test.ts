@@ -8,7 +8,8 @@ import {
   honestForkRun,
 } from "../../../src/sim/divergence.ts";
 import { Rng, deriveKey, rootKey } from "../../../src/sim/prng.ts";
-import { DEFAULT_MODEL, DIVERGENCE_PRESETS, type AdversarySpec, type DivergenceSpec } from "../../../src/sim/scenario.ts";
+import { DEFAULT_MODEL, DIVERGENCE_PRESETS, type DivergenceSpec } from "../../../src/sim/scenario.ts";
+import { adversarySpec } from "./helpers.ts";
 import { VOCAB_SIZE, renderText, synonymOf, wordOf } from "../../../src/sim/vocab.ts";
 
 const vllm: DivergenceSpec = { preset: "vllm-default", ...(DIVERGENCE_PRESETS["vllm-default"] as Omit<DivergenceSpec, "preset">) };
@@ -69,22 +70,10 @@ describe("fork model (text)", () => {
 describe("adversary outputs", () => {
   const root = rootKey("adversary-test");
   const world = createTextModel(deriveKey(root, 1), 400, 0.7, true, DEFAULT_MODEL, vllm.runDriftPpm, false);
-  const spec = (type: AdversarySpec["type"], extra: Partial<AdversarySpec> = {}): AdversarySpec => ({
-    type,
-    name: type,
-    share: 0.1,
-    latency: { dist: "fixed", ms: 1 },
-    perTokenMs: 0,
-    weight: 1,
-    latencyFactor: 1,
-    editRate: 0.3,
-    wrong: "blatant",
-    strategy: "near-tie",
-    ...extra,
-  });
+
 
   it("near-tie margin liars leave the reference at a genuine near tie, take the honest runner-up, and claim margin 0 everywhere", () => {
-    const out = adversaryText(world, spec("margin-liar"), new Rng(deriveKey(root, 2)), new Rng(deriveKey(root, 3)));
+    const out = adversaryText(world, adversarySpec("margin-liar"), new Rng(deriveKey(root, 2)), new Rng(deriveKey(root, 3)));
     const d = firstNearTie(world);
     expect(d).toBeDefined();
     if (d === undefined) return;
@@ -97,13 +86,13 @@ describe("adversary outputs", () => {
   it("lazy nodes and colluders agree among themselves (one shared stream), random nodes do not", () => {
     const shared = () => new Rng(deriveKey(root, 4));
     for (const type of ["lazy", "colluding"] as const) {
-      const a = adversaryText(world, spec(type), shared(), new Rng(deriveKey(root, 5)));
-      const b = adversaryText(world, spec(type), shared(), new Rng(deriveKey(root, 6)));
+      const a = adversaryText(world, adversarySpec(type), shared(), new Rng(deriveKey(root, 5)));
+      const b = adversaryText(world, adversarySpec(type), shared(), new Rng(deriveKey(root, 6)));
       expect(a.output).toBe(b.output);
       expect(a.output).not.toBe(renderText(world.root.tokens));
     }
-    const r1 = adversaryText(world, spec("random"), shared(), new Rng(deriveKey(root, 5)));
-    const r2 = adversaryText(world, spec("random"), shared(), new Rng(deriveKey(root, 6)));
+    const r1 = adversaryText(world, adversarySpec("random"), shared(), new Rng(deriveKey(root, 5)));
+    const r2 = adversaryText(world, adversarySpec("random"), shared(), new Rng(deriveKey(root, 6)));
     expect(r1.output).not.toBe(r2.output);
   });
 });

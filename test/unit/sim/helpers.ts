@@ -1,6 +1,6 @@
 /** Small scenarios for the simulator's tests. */
 import { createDefaultPolicyRegistry } from "../../../src/agreement/registry.ts";
-import { parseScenario, type Scenario } from "../../../src/sim/scenario.ts";
+import { parseScenario, type AdversarySpec, type Scenario } from "../../../src/sim/scenario.ts";
 
 export const policies = createDefaultPolicyRegistry();
 
@@ -46,4 +46,21 @@ export function scenarioJson(overrides: Record<string, unknown> = {}): Record<st
 
 export function scenarioOf(overrides: Record<string, unknown> = {}): Scenario {
   return parseScenario(scenarioJson(overrides), policies);
+}
+
+/** An adversary spec with test defaults (1 ms fixed latency, no per-token cost), overridden by `extra`. */
+export function adversarySpec(type: AdversarySpec["type"], extra: Partial<AdversarySpec> = {}): AdversarySpec {
+  return {
+    type,
+    name: type,
+    share: 0.1,
+    latency: { dist: "fixed", ms: 1 },
+    perTokenMs: 0,
+    weight: 1,
+    latencyFactor: 1,
+    editRate: 0.3,
+    wrong: "blatant",
+    strategy: "near-tie",
+    ...extra,
+  };
 }
