@@ -66,6 +66,7 @@ import { serverSeed } from "../src/runner/openai.ts";
 import { taggedHash } from "../src/wire/hash.ts";
 import type { SamplingParams } from "../src/wire/types.ts";
 import { mulberry32 } from "../test/helpers/prng.ts";
+import { median, type DivergenceFigures } from "./synthetic-divergence.bench.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MODEL_FILE = resolve(ROOT, process.env.CONCORD_BENCH_MODEL ?? "models/concord-wordnet-1m.gguf");
@@ -181,17 +182,8 @@ async function inGroups<T, R>(items: readonly T[], concurrent: number, work: (it
 // ---------------------------------------------------------------------------------------------
 // Figures
 
-export interface GroupFigures {
-  exactMatchRate: number;
-  pairMatchRate: number;
-  meanFirstDivergence: number;
-  tokenAgreementPct: number;
-  /** -1 where no replay exists (the server). */
-  forcedAgreementPct: number;
-  distinctPerRequest: number;
-  forkMarginMedianPpm: number;
-  forkMarginMaxPpm: number;
-  marginMedianPpm: number;
+/** The synthetic bench's figures (forcedAgreementPct is -1 where no replay exists: the server), and more. */
+export interface GroupFigures extends DivergenceFigures {
   /** The baseline's mean tokens per request (EOS included where the engine reports it). */
   meanTokens: number;
   /** The baseline's smallest margin (its nearest tie) and 1st percentile. */
@@ -210,12 +202,6 @@ function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return -1;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(q * (sorted.length - 1))] as number;
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return -1;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 /** Over the steps before `until` (a fork, or the end): how many margins differ, and by how much at most. */

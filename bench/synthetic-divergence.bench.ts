@@ -50,7 +50,8 @@ export interface DivergenceFigures {
   marginMedianPpm: number;
 }
 
-function median(values: number[]): number {
+/** The upper median, or -1 for none. */
+export function median(values: readonly number[]): number {
   if (values.length === 0) return -1;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;

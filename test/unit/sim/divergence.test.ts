@@ -71,7 +71,6 @@ describe("adversary outputs", () => {
   const root = rootKey("adversary-test");
   const world = createTextModel(deriveKey(root, 1), 400, 0.7, true, DEFAULT_MODEL, vllm.runDriftPpm, false);
 
-
   it("near-tie margin liars leave the reference at a genuine near tie, take the honest runner-up, and claim margin 0 everywhere", () => {
     const out = adversaryText(world, adversarySpec("margin-liar"), new Rng(deriveKey(root, 2)), new Rng(deriveKey(root, 3)));
     const d = firstNearTie(world);
