@@ -28,7 +28,7 @@ export type GuardClass = "numbers" | "polarity" | "direction" | "terms";
 export const GUARD_CLASSES: readonly GuardClass[] = ["numbers", "polarity", "direction", "terms"];
 
 /** A word: letters, marks and digits, joined across an inner apostrophe. */
-export const WORD = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*/gu;
+const WORD = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*/gu;
 
 const POLARITY: ReadonlyMap<string, string> = new Map(
   ["yes", "no", "not", "never", "none", "nothing", "nobody", "nowhere", "neither", "nor", "true", "false"].map((w) => [w, w] as const),

@@ -11,7 +11,7 @@
  * decision is the medoid star of similarity.ts over this relation, so every supporter carries
  * exactly the canonical output's guard tokens and is within theta of it.
  *
- * Normalization (normalizeGuarded): format characters removed, then NFC, lowercase, NFC, whitespace
+ * Normalization (normalizeText with stripFormat and caseFold): format characters removed, then NFC, lowercase, NFC, whitespace
  * runs to one space (similarity.ts normalizeText
  * with caseFold). An output over MAX_SEMANTIC_BYTES (8 KiB) or MAX_SEMANTIC_WORDS (512) words supports nothing, which bounds
  * a decision's cost: every pair costs at most a merge of two sorted lists of that length.
@@ -19,6 +19,7 @@
  * Parameters: { thetaPpm?: 0..1,000,000 (default 600,000), guards?: [classes] (default all four),
  * terms?: [strings] (1..64 of them, default none) }.
  */
+import { utf8Length } from "../wire/cbor.ts";
 import type { PolicyParams } from "../wire/types.ts";
 import { clustersByHash, compareClusters } from "./clusters.ts";
 import { GUARD_CLASSES, TOKEN, guardSignature, words } from "./guards.ts";
@@ -26,6 +27,7 @@ import type { GuardClass, GuardOptions } from "./guards.ts";
 import { checkKeys, paramsError, readInt } from "./params.ts";
 import type { AgreementPolicy, PolicyDecision, Vote } from "./policy.ts";
 import { decideByMedoidStar, normalizeText } from "./similarity.ts";
+import type { NormalizeOptions } from "./similarity.ts";
 import type { PairOracle, SimilarityMeasure, SimilarityParams } from "./similarity.ts";
 
 const POLICY = "semantic@2";
@@ -61,11 +63,11 @@ export function parseGuardedParams(params: PolicyParams): GuardedParams {
     classes.add(guard);
   }
   const terms = readStringList(params, "terms", MAX_TERMS).map((term) => {
-    const split = words(normalizeGuarded(term));
+    const split = words(normalizeText(term, GUARDED_NORMALIZE));
     if (split.length === 0) throw paramsError(POLICY, "terms", `a term has no words: ${JSON.stringify(term)}`);
     return split;
   });
-  return { thetaPpm, normalize: { caseFold: true }, guards: { classes, terms } };
+  return { thetaPpm, normalize: GUARDED_NORMALIZE, guards: { classes, terms } };
 }
 
 /** Whether two sorted id lists overlap by enough: the merge stops once the answer is settled. */
@@ -138,11 +140,12 @@ export const semanticGuardedPolicy: AgreementPolicy<GuardedParams> = {
       }
       let text = normalizedOf.get(vote.output);
       if (text === undefined) {
-        text = normalizeGuarded(vote.output);
+        text = normalizeText(vote.output, params.normalize);
         normalizedOf.set(vote.output, text);
       }
       (countWordsUpTo(text, MAX_SEMANTIC_WORDS + 1) > MAX_SEMANTIC_WORDS ? tooLong : eligible).push(vote);
     }
+    // The texts are normalized already: the medoid search reuses them.
     const decision = decideByMedoidStar(eligible, guardedMeasure(params.guards), params, k, normalizedOf);
     if (decision.agreed || tooLong.length === 0) return decision;
     return { agreed: false, clusters: [...decision.clusters, ...clustersByHash(tooLong)].sort(compareClusters) };
@@ -150,25 +153,10 @@ export const semanticGuardedPolicy: AgreementPolicy<GuardedParams> = {
 };
 
 /**
- * The semantic@2 normalization: format characters (general category Cf: soft hyphen, zero-width
- * spaces and joiners, bidi controls) removed, so an invisible character cannot hide a "not" or
- * split a number; then normalizeText with case folding.
+ * The semantic@2 normalization: format characters removed, so an
+ * invisible character cannot hide a "not" or split a number; then case folded, as semantic@1's.
  */
-export function normalizeGuarded(text: string): string {
-  return normalizeText(text.replace(FORMAT_CHARACTERS, ""), { caseFold: true });
-}
-const FORMAT_CHARACTERS = /\p{Cf}/gu;
-
-/** UTF-8 length of a well-formed string (the wire decoder admits no lone surrogates). */
-function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    // 1 byte per ASCII unit; 2 for < 0x800; 3 otherwise, a surrogate pair 4 for its two units.
-    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit < 0xe000) ? 1 : 2;
-  }
-  return bytes;
-}
+const GUARDED_NORMALIZE: NormalizeOptions = { caseFold: true, stripFormat: true };
 
 /** Words of a normalized text; counting stops at `limit`. */
 function countWordsUpTo(text: string, limit: number): number {

@@ -39,7 +39,14 @@ export interface SimilarityMeasure {
 export interface NormalizeOptions {
   /** Lowercase (Unicode default, locale-independent) before comparing. */
   caseFold: boolean;
+  /**
+   * Remove format characters (general category Cf: soft hyphen, zero-width spaces and joiners,
+   * bidi controls) first, so an invisible character cannot hide a word (semantic@2). Default false.
+   */
+  stripFormat?: boolean;
 }
+
+const FORMAT_CHARACTERS = /\p{Cf}/gu;
 
 /**
  * Unicode White_Space (U+0009..U+000D, U+0020, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028,
@@ -63,7 +70,7 @@ const WHITESPACE_RUN = /[\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u202
 export const SIMILARITY_UNICODE_VERSION = "17.0";
 
 export function normalizeText(text: string, options: NormalizeOptions): string {
-  let out = text.normalize("NFC");
+  let out = (options.stripFormat ? text.replace(FORMAT_CHARACTERS, "") : text).normalize("NFC");
   if (options.caseFold) out = out.toLowerCase().normalize("NFC");
   out = out.replace(WHITESPACE_RUN, " ");
   const start = out.startsWith(" ") ? 1 : 0;

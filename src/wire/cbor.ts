@@ -310,7 +310,8 @@ export function readUint(value: unknown, path: string, max: number = Number.MAX_
   return value;
 }
 
-const utf8Length = (text: string): number => Buffer.byteLength(text, "utf8");
+/** UTF-8 length of a string (native: no encoding is built). */
+export const utf8Length = (text: string): number => Buffer.byteLength(text, "utf8");
 
 export function readText(value: unknown, path: string, maxBytes: number, pattern?: RegExp): string {
   if (typeof value !== "string") throw schemaError(path, "expected text");

@@ -35,12 +35,12 @@ function paramsProblem(params: PolicyParams): string {
 }
 
 describe("semantic@2 parameters", () => {
-  it("is registered as semantic@2 and fills defaults: theta 600,000 ppm, every guard, no terms, case folded", () => {
+  it("is registered as semantic@2 and fills defaults: theta 600,000 ppm, every guard, no terms, case folded and format characters stripped", () => {
     expect(createDefaultPolicyRegistry().get("semantic", 2)).toBe(semanticGuardedPolicy);
     expect(SEMANTIC2_DEFAULT_THETA_PPM).toBe(600_000);
     expect(semanticGuardedPolicy.parseParams({})).toEqual({
       thetaPpm: 600_000,
-      normalize: { caseFold: true },
+      normalize: { caseFold: true, stripFormat: true },
       guards: { classes: new Set(GUARD_CLASSES), terms: [] },
     });
   });
