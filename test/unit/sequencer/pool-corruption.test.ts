@@ -11,6 +11,9 @@ import { createPool, type PoolLogger, type PoolOutcome } from "../../../src/sequ
 import { SqliteOutcomeStore } from "../../../src/sequencer/store.ts";
 import { fromHex, taggedHash, utf8 } from "../../../src/wire/hash.ts";
 import { decodeMessage, encodeMessage } from "../../../src/wire/messages.ts";
+import { exactPolicy } from "../../../src/agreement/exact.ts";
+import { PolicyRegistry } from "../../../src/agreement/policy.ts";
+import { createDefaultPolicyRegistry } from "../../../src/agreement/registry.ts";
 import { runRequest, testNetwork } from "../../helpers/fixtures.ts";
 
 let dir: string;
@@ -85,4 +88,35 @@ it("never hands out a stored bundle with a flipped byte: it is reported once, an
     await pool.stop();
     await store.close();
   }
+});
+
+it("hands out a stored bundle whose policy was retired after it agreed: intact bytes, not the live-policy rule, are checked", async () => {
+  const path = join(dir, "pool.sqlite");
+  const twin = { ...exactPolicy, id: "exact-twin" };
+  const withPolicies = async (policies: PolicyRegistry) => {
+    const store = new SqliteOutcomeStore({ path });
+    store.open();
+    const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network: nowhere, store, defaults: { n: 5 }, tickMs: 3_600_000, policies });
+    await pool.start();
+    return { store, pool };
+  };
+  // Agreed while exact-twin@1 is live...
+  const live = createDefaultPolicyRegistry().register(twin);
+  const first = await withPolicies(live);
+  const outcomes = first.pool.outcomes();
+  const id = await first.pool.submit({ model: "m", input: "q", entropy: taggedHash("pool-corruption", "retired"), policy: { id: "exact-twin", version: 1, params: {} } });
+  const request = decodeMessage((await first.store.get(fromHex(id)))?.request.encoded as Uint8Array, "request");
+  const bundle = runRequest({ ...net, policies: live }, request, () => ({ output: "Paris" })).collector.bundle;
+  if (!bundle) throw new Error("the committee did not agree");
+  first.pool.receive(bundle);
+  expect(((await outcomes.next()).value as PoolOutcome).kind).toBe("agreed");
+  await outcomes.return(undefined);
+  await first.pool.stop();
+  await first.store.close();
+  // ...and handed out after a restart on which it is retired.
+  const second = await withPolicies(createDefaultPolicyRegistry().register({ ...twin, retired: true }));
+  expect(await second.pool.ready()).toHaveLength(1);
+  expect(second.pool.counters.corruptBundles).toBe(0);
+  await second.pool.stop();
+  await second.store.close();
 });
