@@ -55,7 +55,6 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,6 +62,7 @@ import type { Token } from "node-llama-cpp";
 import type { InferenceJob } from "../src/runner/backend.ts";
 import { createLlamaBackend, type LlamaBackend, type LlamaBackendOptions } from "../src/runner/llama.ts";
 import { serverSeed } from "../src/runner/openai.ts";
+import { freePort } from "../src/cli/processes.ts";
 import { taggedHash } from "../src/wire/hash.ts";
 import type { SamplingParams } from "../src/wire/types.ts";
 import { mulberry32 } from "../test/helpers/prng.ts";
@@ -435,15 +435,6 @@ function builtServer(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done, fail) => server.once("error", fail).listen(0, "127.0.0.1", done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
 }
 
 async function startServer(binary: string, modelFile: string, setting: ServerSetting): Promise<{ url: string; stop(): Promise<void> }> {

@@ -32,7 +32,8 @@ import type { PolicyRef, SamplingParams } from "../../src/wire/types.ts";
 import { LocalBus } from "../helpers/bus.ts";
 import { rejection } from "../helpers/errors.ts";
 import { testNetwork } from "../helpers/fixtures.ts";
-import { freePort, startLlamaServer, writeRandomModel, type LlamaServer } from "../helpers/llama-server.ts";
+import { freePort } from "../../src/cli/processes.ts";
+import { startLlamaServer, writeRandomModel, type LlamaServer } from "../helpers/llama-server.ts";
 
 const MODEL = "concord-wordnet-1m";
 const GREEDY: SamplingParams = { temperatureMilli: 0, topK: 0, topPPpm: 1_000_000, maxTokens: 32 };

@@ -10,9 +10,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { mulberry32 } from "./prng.ts";
+import { freePort } from "../../src/cli/processes.ts";
 import { REPO_ROOT } from "./processes.ts";
 
 /** The model the project trains and ships (scripts/engine/train-model.sh). */
@@ -27,15 +27,6 @@ export function llamaBinDir(): string {
   return binDir;
 }
 
-/** A port nothing listens on at the time of the call (the OS's pick for port 0). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 export interface LlamaServerOptions {
   /** GGUF file. Default: the project's model. */
