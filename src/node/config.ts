@@ -373,7 +373,7 @@ export function resolveNodeConfig(overrides: NodeOverrides, env: NodeJS.ProcessE
   let metrics = raw.metrics as NodeConfig["metrics"];
   if (merged.noMetrics) metrics = null;
   else if (merged.metricsPort !== undefined || merged.metricsHost !== undefined) {
-    metrics = { host: merged.metricsHost ?? metrics?.host ?? "127.0.0.1", port: merged.metricsPort ?? metrics?.port ?? 0 };
+    metrics = { host: merged.metricsHost ?? metrics?.host ?? DEFAULT_METRICS_HOST, port: merged.metricsPort ?? metrics?.port ?? DEFAULT_METRICS_PORT };
   }
   return parseOrThrow(nodeConfigSchema, { ...raw, backend, metrics });
 }

@@ -103,3 +103,11 @@ describe("node configuration: one schema, unknown settings refused at any depth"
     expect(resolveNodeConfig({ config: file }).backend).toEqual({ type: "synthetic", modelSeed: "concord-synthetic-v1", hardware: "blocked-8", delayMs: 0 });
   });
 });
+
+describe("metrics overrides on a file without metrics", () => {
+  it("a host or port given on top of metrics: null takes the documented default for the other (127.0.0.1:9781), not a random port", () => {
+    const file = configFile({ ...base, metrics: null });
+    expect(resolveNodeConfig({ config: file, metricsHost: "0.0.0.0" }).metrics).toEqual({ host: "0.0.0.0", port: 9781 });
+    expect(resolveNodeConfig({ config: file, metricsPort: 9500 }).metrics).toEqual({ host: "127.0.0.1", port: 9500 });
+  });
+});
