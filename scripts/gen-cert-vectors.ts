@@ -16,7 +16,7 @@ import { encodeCertificate, type Certificate, type CertificateVote } from "../sr
 import { certificateMembers, packMembers, registryRoot, registryRootOf, unpackMembers, type CertificateMember } from "../src/cert/registry-root.ts";
 import { verifyCertificate } from "../src/cert/verify.ts";
 import type { KeyPair } from "../src/crypto/schemes.ts";
-import { isConcordError, type ErrorCode } from "../src/errors.ts";
+import type { ErrorCode } from "../src/errors.ts";
 import { commitOutput, signOutput } from "../src/quorum/attest.ts";
 import { drawCommittee } from "../src/quorum/committee.ts";
 import { createRegistry, registryConfigToJson } from "../src/quorum/registry.ts";
@@ -28,20 +28,11 @@ import { encodeMessage, wireEvidence } from "../src/wire/messages.ts";
 import type { AgreedBundle, Evidence, InferenceRequest, InferenceRequestBody, SchemeName } from "../src/wire/types.ts";
 import { runRequest, salt, testKey, testNetwork, testRequest, type TestNetwork } from "../test/helpers/fixtures.ts";
 import { renderVectorFile, toVectorJson, VECTOR_DIR, type VectorCase, type VectorFile } from "./gen-vectors.ts";
+import { codeOf } from "./vectors/format.ts";
 
 export const CERTIFICATE_VECTOR_FILE = "certificates.json";
 
 /** Runs `fn`; returns the ConcordError code it throws, or undefined. Anything else propagates. */
-function codeOf(fn: () => unknown): ErrorCode | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
-
 function check(condition: boolean, what: string): void {
   if (!condition) throw new Error(`gen-cert-vectors: ${what}`);
 }

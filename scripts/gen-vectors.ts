@@ -14,7 +14,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { keyPairFromSeed, publicKey, signingPreimage, signingRoot, signRoot, type KeyPair } from "../src/crypto/schemes.ts";
-import { isConcordError, type ErrorCode } from "../src/errors.ts";
+import type { ErrorCode } from "../src/errors.ts";
 import { drawCommittee } from "../src/quorum/committee.ts";
 import { createRegistry, registryConfigToJson, type RegistryConfig } from "../src/quorum/registry.ts";
 import { verifyBundle } from "../src/quorum/verify.ts";
@@ -27,6 +27,7 @@ import { bundleCases, invalidEncodings, sampleMessages, sampleNetwork } from "..
 import { policyVectors } from "./vectors/policies.ts";
 import { samplerVectors } from "./vectors/sampler.ts";
 import { edgeBundleCases, edgeEncodingCases, registryVectors } from "./vectors/wire-edges.ts";
+import { codeOf } from "./vectors/format.ts";
 
 export interface VectorCase {
   name: string;
@@ -60,16 +61,6 @@ export function renderVectorFile(file: VectorFile): string {
 }
 
 /** Runs `fn`; returns the ConcordError code it throws, or undefined. Anything else propagates. */
-function codeOf(fn: () => unknown): ErrorCode | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
-
 function check(condition: boolean, what: string): void {
   if (!condition) throw new Error(`gen-vectors: ${what}`);
 }

@@ -1,8 +1,9 @@
 /**
  * The case and file shapes of spec/vectors (spec/vectors/README.md, "Format"), as the generators
- * in this folder write them: gen-vectors.ts's VectorCase with the optional note.
+ * in this folder write them: gen-vectors.ts's VectorCase with the optional note; and what every
+ * generator needs to record an expected error.
  */
-import type { ErrorCode } from "../../src/errors.ts";
+import { isConcordError, type ErrorCode } from "../../src/errors.ts";
 
 export interface NotedCase {
   name: string;
@@ -16,4 +17,15 @@ export interface NotedCase {
 export interface NotedFile {
   description: string;
   cases: NotedCase[];
+}
+
+/** The ConcordError code `fn` throws, or undefined when it returns. */
+export function codeOf(fn: () => unknown): ErrorCode | undefined {
+  try {
+    fn();
+  } catch (error) {
+    if (isConcordError(error)) return error.code;
+    throw error;
+  }
+  return undefined;
 }

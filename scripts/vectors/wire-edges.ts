@@ -7,7 +7,7 @@
  */
 import { decode as cborDecode, encode as cborEncode, rfc8949EncodeOptions } from "cborg";
 import { signMessage } from "../../src/crypto/sign.ts";
-import { isConcordError, type ErrorCode } from "../../src/errors.ts";
+import type { ErrorCode } from "../../src/errors.ts";
 import { commitOutput, signClose, signNoAgreement, signRequest } from "../../src/quorum/attest.ts";
 import { createRegistry, registryConfigFromJson, registryConfigToJson, type RegistryJson } from "../../src/quorum/registry.ts";
 import { openRequest } from "../../src/quorum/rules.ts";
@@ -19,22 +19,12 @@ import { decodeMessage, encodeMessage } from "../../src/wire/messages.ts";
 import type { AgreedBundle, CommitClose, InferenceRequest, Message, MessageKind, OutputReveal } from "../../src/wire/types.ts";
 import { requestBody, runRequest, salt, testKey, testRequest, type TestNetwork } from "../../test/helpers/fixtures.ts";
 import { SAMPLE_EVIDENCE, type Sample } from "../../test/spec/samples.ts";
-import type { NotedCase } from "./format.ts";
+import { codeOf, type NotedCase } from "./format.ts";
 
 type Raw = Record<string, unknown>;
 
 function fail(name: string, what: string): never {
   throw new Error(`gen-vectors: ${name}: ${what}`);
-}
-
-function codeOf(fn: () => unknown): ErrorCode | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (isConcordError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
 }
 
 const canonical = (value: unknown): Uint8Array => cborEncode(value, rfc8949EncodeOptions);
