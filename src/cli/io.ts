@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { PolicyRegistry } from "../agreement/policy.ts";
 import { createDefaultPolicyRegistry } from "../agreement/registry.ts";
 import { ConcordError } from "../errors.ts";
-import { createRegistry, registryConfigFromJson, type Registry } from "../quorum/registry.ts";
+import { createRegistry, registryConfigFromJson, type Registry, type RegistryConfig } from "../quorum/registry.ts";
 import { fromHex } from "../wire/hash.ts";
 import { messageFromJson } from "../wire/json.ts";
 import { decodeMessage } from "../wire/messages.ts";
@@ -34,8 +34,8 @@ export function readMessageFile(path: string): Message {
   return decodeMessage(new Uint8Array(bytes));
 }
 
-/** Reads and validates a registry JSON file. */
-export function readRegistryFile(path: string): Registry {
+/** Reads a registry JSON file's configuration (its shape checked, not yet its rules). */
+export function readRegistryConfigFile(path: string): RegistryConfig {
   let json: unknown;
   try {
     json = JSON.parse(readFile(path).toString("utf8"));
@@ -43,7 +43,12 @@ export function readRegistryFile(path: string): Registry {
     if (cause instanceof ConcordError) throw cause;
     throw new ConcordError("CONFIG", `registry ${path} is not valid JSON`, { cause });
   }
-  return createRegistry(registryConfigFromJson(json));
+  return registryConfigFromJson(json);
+}
+
+/** Reads and validates a registry JSON file. */
+export function readRegistryFile(path: string): Registry {
+  return createRegistry(readRegistryConfigFile(path));
 }
 
 export function defaultPolicies(): PolicyRegistry {

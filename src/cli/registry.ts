@@ -4,13 +4,14 @@
  * commands write is one the node and the sequencer load (no duplicate ids or keys, no member
  * holding the sequencer's key, weights in range).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { readKeystore } from "../crypto/keystore.ts";
 import { SCHEMES } from "../crypto/schemes.ts";
 import { ConcordError } from "../errors.ts";
-import { createRegistry, registryConfigFromJson, registryConfigToJson, type Registry, type RegistryConfig } from "../quorum/registry.ts";
+import { createRegistry, registryConfigToJson, type Registry, type RegistryConfig } from "../quorum/registry.ts";
 import { fromHex, toHex } from "../wire/hash.ts";
+import { readRegistryConfigFile, readRegistryFile } from "./io.ts";
 import type { Bytes, SchemeName } from "../wire/types.ts";
 
 /** A public key named on the command line: a key file (its public half is read), or hex with a scheme. */
@@ -37,21 +38,6 @@ async function resolveKey(source: KeySource, what: string): Promise<{ scheme: Sc
   return { scheme: scheme as SchemeName, publicKey: fromHex(hex.toLowerCase()) };
 }
 
-function readRegistryConfig(path: string): RegistryConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (cause) {
-    throw new ConcordError("CONFIG", `cannot read the registry ${path}`, { details: (cause as NodeJS.ErrnoException).code ?? String(cause), cause });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new ConcordError("CONFIG", `registry ${path} is not valid JSON`, { cause });
-  }
-  return registryConfigFromJson(json);
-}
 
 /** Validates, then replaces the file in one rename (a reader sees the old or the new registry). */
 function writeRegistry(path: string, config: RegistryConfig, options: { overwrite: boolean }): Registry {
@@ -95,7 +81,7 @@ export interface RegistryAddOptions extends KeySource {
 
 /** Adds one node; the whole registry is checked (createRegistry) before the file is replaced. */
 export async function registryAddCommand(path: string, options: RegistryAddOptions): Promise<string> {
-  const config = readRegistryConfig(path);
+  const config = readRegistryConfigFile(path);
   const key = await resolveKey(options, "node");
   const id = options.node ?? key.node;
   if (id === undefined) throw new ConcordError("CONFIG", "no node id", { details: "the key file names none: pass --node <id>" });
@@ -106,7 +92,7 @@ export async function registryAddCommand(path: string, options: RegistryAddOptio
 
 /** Loads the registry as a node does; a bad one is a CONFIG error naming the first problem. */
 export function registryCheckCommand(path: string): string {
-  return `ok ${summary(path, createRegistry(readRegistryConfig(path)))}`;
+  return `ok ${summary(path, readRegistryFile(path))}`;
 }
 
 function positiveInteger(value: string): number {
