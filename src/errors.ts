@@ -36,6 +36,7 @@ export type ErrorCode =
   | "EQUIVOCATION"
   | "LATE"
   | "EXPIRED"
+  | "STALE"
   | "MODE_MISMATCH"
   | "BUNDLE_INVALID"
   | "POLICY_MISMATCH"

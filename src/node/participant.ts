@@ -156,6 +156,9 @@ export class Participant {
   #publishBundle(id: string, bundle: AgreedBundle): void {
     const entry = this.book.get(id);
     if (!entry || entry.bundle) return;
+    // Due after the deadline (a late rank): nothing counts then, and long after it peers would
+    // reject it as STALE.
+    if (this.#init.clock() >= entry.context.request.deadline) return;
     entry.bundle = bundle;
     this.#init.observer?.bundlePublished?.(entry.context);
     this.#send(bundle);

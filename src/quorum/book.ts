@@ -9,6 +9,7 @@ import { verifyMessage } from "../crypto/sign.ts";
 import { ConcordError } from "../errors.ts";
 import { toHex } from "../wire/hash.ts";
 import { requestId } from "../wire/ids.ts";
+import { STALE_AFTER_MS } from "../wire/limits.ts";
 import type {
   AgreedBundle,
   Bytes,
@@ -20,7 +21,7 @@ import type {
 import { Collector, type CollectorEvent } from "./collector.ts";
 import { verifyEquivocation } from "./equivocation.ts";
 import type { Registry } from "./registry.ts";
-import { openRequest, type RequestContext } from "./rules.ts";
+import { checkDeadline, openRequest, type RequestContext } from "./rules.ts";
 import { verifyBundle } from "./verify.ts";
 
 export type BookEvent =
@@ -153,6 +154,9 @@ export class RequestBook {
     // [IGNORE] Only the first verified bundle for a request counts: once the request has one,
     // later bundles are dropped unverified. The first is checked in full, except the signatures
     // this participant's collector has already checked (after its own decision, usually all).
+    // [REJECT] Long past the deadline — STALE: a replay (spec/07), penalized even where the
+    // request has its bundle already. Checked first: it costs nothing.
+    if (now >= bundle.request.deadline + STALE_AFTER_MS) checkDeadline(bundle.request.deadline, now);
     const known = this.get(requestId(bundle.request));
     if (known?.bundle) throw ignore("DUPLICATE", "request already has a bundle");
     // [IGNORE] Nothing counts at or after the deadline (spec/06), a bundle no more than a vote:

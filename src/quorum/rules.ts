@@ -12,6 +12,7 @@ import { ConcordError } from "../errors.ts";
 import { bytesEqual, outputHash, toHex } from "../wire/hash.ts";
 import { commitmentOfReveal, requestId } from "../wire/ids.ts";
 import type { BundledRequest, Bytes, CommitClose, InferenceRequest, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
+import { STALE_AFTER_MS } from "../wire/limits.ts";
 import { checkThreshold, drawCommittee } from "./committee.ts";
 import type { Registry } from "./registry.ts";
 
@@ -49,19 +50,29 @@ export function openRequest(
   checkThreshold(request.n, request.k);
   // [REJECT] The input is not empty.
   if (request.input.length === 0) throw new ConcordError("REQUEST_INVALID", "empty input");
+  // The deadline before the signature: a replayed request costs no verify.
+  if (options.now !== undefined) checkDeadline(request.deadline, options.now);
   // [REJECT] The request is signed by the sequencer.
   if (options.checkSignature !== false && (request.sig === undefined || !verifyMessage(registry.sequencer, request as InferenceRequest))) {
     throw new ConcordError("SIG_INVALID", "request not signed by the sequencer");
-  }
-  // [IGNORE] The deadline has not passed.
-  if (options.now !== undefined && options.now >= request.deadline) {
-    throw new ConcordError("EXPIRED", "request deadline passed", { action: "ignore" });
   }
   // [REJECT] The policy is known, not retired (but where verifying archives), and its parameters valid.
   const policy = policies.bind(request.policy, { allowRetired: options.allowRetired === true });
   const id = requestId(request);
   const committee = drawCommittee(registry, id, request.n);
   return { request, id, idHex: toHex(id), committee, members: new Set(committee), policy };
+}
+
+/**
+ * [REJECT] The deadline is less than STALE_AFTER_MS behind `now` — STALE: honest peers relay
+ * only what they accepted in time, so a copy this late is a replay.
+ * [IGNORE] The deadline has not passed — EXPIRED.
+ */
+export function checkDeadline(deadline: number, now: number): void {
+  if (now >= deadline + STALE_AFTER_MS) {
+    throw new ConcordError("STALE", "deadline long past", { details: `${now - deadline} ms after it` });
+  }
+  if (now >= deadline) throw new ConcordError("EXPIRED", "request deadline passed", { action: "ignore" });
 }
 
 function memberKey(registry: Registry, node: string) {

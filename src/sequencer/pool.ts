@@ -291,6 +291,9 @@ export class Pool {
           return;
         }
         undecided.push(entry.context.id);
+        // Past its deadline nobody takes the request or close, and long past it (STALE) peers
+        // would penalize this pool for them: fetched, not published again.
+        if (this.#clock() >= entry.context.request.deadline) return;
         const record = await this.#init.store.get(entry.context.id);
         if (!record) return;
         await publish(id, decodeMessage(record.request.encoded, "request"));

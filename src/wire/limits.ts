@@ -36,6 +36,14 @@ export const MAX_PARAM_ENTRIES = 64;
 export const MAX_PARAM_TEXT_BYTES = 1024;
 export const MAX_VOTES_PER_BUNDLE = MAX_COMMITTEE;
 
+/**
+ * A request or bundle whose request's deadline is this far behind the receiver's clock is STALE
+ * (reject, spec/07): an honest peer relays only what it accepted before the deadline, so a copy
+ * this late is a replay. The margin covers honest clock skew and delays in gossip (queues, event
+ * loop lag, IWANT from the message cache), with room to spare.
+ */
+export const STALE_AFTER_MS = 30_000;
+
 export const HASH_BYTES = 32;
 export const SALT_BYTES = 32;
 /** ed25519 signatures are 64 bytes, secp256k1 recoverable ones 65 (r || s || v). */

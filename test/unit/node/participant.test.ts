@@ -5,12 +5,13 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Participant } from "../../../src/node/participant.ts";
-import { commitOutput, commitmentSalt, signClose } from "../../../src/quorum/attest.ts";
+import { commitOutput, commitmentSalt, signClose, signOutput } from "../../../src/quorum/attest.ts";
 import { RequestBook } from "../../../src/quorum/book.ts";
 import { createFixedBackend } from "../../../src/runner/fixed.ts";
 import { createPool } from "../../../src/sequencer/pool.ts";
 import { SqliteOutcomeStore } from "../../../src/sequencer/store.ts";
 import { taggedHash } from "../../../src/wire/hash.ts";
+import { requestId } from "../../../src/wire/ids.ts";
 import type { AgreedBundle, Message } from "../../../src/wire/types.ts";
 import { LocalBus } from "../../helpers/bus.ts";
 import { codeOf } from "../../helpers/errors.ts";
@@ -166,5 +167,38 @@ describe("a bundle after the member's own decision", () => {
     const { book, bundle } = agreedBook();
     const forged = { ...bundle, reveals: bundle.reveals.map((r, i) => (i === 0 ? { ...r, commitmentSig: new Uint8Array(r.commitmentSig.length).fill(7) } : r)) };
     expect(codeOf(() => book.handle(forged, 4))).toBe("SIG_INVALID");
+  });
+});
+
+describe("a bundle due after the deadline", () => {
+  it("is not published: nothing counts then, and long after it every peer would reject it (STALE)", () => {
+    const net = testNetwork(9);
+    const request = testRequest(net, { mode: "direct", n: 5, k: 4 });
+    const { committee } = new RequestBook({ registry: net.registry, policies: net.policies }).addRequest(request, 0).context;
+    const outsider = [...net.keys.keys()].find((node) => !committee.includes(node)) as string;
+    let now = request.deadline - 10;
+    const published: Message[] = [];
+    const participant = new Participant({
+      nodeId: outsider,
+      key: net.keys.get(outsider)!,
+      registry: net.registry,
+      policies: net.policies,
+      backend: createFixedBackend({ seed: "late", delayMs: 0 }),
+      slashing: { checkAndInsert: () => "inserted" },
+      clock: () => now,
+      publish: async (message) => void published.push(message),
+      logger: silent,
+      aggregationStaggerMs: STAGGER_MS,
+    });
+    participant.receive(request);
+    for (const node of committee.slice(0, 4)) {
+      participant.receive(signOutput(net.keys.get(node)!, { chain: request.chain, request: requestId(request), node, output: "Paris" }));
+    }
+    expect(participant.book.get(requestId(request))?.collector.decided).toBe(true);
+    // Its duty comes after the last member's (it is not on the committee): past the deadline.
+    now = request.deadline + 6 * STAGGER_MS;
+    participant.tick();
+    expect(published.filter((message) => message.t === "bundle")).toEqual([]);
+    participant.stop();
   });
 });

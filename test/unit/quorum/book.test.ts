@@ -6,6 +6,7 @@ import { Collector } from "../../../src/quorum/collector.ts";
 import { openRequest } from "../../../src/quorum/rules.ts";
 import { isConcordError } from "../../../src/errors.ts";
 import type { AgreedBundle, InferenceRequest } from "../../../src/wire/types.ts";
+import { STALE_AFTER_MS } from "../../../src/wire/limits.ts";
 import { codeOf } from "../../helpers/errors.ts";
 import { salt, testKey, testNetwork, testRequest } from "../../helpers/fixtures.ts";
 
@@ -35,6 +36,23 @@ function bookWith(request: InferenceRequest, outputs: [node: string, output: str
 }
 
 describe("RequestBook bundles", () => {
+  it("rejects a bundle far past its request's deadline (STALE) before anything else, and ignores one just past it", () => {
+    const request = testRequest(net, { mode: "direct", n: 5, k: 4, deadline: 1_000 });
+    const committee = new RequestBook({ registry: net.registry, policies: net.policies }).addRequest(request, 0).context.committee;
+    const { bundle } = bookWith(request, committee.map((node): [string, string] => [node, "Paris"]));
+    expect(bundle).toBeDefined();
+    const fresh = () => new RequestBook({ registry: net.registry, policies: net.policies });
+    expect(codeOf(() => fresh().handle(bundle as AgreedBundle, 1_000))).toBe("EXPIRED");
+    expect(codeOf(() => fresh().handle(bundle as AgreedBundle, 1_000 + STALE_AFTER_MS - 1))).toBe("EXPIRED");
+    expect(codeOf(() => fresh().handle(bundle as AgreedBundle, 1_000 + STALE_AFTER_MS))).toBe("STALE");
+    // Even where the request already has its bundle (a replay of it): penalized, not a free DUPLICATE.
+    const { book } = bookWith(request, committee.map((node): [string, string] => [node, "Paris"]));
+    expect(codeOf(() => book.handle(bundle as AgreedBundle, 1_000 + STALE_AFTER_MS))).toBe("STALE");
+    // A forged bundle that old is rejected unverified: the same code, whatever it carries.
+    const forged = { ...(bundle as AgreedBundle), outputs: (bundle as AgreedBundle).outputs.map((output) => ({ ...output, sig: new Uint8Array(64) })) };
+    expect(codeOf(() => fresh().handle(forged, 1_000 + STALE_AFTER_MS))).toBe("STALE");
+  });
+
   it("ignores a bundle that counts a node it holds equivocation evidence against, and takes one without it", () => {
     const request = testRequest(net, { mode: "direct", n: 5, k: 4 });
     const committee = new RequestBook({ registry: net.registry, policies: net.policies }).addRequest(request, 0).context.committee;

@@ -3,6 +3,7 @@ import { isConcordError } from "../../../src/errors.ts";
 import { commitOutput, signClose, signOutput } from "../../../src/quorum/attest.ts";
 import { checkClose, checkCommitment, checkReveal, checkSignedOutput, openRequest } from "../../../src/quorum/rules.ts";
 import { requestId } from "../../../src/wire/ids.ts";
+import { STALE_AFTER_MS } from "../../../src/wire/limits.ts";
 import { salt, testNetwork, testRequest } from "../../helpers/fixtures.ts";
 import { codeOf } from "../../helpers/errors.ts";
 
@@ -46,6 +47,17 @@ describe("openRequest", () => {
     expect(actionOf(() => openRequest(request, net.registry, net.policies, { now: 100 }))).toBe("ignore");
     expect(codeOf(() => openRequest(request, net.registry, net.policies, { now: 99 }))).toBe("ok");
     expect(codeOf(() => openRequest({ ...request, sig: new Uint8Array(64) }, net.registry, net.policies, { checkSignature: false }))).toBe("ok");
+  });
+
+  it("judges the deadline before the signature: a replay just past it is ignored, one far past it rejected (STALE)", () => {
+    const request = testRequest(net, { deadline: 100 });
+    const forged = { ...request, sig: new Uint8Array(64) };
+    // A forged signature is not even looked at once the deadline has passed: a replay costs no verify.
+    expect(codeOf(() => openRequest(forged, net.registry, net.policies, { now: 100 }))).toBe("EXPIRED");
+    expect(codeOf(() => openRequest(request, net.registry, net.policies, { now: 100 + STALE_AFTER_MS - 1 }))).toBe("EXPIRED");
+    expect(codeOf(() => openRequest(request, net.registry, net.policies, { now: 100 + STALE_AFTER_MS }))).toBe("STALE");
+    expect(actionOf(() => openRequest(request, net.registry, net.policies, { now: 100 + STALE_AFTER_MS }))).toBe("reject");
+    expect(codeOf(() => openRequest(forged, net.registry, net.policies, { now: 100 + STALE_AFTER_MS }))).toBe("STALE");
   });
 });
 

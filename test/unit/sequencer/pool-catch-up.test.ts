@@ -197,6 +197,9 @@ describe("a request whose deadline passed while the pool was down", () => {
       expect(await pool.status(id)).toBe("agreed");
       expect((await pool.ready()).map((bundle) => bundle.outcome.output)).toEqual(["Paris"]);
       expect(published.filter((message) => message.t === "no-agreement")).toEqual([]);
+      // Its request and close are not published again: past the deadline nobody takes them, and
+      // long past it (STALE) every peer would penalize the pool for them.
+      expect(published.filter((message) => message.t === "request" || message.t === "close")).toEqual([]);
     } finally {
       await outcomes.return(undefined);
       await pool.stop();
