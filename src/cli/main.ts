@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { ConcordError, isConcordError } from "../errors.ts";
+import { addExportCommand } from "./export.ts";
 import { inspectCommand } from "./inspect.ts";
 import { addKeysCommand } from "./keys.ts";
 import { addNodeCommand } from "./node.ts";
@@ -69,6 +70,7 @@ function buildProgram(): Command {
       process.stdout.write(`${inspectCommand(file, options)}\n`);
     });
 
+  addExportCommand(program);
   addKeysCommand(program);
   addRegistryCommand(program);
   addNodeCommand(program);

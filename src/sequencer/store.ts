@@ -189,6 +189,12 @@ export interface SqliteOutcomeStoreInit {
   busyTimeoutMs?: number;
   /** Run PRAGMA quick_check on open (cost grows with the file). Default false. */
   integrityCheck?: boolean;
+  /**
+   * Read an existing file without taking it (`concord export`): nothing is created or written,
+   * every write fails with STORE, and a file a running pool holds is refused with STORE.
+   * Default false.
+   */
+  readOnly?: boolean;
 }
 
 // "CNSO" — marks the file as a Concord outcome store.
@@ -265,6 +271,7 @@ export class SqliteOutcomeStore implements OutcomeStore {
   readonly path: string;
   readonly #busyTimeoutMs: number;
   readonly #integrityCheck: boolean;
+  readonly #readOnly: boolean;
   #db: DatabaseSync | undefined;
   #statements: Statements | undefined;
 
@@ -273,6 +280,7 @@ export class SqliteOutcomeStore implements OutcomeStore {
     this.path = init.path;
     this.#busyTimeoutMs = init.busyTimeoutMs ?? 5_000;
     this.#integrityCheck = init.integrityCheck ?? false;
+    this.#readOnly = init.readOnly ?? false;
   }
 
   get isOpen(): boolean {
@@ -291,10 +299,11 @@ export class SqliteOutcomeStore implements OutcomeStore {
         busyTimeoutMs: this.#busyTimeoutMs,
         integrityCheck: this.#integrityCheck,
         what: "outcome store",
-        exclusive: true,
+        exclusive: !this.#readOnly,
+        readOnly: this.#readOnly,
       },
       (db) => {
-        db.exec(ONE_CLOSE);
+        if (!this.#readOnly) db.exec(ONE_CLOSE);
         return prepareStatements(db);
       },
     );

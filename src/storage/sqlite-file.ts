@@ -6,7 +6,7 @@
  * database, or a newer schema, as its own.
  * Shared by the node's slashing protection and the sequencer's outcome store.
  */
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { ConcordError, isConcordError } from "../errors.ts";
@@ -33,29 +33,42 @@ export interface SqliteFileInit {
    * included): there is no stale lock to clear after a crash. Default false.
    */
   exclusive?: boolean;
+  /**
+   * Open an existing file for reading only (`concord export`): nothing is created, stamped or
+   * written, and a missing file is a STORE error. A file another connection holds `exclusive`
+   * (a running pool) is refused with STORE after the busy timeout. Default false.
+   */
+  readOnly?: boolean;
 }
 
 /** Opens (creating if needed) and stamps the file; any failure is a STORE error. */
 export function openSqliteFile(init: SqliteFileInit): DatabaseSync {
   const memory = init.path === ":memory:";
-  if (!memory) createPrivateFile(init.path, init.what);
+  const readOnly = init.readOnly === true;
+  if (readOnly) assertFileExists(init.path, init.what);
+  else if (!memory) createPrivateFile(init.path, init.what);
   let db: DatabaseSync | undefined;
   try {
-    db = new DatabaseSync(init.path, { timeout: init.busyTimeoutMs, enableForeignKeyConstraints: true });
-    // Before the first read: with the locking mode set first, WAL keeps its index in this
-    // process's memory (no -shm file another process could use) and the lock is never released.
-    if (init.exclusive === true) db.exec("PRAGMA locking_mode = EXCLUSIVE");
-    if (!memory) {
-      // WAL lets readers run beside the one writer; it must be set outside a transaction.
-      const mode = pragmaValue(db, "PRAGMA journal_mode = WAL");
-      if (mode !== "wal") throw new ConcordError("STORE", `cannot put ${init.what} in WAL mode`, { details: `journal_mode is ${String(mode)}` });
+    db = new DatabaseSync(init.path, { timeout: init.busyTimeoutMs, enableForeignKeyConstraints: true, readOnly });
+    if (readOnly) {
+      // The header check is the first read: where a lock held elsewhere shows.
+      if (stampState(db, init) === "new") throw new ConcordError("STORE", `not a Concord ${init.what}`, { details: `${init.path} is empty` });
+    } else {
+      // Before the first read: with the locking mode set first, WAL keeps its index in this
+      // process's memory (no -shm file another process could use) and the lock is never released.
+      if (init.exclusive === true) db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      if (!memory) {
+        // WAL lets readers run beside the one writer; it must be set outside a transaction.
+        const mode = pragmaValue(db, "PRAGMA journal_mode = WAL");
+        if (mode !== "wal") throw new ConcordError("STORE", `cannot put ${init.what} in WAL mode`, { details: `journal_mode is ${String(mode)}` });
+      }
+      // FULL: the WAL is synced at every commit, so an acknowledged write survives power loss.
+      db.exec("PRAGMA synchronous = FULL");
+      if (pragmaValue(db, "PRAGMA synchronous") !== 2) throw new ConcordError("STORE", `cannot set synchronous=FULL on ${init.what}`);
+      stamp(db, init);
+      // Take the write lock now, not at the first write: a second holder is refused at open.
+      if (init.exclusive === true) db.exec("BEGIN EXCLUSIVE; COMMIT");
     }
-    // FULL: the WAL is synced at every commit, so an acknowledged write survives power loss.
-    db.exec("PRAGMA synchronous = FULL");
-    if (pragmaValue(db, "PRAGMA synchronous") !== 2) throw new ConcordError("STORE", `cannot set synchronous=FULL on ${init.what}`);
-    stamp(db, init);
-    // Take the write lock now, not at the first write: a second holder is refused at open.
-    if (init.exclusive === true) db.exec("BEGIN EXCLUSIVE; COMMIT");
     if (init.integrityCheck) {
       const result = pragmaValue(db, "PRAGMA quick_check");
       if (result !== "ok") throw new ConcordError("STORE", `${init.what} failed its integrity check`, { details: `${init.path}: ${String(result)}` });
@@ -67,7 +80,7 @@ export function openSqliteFile(init: SqliteFileInit): DatabaseSync {
     } catch {
       // Already failing; the first error is the one worth reporting.
     }
-    if (init.exclusive === true && isBusy(error)) {
+    if ((init.exclusive === true || readOnly) && isBusy(error)) {
       throw new ConcordError("STORE", `${init.what} is in use by another process or store`, { details: init.path, cause: error });
     }
     throw asStoreError(error, `cannot open ${init.what}`, init.path);
@@ -115,31 +128,42 @@ function createPrivateFile(path: string, what: string): void {
   }
 }
 
+function assertFileExists(path: string, what: string): void {
+  try {
+    if (!statSync(path).isFile()) throw new ConcordError("STORE", `no ${what} at ${path}`, { details: "not a regular file" });
+  } catch (error) {
+    if (isConcordError(error)) throw error;
+    throw new ConcordError("STORE", `no ${what} at ${path}`, { details: (error as NodeJS.ErrnoException).code ?? String(error), cause: error });
+  }
+}
+
+/** "new" for an empty file, "ours" for one stamped with this store's id and version; else STORE. */
+function stampState(db: DatabaseSync, init: SqliteFileInit): "new" | "ours" {
+  const applicationId = pragmaValue(db, "PRAGMA application_id");
+  const version = pragmaValue(db, "PRAGMA user_version");
+  if (applicationId === 0) {
+    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema").get()?.["n"];
+    if (tables === 0 && version === 0) return "new";
+    throw new ConcordError("STORE", `not a Concord ${init.what}`, { details: `${init.path} holds another database` });
+  }
+  if (applicationId !== init.applicationId) {
+    throw new ConcordError("STORE", `not a Concord ${init.what}`, {
+      details: `${init.path} has application_id ${String(applicationId)}, expected ${init.applicationId}`,
+    });
+  }
+  if (version !== init.schemaVersion) {
+    throw new ConcordError("STORE", `unsupported ${init.what} schema version`, {
+      details: `${init.path} has version ${String(version)}, this build reads version ${init.schemaVersion}`,
+    });
+  }
+  return "ours";
+}
+
 function stamp(db: DatabaseSync, init: SqliteFileInit): void {
-  const check = (): "new" | "ours" => {
-    const applicationId = pragmaValue(db, "PRAGMA application_id");
-    const version = pragmaValue(db, "PRAGMA user_version");
-    if (applicationId === 0) {
-      const tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema").get()?.["n"];
-      if (tables === 0 && version === 0) return "new";
-      throw new ConcordError("STORE", `not a Concord ${init.what}`, { details: `${init.path} holds another database` });
-    }
-    if (applicationId !== init.applicationId) {
-      throw new ConcordError("STORE", `not a Concord ${init.what}`, {
-        details: `${init.path} has application_id ${String(applicationId)}, expected ${init.applicationId}`,
-      });
-    }
-    if (version !== init.schemaVersion) {
-      throw new ConcordError("STORE", `unsupported ${init.what} schema version`, {
-        details: `${init.path} has version ${String(version)}, this build reads version ${init.schemaVersion}`,
-      });
-    }
-    return "ours";
-  };
-  if (check() === "ours") return;
+  if (stampState(db, init) === "ours") return;
   inTransaction(db, () => {
     // Another process may have stamped the file between the check and the write lock.
-    if (check() === "ours") return;
+    if (stampState(db, init) === "ours") return;
     db.exec(init.schema);
     db.exec(`PRAGMA application_id = ${init.applicationId}`);
     db.exec(`PRAGMA user_version = ${init.schemaVersion}`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -8,7 +8,7 @@ import { SlashingProtection } from "../../../src/node/slashing.ts";
 import { SqliteOutcomeStore, StoreConflictError } from "../../../src/sequencer/store.ts";
 import type { NewRequest, OutcomeStore } from "../../../src/sequencer/store.ts";
 import { sha256, toHex, utf8 } from "../../../src/wire/hash.ts";
-import { rejection } from "../../helpers/errors.ts";
+import { codeOf, rejection } from "../../helpers/errors.ts";
 
 const T0 = 1_767_225_600_000;
 
@@ -317,6 +317,28 @@ describe("the file", () => {
     second.open();
     expect((await second.pending()).length).toBe(1);
     store = second;
+  });
+
+  it("opens read-only: reads what a store wrote, writes nothing, creates no file, and is refused while a store holds it", async () => {
+    await store.putRequest(request("a"));
+    await store.putOutcome(id("a"), agreed("a"));
+    const path = join(dir, "outcomes.sqlite");
+    const refused = new SqliteOutcomeStore({ path, readOnly: true, busyTimeoutMs: 50 });
+    expect(codeOf(() => refused.open())).toBe("STORE");
+    await store.close();
+    const reader = new SqliteOutcomeStore({ path, readOnly: true });
+    reader.open();
+    try {
+      expect((await reader.get(id("a")))?.outcome?.kind).toBe("agreed");
+      expect(isConcordError(await rejection(reader.putRequest(request("b"))), "STORE")).toBe(true);
+      expect(await reader.get(id("b"))).toBeUndefined();
+    } finally {
+      await reader.close();
+    }
+    const missing = join(dir, "missing.sqlite");
+    expect(() => new SqliteOutcomeStore({ path: missing, readOnly: true }).open()).toThrow(/no outcome store at/);
+    expect(existsSync(missing)).toBe(false);
+    store = openStore();
   });
 
   it("is created 0600", () => {
