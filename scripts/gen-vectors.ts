@@ -15,7 +15,7 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { keyPairFromSeed, publicKey, signingPreimage, signingRoot, signRoot, type KeyPair } from "../src/crypto/schemes.ts";
 import type { ErrorCode } from "../src/errors.ts";
-import { drawCommittee } from "../src/quorum/committee.ts";
+import { drawCommittee, requestSubnet } from "../src/quorum/committee.ts";
 import { createRegistry, registryConfigToJson, type RegistryConfig } from "../src/quorum/registry.ts";
 import { verifyBundle } from "../src/quorum/verify.ts";
 import { fromHex, taggedHash, toHex } from "../src/wire/hash.ts";
@@ -250,12 +250,37 @@ function committeeVectors(): VectorFile {
       cases.push({ name: `${name}-n-${n}-invalid`, input: { nodes, request: toHex(id), n }, expectedError: "REQUEST_INVALID" });
     }
   }
+  // Subnets (spec/05): the draw walks the request's subnet only. expected.subnet is the request's
+  // subnet, expected.subnetMembers every subnet's ids in id order.
+  const split: [string, TestNetwork, number][] = [
+    ["equal-weights-9-subnets-2", testNetwork(9), 2],
+    ["varied-weights-64-subnets-4", testNetwork(64, { weights: (i) => ((i * 7919) % 1000) + 1 }), 4],
+  ];
+  for (const [name, net, subnets] of split) {
+    const registry = createRegistry({ ...net.config, subnets });
+    const nodes = net.config.nodes.map((node) => ({ id: node.id, weight: node.weight })).reverse();
+    const subnetMembers = registry.subnetMembers.map((members) => members.map((member) => member.id));
+    const smallest = Math.min(...subnetMembers.map((members) => members.length));
+    for (let i = 0; i < 3; i++) {
+      const id = taggedHash("vector-request", name, String(i));
+      const subnet = requestSubnet(id, subnets);
+      const size = subnetMembers[subnet]?.length ?? 0;
+      for (const n of [...new Set([1, Math.min(7, smallest), size])]) {
+        cases.push({ name: `${name}-request-${i}-n-${n}`, input: { nodes, subnets, request: toHex(id), n }, expected: { subnet, subnetMembers, committee: drawCommittee(registry, id, n) } });
+      }
+      // The registry could seat n, the request's subnet cannot.
+      check(codeOf(() => drawCommittee(registry, id, size + 1)) === "REQUEST_INVALID", `${name} subnet n=${size + 1}`);
+      if (i === 0) cases.push({ name: `${name}-request-${i}-n-${size + 1}-larger-than-subnet`, input: { nodes, subnets, request: toHex(id), n: size + 1 }, expectedError: "REQUEST_INVALID" });
+    }
+  }
   return {
     description:
       "Committee draws (src/quorum/committee.ts drawCommittee). input.nodes are the registry's node ids and stake weights " +
       "(keys play no part in the draw; the list is in no particular order), input.request the request id, input.n the " +
       "committee size; expected.committee is the committee in draw order. expectedError REQUEST_INVALID when n is 0 or " +
-      "larger than the registry.",
+      "larger than the registry. Cases with input.subnets (S > 1) also expect subnetMembers (each subnet's ids in id order, " +
+      "spec/05 Subnets) and subnet (the request's subnet); the committee is drawn from that subnet alone, and REQUEST_INVALID " +
+      "when n is larger than it.",
     cases,
   };
 }

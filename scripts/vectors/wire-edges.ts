@@ -302,18 +302,30 @@ export function registryVectors(net: TestNetwork): { description: string; cases:
     ["sequencer-key-invalid", "The sequencer's key is validated too.", { ...json, sequencer: { ...json.sequencer, publicKey: smallOrder } }, false],
     ["nodes-not-a-list", "nodes is a list.", { ...json, nodes: {} }, false],
     ["not-an-object", "The file holds one JSON object.", [json], false],
+    ["subnets-1", "subnets: 1 is the default: one subnet, the whole registry.", { ...json, subnets: 1 }, true],
+    ["subnets-2", "Nine nodes dealt into two subnets (05-committee.md, Subnets): heaviest first, then by H(\"concord/subnet-order\", id), in a snake.", { ...json, subnets: 2 }, true],
+    ["subnets-as-many-as-nodes", "S may equal the node count: one member a subnet.", { ...json, subnets: nodes.length }, true],
+    ["subnets-more-than-nodes", "More subnets than nodes loads; the empty subnet's requests are REQUEST_INVALID (their committee cannot be seated).", { ...json, subnets: nodes.length + 1 }, true],
+    ["subnets-zero", "subnets is an integer in 1..64.", { ...json, subnets: 0 }, false],
+    ["subnets-65", "subnets is an integer in 1..64.", { ...json, subnets: 65 }, false],
+    ["subnets-fraction", "subnets is an integer.", { ...json, subnets: 1.5 }, false],
+    ["subnets-as-text", "subnets is a JSON number.", { ...json, subnets: "2" }, false],
   ];
   return {
     description:
       "Loading a registry file (spec/05-committee.md; src/quorum/registry.ts registryConfigFromJson, then createRegistry). input is the " +
-      "file's JSON value; expected.members the node ids in id order (the order the committee draw walks), or expectedError CONFIG.",
+      "file's JSON value; expected.members the node ids in id order (the order the committee draw walks), and where the file names " +
+      "subnets, expected.subnetMembers each subnet's ids in id order; or expectedError CONFIG.",
     cases: cases.map(([name, note, input, ok]) => {
-      let members: string[] | undefined;
+      let expected: { members: string[]; subnetMembers?: string[][] } | undefined;
       const code = codeOf(() => {
-        members = createRegistry(registryConfigFromJson(input)).members.map((m) => m.id);
+        const registry = createRegistry(registryConfigFromJson(input));
+        expected = { members: registry.members.map((m) => m.id) };
+        // Only where the file names subnets, so the cases before subnets stay byte for byte.
+        if ((input as { subnets?: unknown }).subnets !== undefined) expected.subnetMembers = registry.subnetMembers.map((members) => members.map((m) => m.id));
       });
       if (ok ? code !== undefined : code !== "CONFIG") fail(`registry.json ${name}`, `expected ${ok ? "a registry" : "CONFIG"}, got ${code ?? "a registry"}`);
-      return ok ? { name, note, input, expected: { members } } : { name, note, input, expectedError: "CONFIG" as const };
+      return ok ? { name, note, input, expected } : { name, note, input, expectedError: "CONFIG" as const };
     }),
   };
 }

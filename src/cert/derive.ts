@@ -33,11 +33,13 @@ function evidenceBytes(evidence: Evidence | undefined): Bytes {
  * The certificate of `bundle`, which the caller has verified against `registry` (verifyBundle):
  * the request body, the registry's members, the canonical output and the first k supporters (by
  * node id) on secp256k1 keys whose output is exactly the canonical one. Throws CERT_UNSUPPORTED
- * when fewer than k such supporters exist.
+ * when fewer than k such supporters exist, or the registry has subnets (spec/11).
  */
 export function certificateOf(bundle: AgreedBundle, registry: Registry): Certificate {
   const { request, outcome } = bundle;
   if (bundle.chain !== registry.chain) throw new ConcordError("CHAIN_MISMATCH", "bundle for another chain", { details: bundle.chain });
+  // The registry root and the on-chain draw know no subnets: they would draw another committee.
+  if (registry.subnets !== 1) throw new ConcordError("CERT_UNSUPPORTED", "certificates need a registry of one subnet", { details: `subnets=${registry.subnets}` });
   const members = certificateMembers(registry);
   const indexOf = new Map(members.map((member, i) => [member.id, i]));
   const supporters = new Set(outcome.supporters);

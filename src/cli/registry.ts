@@ -54,7 +54,10 @@ function summary(path: string, registry: Registry): string {
   return [
     `${path}: chain ${registry.chain}, ${registry.members.length} node${registry.members.length === 1 ? "" : "s"}, total weight ${weight}`,
     `  sequencer  ${registry.sequencer.scheme} ${toHex(registry.sequencer.bytes)}`,
-    ...registry.members.map((member) => `  ${member.id.padEnd(10)} ${member.scheme} ${toHex(member.publicKey)} weight ${member.weight}`),
+    ...registry.members.map((member) => `  ${member.id.padEnd(10)} ${member.scheme} ${toHex(member.publicKey)} weight ${member.weight}${registry.subnets > 1 ? ` subnet ${member.subnet}` : ""}`),
+    ...(registry.subnets > 1
+      ? registry.subnetMembers.map((members, s) => `  subnet ${s}: ${members.length} node${members.length === 1 ? "" : "s"}, weight ${members.reduce((sum, member) => sum + member.weight, 0)} (seats committees of n <= ${members.length})`)
+      : []),
   ].join("\n");
 }
 
@@ -63,13 +66,17 @@ export interface RegistryNewOptions {
   chain: string;
   /** The sequencer's key. */
   sequencer: KeySource;
+  /** Subnets S (spec/05); default 1, and the file then names none. */
+  subnets?: number;
   force?: boolean;
 }
 
 /** Writes a registry with a chain id, the sequencer's key and no nodes yet. */
 export async function registryNewCommand(options: RegistryNewOptions): Promise<string> {
   const key = await resolveKey(options.sequencer, "sequencer");
-  const registry = writeRegistry(options.out, { chain: options.chain, sequencer: { scheme: key.scheme, publicKey: key.publicKey }, nodes: [] }, { overwrite: options.force === true });
+  const config: RegistryConfig = { chain: options.chain, sequencer: { scheme: key.scheme, publicKey: key.publicKey }, nodes: [] };
+  if (options.subnets !== undefined && options.subnets !== 1) config.subnets = options.subnets;
+  const registry = writeRegistry(options.out, config, { overwrite: options.force === true });
   return `wrote ${summary(options.out, registry)}\nadd nodes with: concord registry add ${options.out} --keystore <node.key.json>`;
 }
 
@@ -97,7 +104,7 @@ export function registryCheckCommand(path: string): string {
 
 function positiveInteger(value: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new ConcordError("CONFIG", "--weight must be a positive integer", { details: value });
+  if (!Number.isInteger(number) || number < 1) throw new ConcordError("CONFIG", "expected a positive integer", { details: value });
   return number;
 }
 
@@ -111,14 +118,16 @@ export function addRegistryCommand(program: Command): void {
     .option("--keystore <file>", "the sequencer's key file (its public key is read)")
     .option("--public-key <hex>", "the sequencer's public key, instead of a key file")
     .option("--scheme <scheme>", "with --public-key: ed25519 (default) or secp256k1")
+    .option("--subnets <S>", "split the nodes into S subnets, each request served within one (spec/05; default 1)", positiveInteger)
     .option("--force", "replace an existing file")
-    .action(async (options: { out: string; chain: string; keystore?: string; publicKey?: string; scheme?: string; force?: boolean }) => {
+    .action(async (options: { out: string; chain: string; keystore?: string; publicKey?: string; scheme?: string; subnets?: number; force?: boolean }) => {
       const sequencer: KeySource = {
         ...(options.keystore !== undefined ? { keystore: options.keystore } : {}),
         ...(options.publicKey !== undefined ? { publicKey: options.publicKey } : {}),
         ...(options.scheme !== undefined ? { scheme: options.scheme } : {}),
       };
-      process.stdout.write(`${await registryNewCommand({ out: options.out, chain: options.chain, sequencer, ...(options.force ? { force: true } : {}) })}\n`);
+      const extra = { ...(options.subnets !== undefined ? { subnets: options.subnets } : {}), ...(options.force ? { force: true } : {}) };
+      process.stdout.write(`${await registryNewCommand({ out: options.out, chain: options.chain, sequencer, ...extra })}\n`);
     });
   registry
     .command("add")

@@ -5,6 +5,9 @@
  * registry and the request id. Round r draws x_r = uint256(H("concord/committee", id, r)) mod W,
  * W the total weight still undrawn, and takes the member whose cumulative-weight interval
  * (members in id order) holds x_r. The modulo bias is below W / 2^256: negligible.
+ *
+ * With S > 1 subnets the draw walks only the members of the request's subnet,
+ * uint256(H("concord/subnet", id)) mod S (spec/05, "Subnets").
  */
 import { ConcordError } from "../errors.ts";
 import { taggedHash, toHex } from "../wire/hash.ts";
@@ -12,11 +15,25 @@ import { MAX_COMMITTEE } from "../wire/limits.ts";
 import type { Bytes } from "../wire/types.ts";
 import type { Registry } from "./registry.ts";
 
-/** Committee member ids in draw order. Throws REQUEST_INVALID if n exceeds the registry. */
+/**
+ * The subnet a request belongs to: uint256(H("concord/subnet", requestId)) mod S; 0 when S = 1.
+ * @example requestSubnet(id, 4) // 0..3
+ */
+export function requestSubnet(requestId: Bytes, subnets: number): number {
+  if (subnets === 1) return 0;
+  return Number(BigInt(`0x${toHex(taggedHash("concord/subnet", requestId))}`) % BigInt(subnets));
+}
+
+/**
+ * Committee member ids in draw order. Throws REQUEST_INVALID if n exceeds the members it draws
+ * from: the registry, or with S > 1 the request's subnet.
+ */
 export function drawCommittee(registry: Registry, requestId: Bytes, n: number): string[] {
-  const remaining = [...registry.members];
+  const subnet = requestSubnet(requestId, registry.subnets);
+  const remaining = [...(registry.subnetMembers[subnet] ?? [])];
   if (!Number.isInteger(n) || n < 1 || n > remaining.length) {
-    throw new ConcordError("REQUEST_INVALID", "committee size out of range", { details: `n=${n}, registry has ${remaining.length}` });
+    const from = registry.subnets === 1 ? `registry has ${remaining.length}` : `subnet ${subnet} of ${registry.subnets} has ${remaining.length}`;
+    throw new ConcordError("REQUEST_INVALID", "committee size out of range", { details: `n=${n}, ${from}` });
   }
   let total = 0n;
   for (const member of remaining) total += BigInt(member.weight);

@@ -1,9 +1,9 @@
 /**
  * The public face of src/quorum: every name listed explicitly, so a reader sees where each lives.
  */
-export { createRegistry, registryConfigFromJson, registryConfigToJson } from "./registry.ts";
+export { createRegistry, registryConfigFromJson, registryConfigToJson, assignSubnets, MAX_SUBNETS } from "./registry.ts";
 export type { RegistryEntry, RegistryConfig, RegistryMember, Registry, RegistryJson } from "./registry.ts";
-export { drawCommittee, defaultThreshold, checkThreshold } from "./committee.ts";
+export { drawCommittee, requestSubnet, defaultThreshold, checkThreshold } from "./committee.ts";
 export { openRequest, checkRequestRef, checkMember, checkCommitment, checkClose, checkReveal, checkSignedOutput, toVote } from "./rules.ts";
 export type { RequestContext, OpenRequestOptions } from "./rules.ts";
 export { Collector } from "./collector.ts";

@@ -5,7 +5,7 @@
  */
 import { ConcordError } from "../errors.ts";
 import { publicKey, SCHEMES, type PublicKey, type PublicKeyOptions } from "../crypto/schemes.ts";
-import { fromHex, toHex } from "../wire/hash.ts";
+import { compareBytes, fromHex, taggedHash, toHex } from "../wire/hash.ts";
 import { MAX_CHAIN_ID_BYTES, MAX_NODE_ID_BYTES } from "../wire/limits.ts";
 import { IDENTIFIER } from "../wire/messages.ts";
 import type { Bytes, SchemeName } from "../wire/types.ts";
@@ -22,10 +22,18 @@ export interface RegistryConfig {
   chain: string;
   sequencer: { scheme: SchemeName; publicKey: Bytes };
   nodes: RegistryEntry[];
+  /**
+   * Subnets S (spec/05-committee.md, "Subnets"): members are dealt into S groups, and a request's
+   * committee is drawn from, and its traffic travels within, one of them. Default: 1, the whole
+   * registry (and the field is absent from the file).
+   */
+  subnets?: number;
 }
 
 export interface RegistryMember extends RegistryEntry {
   key: PublicKey;
+  /** The member's home subnet, 0..subnets-1 (0 when the registry has one). */
+  subnet: number;
 }
 
 export interface Registry {
@@ -34,9 +42,35 @@ export interface Registry {
   /** Members sorted by id: the order the committee draw walks. */
   readonly members: readonly RegistryMember[];
   readonly byId: ReadonlyMap<string, RegistryMember>;
+  /** S, at least 1. */
+  readonly subnets: number;
+  /** Each subnet's members, sorted by id; with S = 1 the one entry is `members`. */
+  readonly subnetMembers: readonly (readonly RegistryMember[])[];
 }
 
 const MAX_WEIGHT = 2 ** 32 - 1;
+
+/** Most subnets a registry may have: a node subscribes to 6 topics per subnet it serves (a pool to all). */
+export const MAX_SUBNETS = 64;
+
+/**
+ * Deals members into `subnets` home subnets (spec/05, "Subnets"): heaviest first, equal weights in
+ * the order of H("concord/subnet-order", id), dealt in a snake (0, 1, .., S-1, S-1, .., 0, 0, ..).
+ * Member counts differ by at most one, so the smallest subnet is as large as it can be (it caps
+ * the committee size), and each round of the snake gives every subnet one of the next S weights,
+ * so weights balance too. The hash keeps an operator's similar names from landing together.
+ */
+export function assignSubnets(members: readonly RegistryEntry[], subnets: number): Map<string, number> {
+  const keyed = members.map((member) => ({ member, order: taggedHash("concord/subnet-order", member.id) }));
+  keyed.sort((a, b) => b.member.weight - a.member.weight || compareBytes(a.order, b.order));
+  const home = new Map<string, number>();
+  keyed.forEach(({ member }, position) => {
+    const round = Math.floor(position / subnets);
+    const slot = position % subnets;
+    home.set(member.id, round % 2 === 0 ? slot : subnets - 1 - slot);
+  });
+  return home;
+}
 
 function configError(details: string, cause?: unknown): ConcordError {
   return new ConcordError("CONFIG", "invalid registry", { details, cause });
@@ -60,7 +94,7 @@ export function createRegistry(config: RegistryConfig, options: PublicKeyOptions
   } catch (cause) {
     throw configError(`sequencer key: ${(cause as Error).message}`, cause);
   }
-  const byId = new Map<string, RegistryMember>();
+  const byId = new Map<string, Omit<RegistryMember, "subnet">>();
   const holders = new Map<string, string>([[keyName(sequencer.scheme, sequencer.bytes), "the sequencer"]]);
   for (const entry of config.nodes) {
     if (!IDENTIFIER.test(entry.id) || entry.id.length > MAX_NODE_ID_BYTES) throw configError(`bad node id "${entry.id}"`);
@@ -79,8 +113,17 @@ export function createRegistry(config: RegistryConfig, options: PublicKeyOptions
     holders.set(keyName(key.scheme, key.bytes), `node "${entry.id}"`);
     byId.set(entry.id, { ...entry, key });
   }
-  const members = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { chain: config.chain, sequencer, members, byId };
+  const subnets = config.subnets ?? 1;
+  // 1 <= S <= MAX_SUBNETS. More subnets than nodes loads (as a registry without nodes does):
+  // `concord registry new --subnets` writes S before any node, and an empty subnet only refuses its draws.
+  if (!Number.isInteger(subnets) || subnets < 1 || subnets > MAX_SUBNETS) throw configError(`subnets must be an integer in 1..${MAX_SUBNETS}`);
+  const home = subnets === 1 ? undefined : assignSubnets([...byId.values()], subnets);
+  const members = [...byId.values()]
+    .map((member) => ({ ...member, subnet: home?.get(member.id) ?? 0 }))
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
+  const sorted = new Map(members.map((member) => [member.id, member]));
+  const subnetMembers = Array.from({ length: subnets }, (_, s) => (subnets === 1 ? members : members.filter((member) => member.subnet === s)));
+  return { chain: config.chain, sequencer, members, byId: sorted, subnets, subnetMembers };
 }
 
 /** The registry file's JSON form: keys as hex. */
@@ -88,6 +131,8 @@ export interface RegistryJson {
   chain: string;
   sequencer: { scheme: string; publicKey: string };
   nodes: { id: string; scheme: string; publicKey: string; weight: number }[];
+  /** Absent means 1. */
+  subnets?: number;
 }
 
 function readScheme(value: unknown, where: string): SchemeName {
@@ -111,6 +156,7 @@ export function registryConfigFromJson(value: unknown): RegistryConfig {
   if (typeof json.chain !== "string") throw configError("missing \"chain\"");
   if (typeof json.sequencer !== "object" || json.sequencer === null) throw configError("missing \"sequencer\"");
   if (!Array.isArray(json.nodes)) throw configError("missing \"nodes\" list");
+  if (json.subnets !== undefined && typeof json.subnets !== "number") throw configError("\"subnets\" must be a number");
   return {
     chain: json.chain,
     sequencer: { scheme: readScheme(json.sequencer.scheme, "sequencer"), publicKey: readHexKey(json.sequencer.publicKey, "sequencer") },
@@ -121,6 +167,7 @@ export function registryConfigFromJson(value: unknown): RegistryConfig {
       if (typeof node.weight !== "number") throw configError(`${where}: missing "weight"`);
       return { id: node.id, scheme: readScheme(node.scheme, where), publicKey: readHexKey(node.publicKey, where), weight: node.weight };
     }),
+    ...(json.subnets !== undefined ? { subnets: json.subnets } : {}),
   };
 }
 
@@ -129,5 +176,6 @@ export function registryConfigToJson(config: RegistryConfig): RegistryJson {
     chain: config.chain,
     sequencer: { scheme: config.sequencer.scheme, publicKey: toHex(config.sequencer.publicKey) },
     nodes: config.nodes.map((node) => ({ id: node.id, scheme: node.scheme, publicKey: toHex(node.publicKey), weight: node.weight })),
+    ...(config.subnets !== undefined ? { subnets: config.subnets } : {}),
   };
 }

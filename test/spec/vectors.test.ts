@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { createDefaultPolicyRegistry } from "../../src/agreement/registry.ts";
 import { keyPairFromSeed, publicKey, signingPreimage, signingRoot, signRoot } from "../../src/crypto/schemes.ts";
 import { isConcordError } from "../../src/errors.ts";
-import { drawCommittee } from "../../src/quorum/committee.ts";
+import { drawCommittee, requestSubnet } from "../../src/quorum/committee.ts";
 import { createRegistry, registryConfigFromJson } from "../../src/quorum/registry.ts";
 import { verifyBundle } from "../../src/quorum/verify.ts";
 import { fromHex, toHex } from "../../src/wire/hash.ts";
@@ -146,14 +146,21 @@ describe("committed vectors, run independently through the public functions", ()
   it("committee.json: draws from ids and weights alone", () => {
     const file = load("committee.json");
     for (const c of file.cases) {
-      const input = c.input as { nodes: { id: string; weight: number }[]; request: string; n: number };
+      const input = c.input as { nodes: { id: string; weight: number }[]; subnets?: number; request: string; n: number };
       // Keys play no part in the draw: any valid key will do.
       const registry = createRegistry({
         chain: "vectors",
         sequencer: { scheme: "ed25519", publicKey: keyFor("sequencer") },
         nodes: input.nodes.map((node) => ({ ...node, scheme: "ed25519", publicKey: keyFor(node.id) })),
+        ...(input.subnets !== undefined ? { subnets: input.subnets } : {}),
       });
-      const result = run(() => ({ committee: drawCommittee(registry, fromHex(input.request), input.n) }));
+      const request = fromHex(input.request);
+      const result = run(() => {
+        const committee = drawCommittee(registry, request, input.n);
+        if (input.subnets === undefined) return { committee };
+        const subnetMembers = registry.subnetMembers.map((subnet) => subnet.map((member) => member.id));
+        return { subnet: requestSubnet(request, input.subnets), subnetMembers, committee };
+      });
       expect(result, c.name).toEqual(outcomeOf(c));
     }
   }, TIMEOUT);
@@ -161,7 +168,12 @@ describe("committed vectors, run independently through the public functions", ()
   it("registry.json: a registry file's JSON, loaded (CONFIG when refused)", () => {
     const file = load("registry.json");
     for (const c of file.cases) {
-      const result = run(() => ({ members: createRegistry(registryConfigFromJson(c.input)).members.map((member) => member.id) }));
+      const result = run(() => {
+        const registry = createRegistry(registryConfigFromJson(c.input));
+        const members = registry.members.map((member) => member.id);
+        if ((c.input as { subnets?: unknown }).subnets === undefined) return { members };
+        return { members, subnetMembers: registry.subnetMembers.map((subnet) => subnet.map((member) => member.id)) };
+      });
       expect(result, c.name).toEqual(outcomeOf(c));
     }
     expect(file.cases.filter((c) => c.expectedError === "CONFIG").length).toBeGreaterThanOrEqual(15);

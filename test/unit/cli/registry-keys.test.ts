@@ -70,6 +70,19 @@ describe("concord registry: written and checked by the tool, through createRegis
     expect((await concord("registry", "add", path("registry.json"), "--public-key", fresh, "--node", "node-05")).code).toBe(0);
   });
 
+  it("new --subnets S writes S; add keeps it; check prints each subnet's size and weight", async () => {
+    const created = await concord("registry", "new", "--out", path("subnets.json"), "--chain", "devnet-1", "--keystore", path("seq.key.json"), "--subnets", "2");
+    expect(created.code).toBe(0);
+    for (const id of ["node-01", "node-02"]) expect((await concord("registry", "add", path("subnets.json"), "--keystore", path(`${id}.key.json`))).code).toBe(0);
+    expect(JSON.parse(readFileSync(path("subnets.json"), "utf8"))).toMatchObject({ subnets: 2 });
+    const check = await concord("registry", "check", path("subnets.json"));
+    expect(check.out).toMatch(/subnet 0: 1 node, weight 1 \(seats committees of n <= 1\)/);
+    expect(check.out).toMatch(/subnet 1: 1 node, weight 1/);
+    expect(readRegistryFile(path("subnets.json")).subnets).toBe(2);
+    expect((await concord("registry", "new", "--out", path("bad.json"), "--chain", "x", "--keystore", path("seq.key.json"), "--subnets", "65")).err).toMatch(/subnets must be an integer in 1..64/);
+    expect(JSON.parse(readFileSync(path("registry.json"), "utf8"))).not.toHaveProperty("subnets");
+  });
+
   it("check names the problem of a hand-edited registry (exit 2)", async () => {
     const json = JSON.parse(readFileSync(path("registry.json"), "utf8")) as { nodes: { id: string }[] };
     json.nodes.push({ ...(json.nodes[0] as { id: string }), id: "node-09" });

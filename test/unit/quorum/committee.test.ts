@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkThreshold, defaultThreshold, drawCommittee } from "../../../src/quorum/committee.ts";
-import { createRegistry } from "../../../src/quorum/registry.ts";
+import { checkThreshold, defaultThreshold, drawCommittee, requestSubnet } from "../../../src/quorum/committee.ts";
+import { assignSubnets, createRegistry, MAX_SUBNETS } from "../../../src/quorum/registry.ts";
 import { taggedHash } from "../../../src/wire/hash.ts";
 import { MAX_COMMITTEE } from "../../../src/wire/limits.ts";
 import { testNetwork } from "../../helpers/fixtures.ts";
@@ -84,6 +84,89 @@ describe("drawCommittee", () => {
     expect(codeOf(() => drawCommittee(net.registry, id(0), 0))).toBe("REQUEST_INVALID");
     expect(codeOf(() => drawCommittee(net.registry, id(0), -1))).toBe("REQUEST_INVALID");
     expect(codeOf(() => drawCommittee(net.registry, id(0), 2.5))).toBe("REQUEST_INVALID");
+  });
+});
+
+describe("subnets (spec/05, Subnets)", () => {
+  const net = testNetwork(100);
+  const split = (subnets: number, weights?: (i: number) => number) => {
+    const base = weights ? testNetwork(100, { weights }) : net;
+    return createRegistry({ ...base.config, subnets });
+  };
+
+  it("with S = 1 the draw is the whole registry's, byte for byte as before subnets", () => {
+    const one = split(1);
+    expect(one.subnetMembers).toEqual([one.members]);
+    for (let i = 0; i < 20; i++) expect(drawCommittee(one, id(i), 7)).toEqual(drawCommittee(net.registry, id(i), 7));
+    expect(requestSubnet(id(0), 1)).toBe(0);
+  });
+
+  it("deals equal weights into subnets whose sizes differ by at most one", () => {
+    for (const subnets of [2, 3, 4, 7, 64]) {
+      const sizes = split(subnets).subnetMembers.map((members) => members.length);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(100);
+      expect(Math.max(...sizes) - Math.min(...sizes), `S=${subnets}`).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("balances stake too: with weights 1..100 every subnet of 4 holds a quarter of it within the largest weight", () => {
+    const registry = split(4, (i) => i + 1);
+    const total = 5050;
+    for (const members of registry.subnetMembers) {
+      const weight = members.reduce((sum, member) => sum + member.weight, 0);
+      expect(Math.abs(weight - total / 4)).toBeLessThanOrEqual(100);
+    }
+  });
+
+  it("gives each member one home subnet, the same whatever order the file lists nodes in", () => {
+    const registry = split(4);
+    const reversed = createRegistry({ ...net.config, nodes: [...net.config.nodes].reverse(), subnets: 4 });
+    for (const member of registry.members) expect(reversed.byId.get(member.id)?.subnet).toBe(member.subnet);
+    expect(assignSubnets(net.config.nodes, 4)).toEqual(new Map(registry.members.map((member) => [member.id, member.subnet])));
+    for (const [s, members] of registry.subnetMembers.entries()) for (const member of members) expect(member.subnet).toBe(s);
+  });
+
+  it("spreads consecutive ids over subnets (the order is a hash of the id, not the id)", () => {
+    const registry = split(4);
+    const firstEight = registry.members.slice(0, 8).map((member) => member.subnet);
+    expect(new Set(firstEight).size).toBeGreaterThan(1);
+    expect(firstEight).not.toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
+  });
+
+  it("maps request ids uniformly onto subnets", () => {
+    const counts = [0, 0, 0, 0];
+    for (let i = 0; i < 4000; i++) counts[requestSubnet(id(i), 4)]! += 1;
+    for (const count of counts) expect(Math.abs(count - 1000)).toBeLessThan(120);
+  });
+
+  it("draws a request's committee from its subnet only, with the same draw as a registry of that subnet alone", () => {
+    const registry = split(4);
+    for (let i = 0; i < 40; i++) {
+      const subnet = requestSubnet(id(i), 4);
+      const committee = drawCommittee(registry, id(i), 7);
+      for (const member of committee) expect(registry.byId.get(member)?.subnet).toBe(subnet);
+      const alone = createRegistry({ ...net.config, nodes: net.config.nodes.filter((node) => registry.byId.get(node.id)?.subnet === subnet) });
+      expect(committee).toEqual(drawCommittee(alone, id(i), 7));
+    }
+  });
+
+  it("refuses a committee larger than the request's subnet (REQUEST_INVALID), though the registry could seat it", () => {
+    const registry = split(4);
+    expect(codeOf(() => drawCommittee(registry, id(0), 25))).toBe("ok");
+    expect(codeOf(() => drawCommittee(registry, id(0), 26))).toBe("REQUEST_INVALID");
+  });
+
+  it("refuses S outside 1..MAX_SUBNETS or fractional (CONFIG); an empty subnet loads and refuses its draws", () => {
+    for (const subnets of [0, -1, 1.5, MAX_SUBNETS + 1]) {
+      expect(codeOf(() => createRegistry({ ...net.config, subnets })), `S=${subnets}`).toBe("CONFIG");
+    }
+    const few = testNetwork(3);
+    const sparse = createRegistry({ ...few.config, subnets: 4 });
+    expect(sparse.subnetMembers.map((members) => members.length).sort()).toEqual([0, 1, 1, 1]);
+    const empty = sparse.subnetMembers.findIndex((members) => members.length === 0);
+    const request = Array.from({ length: 50 }, (_, i) => id(i)).find((candidate) => requestSubnet(candidate, 4) === empty) as Uint8Array;
+    expect(codeOf(() => drawCommittee(sparse, request, 1))).toBe("REQUEST_INVALID");
+    expect(codeOf(() => createRegistry({ ...net.config, nodes: [], subnets: 2 }))).toBe("ok");
   });
 });
 
