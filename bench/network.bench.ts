@@ -72,7 +72,7 @@ interface Track {
   outcome?: PoolOutcome["kind"];
 }
 
-interface Network {
+export interface Network {
   devnet: Devnet;
   network: ConcordNetwork;
   pool: Pool;
@@ -82,14 +82,26 @@ interface Network {
   traceFiles: string[];
 }
 
-async function startNetwork(dir: string, storePath: string): Promise<Network> {
+export interface NetworkOptions {
+  /** Committee size = nodes in the network. Default NODES. */
+  nodes?: number;
+  /** Agreement threshold. Default K. */
+  k?: number;
+  /** Extra environment of the node processes (instrumentation: bench/counters.ts). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** n node processes (node i answers after DELAYS_MS[i mod 5]) and the pool in this process. */
+export async function startNetwork(dir: string, storePath: string, options: NetworkOptions = {}): Promise<Network> {
+  const nodeCount = options.nodes ?? NODES;
+  const k = options.k ?? K;
   const devnet = await createDevnet({
     dir,
-    nodes: NODES,
+    nodes: nodeCount,
     seed: "bench-network",
     logLevel: "warn",
     maxConcurrentJobs: 64,
-    backend: (i) => ({ type: "fixed", modelSeed: "bench", delayMs: DELAYS_MS[i] as number }),
+    backend: (i) => ({ type: "fixed", modelSeed: "bench", delayMs: DELAYS_MS[i % DELAYS_MS.length] as number }),
   });
   const registry = createRegistry(devnet.registry);
   const network = await createConcordNetwork(
@@ -113,7 +125,7 @@ async function startNetwork(dir: string, storePath: string): Promise<Network> {
       }),
     publish: (message: Message) => network.publish(message),
   };
-  const pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: NODES, k: K, deadlineMs: 30_000, closeGraceMs: 50, maxInFlight: 100_000 }, tickMs: 5 });
+  const pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: nodeCount, k, deadlineMs: 30_000, closeGraceMs: 50, maxInFlight: 100_000 }, tickMs: 5 });
   await pool.start();
   await network.start();
   void (async () => {
@@ -132,11 +144,12 @@ async function startNetwork(dir: string, storePath: string): Promise<Network> {
     for (const node of devnet.nodes) {
       const traceFile = join(dir, `trace-${node.id}.jsonl`);
       traceFiles.push(traceFile);
-      const child = await startNodeProcess(node.id, ["--config", node.configPath, "--trace-file", traceFile, "--no-metrics", ...bootstrap.flatMap((address) => ["--bootstrap", address])]);
+      const args = ["--config", node.configPath, "--trace-file", traceFile, "--no-metrics", ...bootstrap.flatMap((address) => ["--bootstrap", address])];
+      const child = await startNodeProcess(node.id, args, options.env ? { env: options.env } : {});
       nodes.push(child);
       bootstrap.push(...child.multiaddrs);
     }
-    await network.waitForPeers(NODES, 20_000);
+    await network.waitForPeers(nodeCount, 20_000 + 2_000 * nodeCount);
   } catch (error) {
     await stopNetwork(net);
     throw error;
@@ -144,7 +157,7 @@ async function startNetwork(dir: string, storePath: string): Promise<Network> {
   return net;
 }
 
-async function stopNetwork(net: Network): Promise<void> {
+export async function stopNetwork(net: Network): Promise<void> {
   await stopNodeProcesses(net.nodes);
   await net.pool.stop();
   await net.network.stop();
@@ -152,7 +165,7 @@ async function stopNetwork(net: Network): Promise<void> {
 }
 
 let sequence = 0;
-async function submit(net: Network, mode: AttestationMode, label: string): Promise<string> {
+export async function submit(net: Network, mode: AttestationMode, label: string): Promise<string> {
   const i = sequence++;
   const submittedAt = now();
   const id = await net.pool.submit({ model: "bench", input: `${label} request ${i}`, entropy: taggedHash("bench/entropy", String(i)), mode });
@@ -160,7 +173,7 @@ async function submit(net: Network, mode: AttestationMode, label: string): Promi
   return id;
 }
 
-async function waitFor(net: Network, ids: readonly string[], timeoutMs: number): Promise<void> {
+export async function waitFor(net: Network, ids: readonly string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (ids.some((id) => net.tracks.get(id)?.outcome === undefined)) {
     if (Date.now() > deadline) throw new Error(`${ids.filter((id) => !net.tracks.get(id)?.outcome).length} requests undecided after ${timeoutMs} ms`);
@@ -184,7 +197,7 @@ async function paced(net: Network, mode: AttestationMode, count: number, rate: n
  * Saturation: `count` requests submitted at once; agreed requests per second until the last one
  * is decided (the pipeline fills in a fraction of that time).
  */
-async function burst(net: Network, count: number): Promise<{ agreedPerS: number; cpuMsPerAgreed: number }> {
+export async function burst(net: Network, count: number): Promise<{ agreedPerS: number; cpuMsPerAgreed: number }> {
   const cpuBefore = cpuMs(net);
   const started = performance.now();
   const ids: string[] = [];
@@ -200,7 +213,7 @@ async function burst(net: Network, count: number): Promise<{ agreedPerS: number;
  * CPU time (user + system, ms) used so far by this process (the pool) and the node processes:
  * their /proc/<pid>/stat on Linux, NaN elsewhere.
  */
-function cpuMs(net: Network): number {
+export function cpuMs(net: Network): number {
   if (process.platform !== "linux") return Number.NaN;
   const own = process.cpuUsage();
   let total = (own.user + own.system) / 1000;

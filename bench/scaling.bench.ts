@@ -1,0 +1,193 @@
+/**
+ * How the cost of an agreed request grows with the committee: n = 5, 7, 11, 15, 31 `concord node`
+ * processes (the whole network is the committee, k = ceil(2n/3)) on TCP loopback with the fixed
+ * backend (no model: hash-derived text after 10..18 ms), the sequencer's pool in this process with
+ * its store in memory, as in bench/network.bench.ts (whose network this reuses).
+ *
+ * Per n, after a warm-up, REPETITIONS bursts of burstSize(n) commit-reveal requests submitted at
+ * once; for each burst:
+ * - cpu_ms_per_agreed: CPU time (user + system) of all n + 1 processes from the first submit to
+ *   the last decision, per agreed request (timers included: idle_cpu_ms_per_s says how much
+ *   that is when nothing happens);
+ * - agreed_per_s: agreed requests per second over the burst;
+ * - per request, across all processes: sha256 hashes, signatures, signature checks (counted by
+ *   wrapping node:crypto, bench/counters.ts), messages accepted by nodes (deliveries, from the
+ *   nodes' --trace-file) and bundles published (also from the traces, counted 2 s after the last
+ *   decision so that late stand-ins show).
+ * Each figure is the median of the bursts, with min and max (the run-to-run spread);
+ * `per_n` divides CPU per agreed request by n (flat means cost grows linearly in n), and
+ * `ratio_to_n5` divides by the n = 5 figure of the same run.
+ *
+ * CONCORD_SCALING_SIZES=5,7 runs some sizes only. CONCORD_SCALING_BEFORE=<dir> runs this file as
+ * it is in <dir> too (a `git worktree` of an older commit with this bench copied in), first, and
+ * reports its figures as scaling.before.*: the old code measured in the same run.
+ *
+ * Run alone: `npx node bench/scaling.bench.ts` (or `npm run bench scaling`).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { counts, installCounters, readChildCounts, type CryptoCounts } from "./counters.ts";
+import { burst, cpuMs, startNetwork, stopNetwork, submit, waitFor, type Network } from "./network.bench.ts";
+
+const SIZES = [5, 7, 11, 15, 31];
+const REPETITIONS = 3;
+/** Requests per burst: enough for a steady state, few enough that n = 31 ends in a minute. */
+const burstSize = (n: number) => (n <= 5 ? 150 : n <= 7 ? 100 : n <= 11 ? 60 : n <= 15 ? 40 : 24);
+const COUNTERS = fileURLToPath(new URL("./counters.ts", import.meta.url));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const round2 = (value: number) => Math.round(value * 100) / 100;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Bundles published and messages accepted by the nodes, for the given requests (hex ids). */
+function traced(files: readonly string[], ids: ReadonlySet<string>): { bundles: number; deliveries: number } {
+  let bundles = 0;
+  let deliveries = 0;
+  for (const file of files) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n")) {
+      if (line.length === 0) continue;
+      const entry = JSON.parse(line) as { direction: string; kind: string; request: string };
+      if (!ids.has(entry.request)) continue;
+      if (entry.direction === "in") deliveries++;
+      else if (entry.kind === "bundle") bundles++;
+    }
+  }
+  return { bundles, deliveries };
+}
+
+async function allCounts(net: Network, dir: string): Promise<CryptoCounts> {
+  const children = await readChildCounts(
+    dir,
+    net.nodes.map(({ child }) => child.pid as number),
+  );
+  const own = counts();
+  return { sha256: children.sha256 + own.sha256, signs: children.signs + own.signs, verifies: children.verifies + own.verifies };
+}
+
+interface BurstFigures {
+  cpuMsPerAgreed: number;
+  agreedPerS: number;
+  sha256: number;
+  verifies: number;
+  signs: number;
+  deliveries: number;
+  bundles: number;
+}
+
+async function measure(n: number, dir: string): Promise<{ bursts: BurstFigures[]; idleCpuMsPerS: number }> {
+  const countsDir = join(dir, "counts");
+  mkdirSync(countsDir, { recursive: true });
+  const net = await startNetwork(join(dir, "net"), ":memory:", {
+    nodes: n,
+    k: Math.ceil((2 * n) / 3),
+    env: { NODE_OPTIONS: `--import=${COUNTERS}`, CONCORD_BENCH_COUNTS: countsDir },
+  });
+  try {
+    const warm: string[] = [];
+    for (let i = 0; i < burstSize(n); i++) warm.push(await submit(net, "commit-reveal", `scaling-warmup-${n}`));
+    await waitFor(net, warm, 120_000);
+    await sleep(2_000);
+    const idleStart = cpuMs(net);
+    await sleep(2_000);
+    const idleCpuMsPerS = (cpuMs(net) - idleStart) / 2;
+    const bursts: BurstFigures[] = [];
+    for (let rep = 0; rep < REPETITIONS; rep++) {
+      const before = await allCounts(net, countsDir);
+      const known = new Set(net.tracks.keys());
+      const figures = await burst(net, burstSize(n));
+      const after = await allCounts(net, countsDir);
+      const ids = new Set([...net.tracks.keys()].filter((id) => !known.has(id)));
+      await sleep(2_000);
+      const { bundles, deliveries } = traced(net.traceFiles, ids);
+      const requests = ids.size;
+      bursts.push({
+        cpuMsPerAgreed: figures.cpuMsPerAgreed,
+        agreedPerS: figures.agreedPerS,
+        sha256: (after.sha256 - before.sha256) / requests,
+        verifies: (after.verifies - before.verifies) / requests,
+        signs: (after.signs - before.signs) / requests,
+        deliveries: deliveries / requests,
+        bundles: bundles / requests,
+      });
+    }
+    return { bursts, idleCpuMsPerS };
+  } finally {
+    await stopNetwork(net);
+  }
+}
+
+function sizesFromEnv(): number[] {
+  const text = process.env.CONCORD_SCALING_SIZES;
+  if (!text) return SIZES;
+  return text.split(",").map((part) => Number(part.trim())).filter((n) => Number.isSafeInteger(n) && n >= 3);
+}
+
+/** This bench as it is in another worktree (the code before a change), as a child process. */
+function runBefore(worktree: string, sizes: readonly number[]): Record<string, number> {
+  const output = execFileSync(process.execPath, ["--disable-warning=ExperimentalWarning", join(worktree, "bench", "scaling.bench.ts")], {
+    cwd: worktree,
+    env: { ...process.env, CONCORD_SCALING_BEFORE: "", CONCORD_SCALING_SIZES: sizes.join(",") },
+    encoding: "utf8",
+    maxBuffer: 16 * 1024 * 1024,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const figures = JSON.parse(output.slice(output.indexOf("{"))) as Record<string, number>;
+  return Object.fromEntries(Object.entries(figures).map(([key, value]) => [key.replace(/^scaling\./, "scaling.before."), value]));
+}
+
+export async function run(): Promise<Record<string, number>> {
+  installCounters();
+  const sizes = sizesFromEnv();
+  const out: Record<string, number> = {};
+  const beforeTree = process.env.CONCORD_SCALING_BEFORE;
+  if (beforeTree) Object.assign(out, runBefore(beforeTree, sizes));
+  let base: number | undefined;
+  for (const n of sizes) {
+    const dir = mkdtempSync(join(tmpdir(), `concord-bench-scaling-${n}-`));
+    const prefix = `scaling.n${n}`;
+    try {
+      const { bursts, idleCpuMsPerS } = await measure(n, dir);
+      const cpu = bursts.map((b) => b.cpuMsPerAgreed);
+      const cpuMedian = median(cpu);
+      if (n === 5) base = cpuMedian;
+      out[`${prefix}.k`] = Math.ceil((2 * n) / 3);
+      out[`${prefix}.requests_per_burst`] = burstSize(n);
+      out[`${prefix}.cpu_ms_per_agreed.median`] = round2(cpuMedian);
+      out[`${prefix}.cpu_ms_per_agreed.min`] = round2(Math.min(...cpu));
+      out[`${prefix}.cpu_ms_per_agreed.max`] = round2(Math.max(...cpu));
+      out[`${prefix}.cpu_ms_per_agreed.per_n`] = round2(cpuMedian / n);
+      if (base !== undefined) out[`${prefix}.cpu_ms_per_agreed.ratio_to_n5`] = round2(cpuMedian / base);
+      const agreed = bursts.map((b) => b.agreedPerS);
+      out[`${prefix}.agreed_per_s.median`] = round2(median(agreed));
+      out[`${prefix}.agreed_per_s.min`] = round2(Math.min(...agreed));
+      out[`${prefix}.agreed_per_s.max`] = round2(Math.max(...agreed));
+      out[`${prefix}.idle_cpu_ms_per_s`] = round2(idleCpuMsPerS);
+      for (const key of ["sha256", "verifies", "signs", "deliveries", "bundles"] as const) {
+        out[`${prefix}.per_request.${key}`] = round2(median(bursts.map((b) => b[key])));
+      }
+    } catch (error) {
+      // A network that does not form is a result too (before the colocation fix, n = 15 did not).
+      console.error(`scaling n=${n}: ${error instanceof Error ? error.message : String(error)}`);
+      out[`${prefix}.formed`] = 0;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
+if (import.meta.main) console.log(JSON.stringify(await run(), null, 2));
