@@ -14,6 +14,7 @@ import { RequestBook, type BookEvent } from "../quorum/book.ts";
 import type { Registry } from "../quorum/registry.ts";
 import type { RequestContext } from "../quorum/rules.ts";
 import type { InferenceBackend } from "../runner/backend.ts";
+import { toHex } from "../wire/hash.ts";
 import type { AgreedBundle, Message, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
 import type { SigningRecord } from "./slashing.ts";
 
@@ -52,7 +53,8 @@ export interface ParticipantInit {
   maxRequests?: number;
   /**
    * Aggregation duty (spec/06): the member at position r of the committee's draw order publishes
-   * the bundle r × this after deciding, unless a verified bundle arrived first. Default 250 ms.
+   * the bundle r × max(this, twice its round time) after deciding, unless a verified bundle
+   * arrived first. Default 250 ms.
    */
   aggregationStaggerMs?: number;
 }
@@ -73,6 +75,8 @@ export class Participant {
   /** Bundles this node built and will publish at `due` unless a verified one arrives first. */
   readonly #pendingBundles = new Map<string, { bundle: AgreedBundle; due: number }>();
   readonly #receivedAt = new Map<string, number>();
+  /** When the voting round began here, by request: the close's arrival (the request's in direct mode). */
+  readonly #roundStartedAt = new Map<string, number>();
   readonly #queue: Job[] = [];
   #running = 0;
   #stopped = false;
@@ -102,6 +106,7 @@ export class Participant {
     const now = this.#init.clock();
     this.#react(undefined, this.book.tick(now), now);
     for (const id of this.#pendingReveals.keys()) if (!this.book.get(id)) this.#pendingReveals.delete(id);
+    for (const id of this.#roundStartedAt.keys()) if (!this.book.get(id)) this.#roundStartedAt.delete(id);
     for (const [id, { bundle, due }] of this.#pendingBundles) {
       if (now < due) continue;
       this.#pendingBundles.delete(id);
@@ -122,6 +127,7 @@ export class Participant {
       switch (event.type) {
         case "request":
           this.#receivedAt.set(event.context.idHex, now);
+          if (event.context.request.mode === "direct") this.#roundStartedAt.set(event.context.idHex, now);
           if (event.context.members.has(this.#init.nodeId)) this.#enqueue({ context: event.context, receivedAt: now });
           break;
         case "equivocation":
@@ -129,12 +135,18 @@ export class Participant {
           this.#send(event.evidence);
           break;
         case "agreed": {
+          const round = now - (this.#roundStartedAt.get(event.context.idHex) ?? now);
           this.#decided(event.context, "agreed", now);
           // Aggregation duty: the first member in the committee's draw order publishes at once,
           // the next ones later and only if no verified bundle came by then. Every member that
           // decided used to publish, and bundles (k reveals each) were most of a request's bytes.
+          // The wait grows with this round's time (close to decision here): under load every
+          // message queues, and the first member's bundle takes about as long to come as the
+          // reveals did, so a fixed stagger made stand-ins publish beside a live first member
+          // (2.4 bundles a request at saturation, bench/scaling.bench.ts).
           const rank = event.context.committee.indexOf(this.#init.nodeId);
-          const delay = (rank < 0 ? event.context.committee.length : rank) * (this.#init.aggregationStaggerMs ?? DEFAULT_AGGREGATION_STAGGER_MS);
+          const stagger = Math.max(this.#init.aggregationStaggerMs ?? DEFAULT_AGGREGATION_STAGGER_MS, 2 * round);
+          const delay = (rank < 0 ? event.context.committee.length : rank) * stagger;
           if (delay === 0) this.#publishBundle(event.context.idHex, event.bundle);
           else this.#pendingBundles.set(event.context.idHex, { bundle: event.bundle, due: now + delay });
           break;
@@ -149,7 +161,11 @@ export class Participant {
       }
     }
     // A close that lists our commitment is the signal to reveal.
-    if (message?.t === "close") this.#revealIfListed(message.request);
+    if (message?.t === "close") {
+      const id = toHex(message.request);
+      if (!this.#roundStartedAt.has(id) && this.book.get(id)?.collector.decided === false) this.#roundStartedAt.set(id, now);
+      this.#revealIfListed(message.request);
+    }
   }
 
   /** Publishes our bundle unless a verified one is in already; ours is then the one that counts here. */
@@ -168,6 +184,7 @@ export class Participant {
     const receivedAt = this.#receivedAt.get(context.idHex);
     this.#receivedAt.delete(context.idHex);
     this.#pendingReveals.delete(context.idHex);
+    this.#roundStartedAt.delete(context.idHex);
     if (receivedAt !== undefined) this.#init.observer?.decided?.(context, outcome, now - receivedAt);
     this.#init.logger.debug({ request: context.idHex, outcome }, "request decided");
   }

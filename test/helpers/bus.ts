@@ -12,8 +12,14 @@ type Receiver = (message: Message, fromPeer: string) => void;
 
 export class LocalBus {
   readonly #receivers = new Map<string, Receiver>();
+  /** Every delivery waits this long: messages queueing under load. */
+  readonly #delayMs: number;
   readonly rejected: { to: string; kind: string; code: string }[] = [];
   published = 0;
+
+  constructor(options: { delayMs?: number } = {}) {
+    this.#delayMs = options.delayMs ?? 0;
+  }
 
   endpoint(name: string) {
     return {
@@ -23,7 +29,7 @@ export class LocalBus {
       publish: async (message: Message) => {
         const bytes = encodeMessage(message);
         this.published++;
-        setTimeout(() => this.#deliver(name, bytes), 0);
+        setTimeout(() => this.#deliver(name, bytes), this.#delayMs);
         return { recipients: this.#receivers.size - 1, duplicate: false, msgId: "" };
       },
     };

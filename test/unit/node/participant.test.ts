@@ -25,9 +25,9 @@ interface Published {
   message: Message;
 }
 
-async function cluster(options: { silentAggregator?: (node: string) => boolean } = {}) {
+async function cluster(options: { silentAggregator?: (node: string) => boolean; delayMs?: number } = {}) {
   const net = testNetwork(5);
-  const bus = new LocalBus();
+  const bus = new LocalBus(options.delayMs === undefined ? {} : { delayMs: options.delayMs });
   const published: Published[] = [];
   const participants: Participant[] = [];
   for (const [nodeId, key] of net.keys) {
@@ -117,6 +117,39 @@ describe("aggregation duty", () => {
     first = committee[0];
     expect((await outcomes.next()).value?.kind).toBe("agreed");
     await vi.waitFor(() => expect(bundlesFor(c.published, id).length).toBe(1), { timeout: 5 * STAGGER_MS, interval: 5 });
+    expect(bundlesFor(c.published, id)[0]?.from).toBe(committee[1]);
+  });
+});
+
+describe("aggregation duty under load", () => {
+  // Every message queues for three staggers, as at saturation: the first member's bundle comes
+  // later than a fixed stagger after a stand-in's own decision.
+  const QUEUED_MS = 3 * STAGGER_MS;
+
+  it("still gets one bundle per request in a burst, from the first member in draw order", async () => {
+    const c = await cluster({ delayMs: QUEUED_MS });
+    cleanups.push(c.stop);
+    const outcomes = c.pool.outcomes();
+    const ids = await Promise.all([...Array(8).keys()].map((i) => c.pool.submit({ model: "m", input: `burst ${i}`, entropy: taggedHash("aggregation-burst", String(i)) })));
+    for (let i = 0; i < ids.length; i++) expect((await outcomes.next()).value?.kind).toBe("agreed");
+    // Past the last member's wait (4 ranks × twice a round of one queued hop) and the delivery.
+    await new Promise((resolve) => setTimeout(resolve, 4 * 2 * QUEUED_MS + 3 * QUEUED_MS));
+    for (const id of ids) {
+      const committee = c.pool.book.get(id)?.context.committee ?? [];
+      expect(bundlesFor(c.published, id).map((b) => b.from)).toEqual([committee[0]]);
+    }
+  });
+
+  it("falls to the next member when the first stays silent", async () => {
+    let first: string | undefined;
+    const c = await cluster({ silentAggregator: (node) => node === first, delayMs: QUEUED_MS });
+    cleanups.push(c.stop);
+    const outcomes = c.pool.outcomes();
+    const id = await c.pool.submit({ model: "m", input: "silent first, queued", entropy: taggedHash("aggregation", "silent-queued") });
+    const committee = c.pool.book.get(id)?.context.committee ?? [];
+    first = committee[0];
+    expect((await outcomes.next()).value?.kind).toBe("agreed");
+    await vi.waitFor(() => expect(bundlesFor(c.published, id).length).toBe(1), { timeout: 4 * QUEUED_MS + 2 * QUEUED_MS, interval: 5 });
     expect(bundlesFor(c.published, id)[0]?.from).toBe(committee[1]);
   });
 });
