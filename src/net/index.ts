@@ -5,7 +5,7 @@ export { concordTopic, createConcordNetwork } from "./concord.ts";
 export type { MessageReceiver, ConcordNetworkInit, ConcordNetwork } from "./concord.ts";
 export { toPrivateKey, peerIdFromSeed, createGossipNode, GossipNode } from "./gossip.ts";
 export type { TransportName, GossipNodeInit, GossipNodeComponents, GossipHandler, PublishResult } from "./gossip.ts";
-export { TOPIC_VERSION, TOPIC_PREFIX, TOPIC_KINDS, topicKindOf, topicName, chainTopics, parseTopic, isTopicKind } from "./topics.ts";
+export { TOPIC_VERSION, TOPIC_PREFIX, TOPIC_KINDS, SUBNET_TOPIC_KINDS, topicKindOf, topicName, chainTopics, subscribedTopics, parseTopic, isTopicKind, isSubnetKind } from "./topics.ts";
 export type { TopicKind, TopicOptions, ParsedTopic } from "./topics.ts";
 export { toValidationResult, createTopicValidator, createMissingValidator } from "./validation.ts";
 export type { GossipValidator, AdapterCode, ValidationOutcome, TopicValidatorInit, TopicValidatorComponents } from "./validation.ts";

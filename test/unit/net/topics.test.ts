@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TOPIC_KINDS, chainTopics, parseTopic, topicKindOf, topicName } from "../../../src/net/topics.ts";
+import { SUBNET_TOPIC_KINDS, TOPIC_KINDS, chainTopics, parseTopic, subscribedTopics, topicKindOf, topicName } from "../../../src/net/topics.ts";
 import type { MessageKind } from "../../../src/wire/types.ts";
 
 describe("topic names", () => {
@@ -19,6 +19,27 @@ describe("topic names", () => {
     expect(topics).toHaveLength(TOPIC_KINDS.length);
     expect(new Set(topics).size).toBe(TOPIC_KINDS.length);
     for (const topic of topics) expect(parseTopic(topic)?.chain).toBe("c");
+  });
+
+  it("per subnet are /concord/{version}/{chain}/s{subnet}/{kind}, for per-request kinds only", () => {
+    expect(topicName("rollup-7", "commitments", { subnet: 3 })).toBe("/concord/1/rollup-7/s3/commitments");
+    expect(parseTopic("/concord/1/rollup-7/s3/commitments")).toEqual({ version: 1, chain: "rollup-7", subnet: 3, kind: "commitments" });
+    const withModel = topicName("c", "reveals", { subnet: 0, model: "m/1" });
+    expect(withModel).toBe("/concord/1/c/s0/reveals/m%2F1");
+    expect(parseTopic(withModel)).toEqual({ version: 1, chain: "c", subnet: 0, kind: "reveals", model: "m/1" });
+    expect(() => topicName("c", "evidence", { subnet: 1 })).toThrow(/chain-wide/);
+    expect(() => topicName("c", "requests", { subnet: 64 })).toThrow(/bad subnet/);
+    for (const bad of ["/concord/1/c/s1/evidence", "/concord/1/c/s01/requests", "/concord/1/c/s64/requests", "/concord/1/c/s/requests", "/concord/1/c/s1", "/concord/1/c/s1/s2/requests"]) {
+      expect(parseTopic(bad), bad).toBeUndefined();
+    }
+  });
+
+  it("a node joins its subnets' per-request topics and the chain-wide ones; without subnets, the topics of before", () => {
+    expect(subscribedTopics("c")).toEqual(chainTopics("c"));
+    expect(chainTopics("c")).toEqual(TOPIC_KINDS.map((kind) => `/concord/1/c/${kind}`));
+    const home = subscribedTopics("c", [2]);
+    expect(home).toEqual([...SUBNET_TOPIC_KINDS.map((kind) => `/concord/1/c/s2/${kind}`), "/concord/1/c/evidence", "/concord/1/c/no-agreement"]);
+    expect(subscribedTopics("c", [0, 1])).toHaveLength(2 * SUBNET_TOPIC_KINDS.length + 2);
   });
 
   it("refuse chain ids that are not one path segment", () => {
