@@ -11,10 +11,10 @@ import { requestIdOf } from "../wire/ids.ts";
 import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
-import { MESH_PARAMS } from "./constants.ts";
+import { MESH_PARAMS, SCORE_THRESHOLDS } from "./constants.ts";
 import { createNetMetrics } from "./metrics.ts";
 import {
-  AskLimiter,
+  AskGate,
   answerFetch,
   answerOpenRequests,
   fetchFromPeers,
@@ -145,13 +145,21 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     },
     async start() {
       await gossip.start();
-      const limiter = new AskLimiter(Date.now);
-      // One allowance of asks per peer covers both protocols.
+      // One gate covers both protocols: score, asks per peer, asks per IP.
+      const gate = new AskGate({
+        now: Date.now,
+        score: (peer) => gossip.getPeerScore(peer),
+        minScore: { ...SCORE_THRESHOLDS, ...init.scoreThresholds }.gossipThreshold,
+        ipOf: (peer) => gossip.penalties.ipOf(peer),
+        exempt: (peer) => gossip.penalties.isExempt(peer),
+      });
       const answer = (on: string, answered: (stream: Stream) => Promise<boolean>) =>
         gossip.handle(on, async (stream, fromPeer) => {
-          if (!limiter.allow(fromPeer)) {
-            stream.abort(new ConcordError("BACKPRESSURE", "too many fetch asks", { details: fromPeer }));
+          const refusal = gate.admit(fromPeer);
+          if (refusal !== undefined) {
+            stream.abort(new ConcordError("BACKPRESSURE", "fetch ask refused", { details: `${refusal}: ${fromPeer}` }));
             metrics?.fetchAnswered.inc({ outcome: "refused" });
+            if (refusal !== "rate") gossip.defences.fired(refusal, { peer: fromPeer, ip: gossip.penalties.ipOf(fromPeer) });
             return;
           }
           metrics?.fetchAnswered.inc({ outcome: (await answered(stream)) ? "answered" : "failed" });

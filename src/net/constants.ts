@@ -128,13 +128,32 @@ export const TOPIC_SCORE_PARAMS: TopicScoreParams = {
   invalidMessageDeliveriesDecay: 0.99,
 };
 
+/**
+ * IP colocation, Concord's own (src/net/peer-penalties.ts; gossipsub's P6 is off below): from one
+ * IP, the first ten identities that are neither bootstrap peers nor whitelisted are free, and each
+ * later one scores -5 × surplus², surplus being how many the IP holds beyond ten while they stay
+ * connected. Five beyond sink the newcomers below the graylist (-125 < -80); the ones that came first,
+ * honest nodes up before an attack, keep their score, and the penalty ends when the newcomers go.
+ */
+export const COLOCATION_THRESHOLD = 10;
+export const COLOCATION_WEIGHT = -5;
+
+/**
+ * A message on a topic this node does not use costs its sender as an invalid message does (P4
+ * below): a counter decaying 1% a second, weighted -4 by its square. No honest peer sends one.
+ */
+export const UNKNOWN_TOPIC_WEIGHT = -4;
+export const UNKNOWN_TOPIC_DECAY = 0.99;
+
 /** Router-wide score parameters (the topics map is filled from the node's topic list). */
 export const PEER_SCORE_PARAMS: Omit<PeerScoreParams, "topics" | "appSpecificScore"> = {
   topicScoreCap: 10,
+  // P5: Concord's own penalties (colocation, unknown topics), at full weight.
   appSpecificWeight: 1,
-  // P6: more than ten peers behind one IP start to cost.
-  IPColocationFactorWeight: -5,
-  IPColocationFactorThreshold: 10,
+  // P6 off: it charges the honest peers behind an IP with the Sybils, and counts identities that
+  // left for as long as their scores are retained. Concord's colocation penalty replaces it (P5).
+  IPColocationFactorWeight: 0,
+  IPColocationFactorThreshold: COLOCATION_THRESHOLD,
   IPColocationFactorWhitelist: new Set<string>(),
   // P7: protocol misbehaviour (re-graft during backoff, broken IWANT promises); tolerate a few.
   behaviourPenaltyWeight: -1,
@@ -142,8 +161,11 @@ export const PEER_SCORE_PARAMS: Omit<PeerScoreParams, "topics" | "appSpecificSco
   behaviourPenaltyDecay: 0.99,
   decayInterval: 1_000,
   decayToZero: 0.01,
-  // Keep a peer's score for an hour after it disconnects: reconnecting does not wash it.
-  retainScore: 3_600_000,
+  // A negative score is kept five minutes after its peer disconnects (gossipsub keeps no positive
+  // one): longer than twenty rejects take to decay off the graylist (~150 s), so reconnecting does
+  // not wash a penalty, and short enough that identities an attacker churns through do not pile
+  // up for an hour. Peer ids are free, so a longer memory buys nothing against Sybils.
+  retainScore: 300_000,
 };
 
 /** Below gossip: no IHAVE/IWANT with it; below publish: not published to; below graylist: every RPC dropped. */

@@ -187,6 +187,52 @@ export class AskLimiter {
   }
 }
 
+/**
+ * Asks all the identities behind one IP may make a minute, known peers aside: two peers' worth.
+ * Peer ids are free, so a limit per peer id alone let one host pull a node's cache again and again
+ * (366 MB in a minute).
+ */
+export const MAX_ASKS_PER_IP_MINUTE = 2 * MAX_ASKS_PER_PEER_MINUTE;
+
+/** Why an ask is refused: "rate" is the asker's own limit, the others are defences (defences.ts). */
+export type AskRefusal = "rate" | "fetch-score" | "fetch-ip-budget";
+
+export interface AskGateInit {
+  now: () => number;
+  /** The asker's gossip score, and the least it must have (the gossip threshold: below it, gossipsub itself serves no IWANT). */
+  score(peer: string): number;
+  minScore: number;
+  /** The asker's IP, if its transport has one. */
+  ipOf(peer: string): string | undefined;
+  /** Known peers (bootstrap, whitelist): not held to the per-IP budget. */
+  exempt(peer: string): boolean;
+}
+
+/**
+ * Who may ask (spec/06, "Catching up"): a peer whose score is at least the gossip threshold,
+ * within its own asks a minute, and within its IP's (unless it is a known peer).
+ */
+export class AskGate {
+  readonly #init: AskGateInit;
+  readonly #perPeer: AskLimiter;
+  readonly #perIp: AskLimiter;
+
+  constructor(init: AskGateInit) {
+    this.#init = init;
+    this.#perPeer = new AskLimiter(init.now, MAX_ASKS_PER_PEER_MINUTE);
+    this.#perIp = new AskLimiter(init.now, MAX_ASKS_PER_IP_MINUTE);
+  }
+
+  /** Counts an ask from `peer`; undefined when it may be answered, else why not. */
+  admit(peer: string): AskRefusal | undefined {
+    if (this.#init.score(peer) < this.#init.minScore) return "fetch-score";
+    if (!this.#perPeer.allow(peer)) return "rate";
+    const ip = this.#init.ipOf(peer);
+    if (ip !== undefined && !this.#init.exempt(peer) && !this.#perIp.allow(ip)) return "fetch-ip-budget";
+    return undefined;
+  }
+}
+
 const fetchError = (details: string) => new ConcordError("FETCH_FAILED", "catch-up fetch failed", { details });
 
 /** Answers one ask on `stream` from `recent`, then closes it; false if it aborted the stream (a bad ask, a timeout). */

@@ -10,7 +10,9 @@
  * - Message id = SHA-256 over topic and payload (src/net/message-id.ts): the same bytes are
  *   delivered once however many nodes publish them.
  * - Validators are mandatory: a topic without one ignores everything (fail closed).
- * - Peer scoring is on for every topic, so peers whose messages are rejected are graylisted.
+ * - Peer scoring is on for every topic, so peers whose messages are rejected are graylisted, and
+ *   Concord adds its own penalties (src/net/peer-penalties.ts): identities crowding one IP, and
+ *   messages on topics it does not use. Each defence that fires is logged and counted.
  * - What is written to one peer in one turn of the event loop goes out as one write
  *   (src/net/outbound.ts).
  * - Bounded everywhere: RPC frame size, validations in flight, per-topic handler queues, bytes
@@ -30,14 +32,16 @@ import { gossipsub, StrictNoSign } from "@libp2p/gossipsub";
 import type { GossipSub, GossipsubMessage, GossipsubOpts, TopicValidatorFn } from "@libp2p/gossipsub";
 import { createPeerScoreParams, validatePeerScoreParams, validatePeerScoreThresholds } from "@libp2p/gossipsub/score";
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from "@libp2p/gossipsub/score";
-import type { PeerId, PeerInfo, PrivateKey, Stream } from "@libp2p/interface";
+import type { Connection, PeerId, PeerInfo, PrivateKey, Stream } from "@libp2p/interface";
 import { generateKeyPair, generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
-import { CODE_P2P, multiaddr } from "@multiformats/multiaddr";
+import { CODE_IP4, CODE_IP6, CODE_P2P, multiaddr } from "@multiformats/multiaddr";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Registry } from "prom-client";
 import { ConcordError, assert } from "../errors.ts";
 import {
+  COLOCATION_THRESHOLD,
+  COLOCATION_WEIGHT,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_HANDLER_QUEUE_LENGTH,
   DEFAULT_LISTEN,
@@ -56,12 +60,16 @@ import {
   RPC_FRAME_MARGIN_BYTES,
   SCORE_THRESHOLDS,
   TOPIC_SCORE_PARAMS,
+  UNKNOWN_TOPIC_DECAY,
+  UNKNOWN_TOPIC_WEIGHT,
 } from "./constants.ts";
+import { DefenceLog } from "./defences.ts";
 import type { NetLogger } from "./logger.ts";
 import { createNetMetrics } from "./metrics.ts";
 import type { NetMetrics } from "./metrics.ts";
 import { gossipMessageId, gossipMessageIdString } from "./message-id.ts";
 import { coalesceOutboundWrites } from "./outbound.ts";
+import { PeerPenalties } from "./peer-penalties.ts";
 import { BoundedQueue } from "./queue.ts";
 import { createMissingValidator, createTopicValidator } from "./validation.ts";
 import type { GossipValidator } from "./validation.ts";
@@ -97,6 +105,13 @@ export interface GossipNodeInit {
   redialIntervalMs?: number;
   dialTimeoutMs?: number;
   seenTtlMs?: number;
+  /**
+   * Known peers, exempt from the colocation penalty and from catch-up's per-IP budget: peer ids,
+   * IP addresses, CIDR ranges. Bootstrap peers are known without being listed. Default none.
+   */
+  whitelist?: readonly string[];
+  /** Identities from one IP (known peers not counted) before newcomers pay. Default 10. */
+  colocationThreshold?: number;
   /** Overrides of the per-topic score parameters (same for every topic). */
   topicScoreParams?: Partial<TopicScoreParams>;
   scoreThresholds?: Partial<PeerScoreThresholds>;
@@ -129,11 +144,23 @@ export interface PublishResult {
 interface GossipRouter extends GossipSub {
   getMeshPeers(topic: string): string[];
   getScore(peerId: string): number;
+  acceptFrom(peerId: string): boolean;
+  handleReceivedRpc(from: PeerId, rpc: { messages: { topic: string }[] }): Promise<void>;
 }
 
 function isGossipRouter(service: GossipSub): service is GossipRouter {
   const candidate: Partial<GossipRouter> = service;
-  return typeof candidate.getMeshPeers === "function" && typeof candidate.getScore === "function";
+  return (
+    typeof candidate.getMeshPeers === "function" &&
+    typeof candidate.getScore === "function" &&
+    typeof candidate.acceptFrom === "function" &&
+    typeof candidate.handleReceivedRpc === "function"
+  );
+}
+
+/** The IP address a connection comes from; undefined for transports without one (memory). */
+export function remoteIp(connection: Pick<Connection, "remoteAddr">): string | undefined {
+  return connection.remoteAddr.getComponents().find((part) => part.code === CODE_IP4 || part.code === CODE_IP6)?.value;
 }
 
 type Services = { identify: Identify; pubsub: GossipSub };
@@ -193,10 +220,29 @@ export async function createGossipNode(init: GossipNodeInit, components: GossipN
   }
   const privateKey = await toPrivateKey(init.privateKey);
   const metrics = components.metrics !== undefined ? createNetMetrics(components.metrics) : undefined;
+  const defences = new DefenceLog(components.logger, metrics, Date.now);
+  const penalties = new PeerPenalties(
+    {
+      colocationThreshold: settings.colocationThreshold,
+      colocationWeight: COLOCATION_WEIGHT,
+      unknownTopicWeight: UNKNOWN_TOPIC_WEIGHT,
+      unknownTopicDecay: UNKNOWN_TOPIC_DECAY,
+      whitelist: settings.whitelist,
+    },
+    {
+      colocation: (context) => defences.fired("colocation", context),
+      // Attacker-chosen text: logged cut short.
+      unknownTopic: ({ peer, topic }) => defences.fired("unknown-topic", { peer, topic: topic.slice(0, 80) }),
+    },
+  );
 
   const topics: Record<string, TopicScoreParams> = {};
   for (const topic of settings.topics) topics[topic] = { ...TOPIC_SCORE_PARAMS, ...init.topicScoreParams };
-  const scoreParams: PeerScoreParams = createPeerScoreParams({ ...PEER_SCORE_PARAMS, topics });
+  const scoreParams: PeerScoreParams = createPeerScoreParams({
+    ...PEER_SCORE_PARAMS,
+    topics,
+    appSpecificScore: (peer) => penalties.score(peer, Date.now()),
+  });
   const scoreThresholds: PeerScoreThresholds = { ...SCORE_THRESHOLDS, ...init.scoreThresholds };
   try {
     validatePeerScoreParams(scoreParams);
@@ -257,11 +303,28 @@ export async function createGossipNode(init: GossipNodeInit, components: GossipN
   const router = libp2p.services.pubsub;
   if (!isGossipRouter(router)) throw new Error("@libp2p/gossipsub no longer exposes getMeshPeers/getScore");
   coalesceOutboundWrites(router);
+  penalizeUnknownTopics(router, new Set(settings.topics), penalties);
 
-  return new GossipNode(settings, { libp2p, router, logger: components.logger, metrics });
+  return new GossipNode(settings, { libp2p, router, logger: components.logger, metrics, defences, penalties });
 }
 
 type Settings = Required<Omit<GossipNodeInit, "privateKey" | "topicScoreParams" | "scoreThresholds">>;
+
+/**
+ * Gossipsub drops a message on a topic outside `allowedTopics` at no cost to its sender: count
+ * each one (from a peer not graylisted already) against the sender's score first. It reads the
+ * RPC only, through the router's public handleReceivedRpc.
+ */
+function penalizeUnknownTopics(router: GossipRouter, topics: ReadonlySet<string>, penalties: PeerPenalties): void {
+  const handle = router.handleReceivedRpc.bind(router);
+  router.handleReceivedRpc = (from, rpc) => {
+    const peer = from.toString();
+    for (const message of rpc.messages) {
+      if (!topics.has(message.topic) && router.acceptFrom(peer)) penalties.unknownTopic(peer, message.topic, Date.now());
+    }
+    return handle(from, rpc);
+  };
+}
 
 function withDefaults(init: GossipNodeInit): Settings {
   const settings: Settings = {
@@ -280,6 +343,8 @@ function withDefaults(init: GossipNodeInit): Settings {
     redialIntervalMs: init.redialIntervalMs ?? DEFAULT_REDIAL_INTERVAL_MS,
     dialTimeoutMs: init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
     seenTtlMs: init.seenTtlMs ?? DEFAULT_SEEN_TTL_MS,
+    whitelist: init.whitelist ?? [],
+    colocationThreshold: init.colocationThreshold ?? COLOCATION_THRESHOLD,
   };
   if (settings.topics.length === 0) throw new ConcordError("CONFIG", "gossip node needs at least one topic");
 
@@ -303,6 +368,8 @@ interface GossipNodeParts {
   router: GossipRouter;
   logger: NetLogger;
   metrics: NetMetrics | undefined;
+  defences: DefenceLog;
+  penalties: PeerPenalties;
 }
 
 /** A started-or-stopped gossip node; create it with createGossipNode. */
@@ -312,6 +379,10 @@ export class GossipNode {
   private readonly router: GossipRouter;
   private readonly logger: NetLogger;
   private readonly metrics: NetMetrics | undefined;
+  /** Logs and counts the defences that fire (catch-up's gates report here too). */
+  readonly defences: DefenceLog;
+  /** Concord's own score penalties; catch-up asks it who is exempt from per-IP budgets. */
+  readonly penalties: PeerPenalties;
   private readonly topics = new Map<string, TopicState>();
   private readonly validators = new Map<string, TopicValidatorFn>();
   private readonly pendingValidations = { count: 0 };
@@ -329,6 +400,8 @@ export class GossipNode {
     this.router = parts.router;
     this.logger = parts.logger;
     this.metrics = parts.metrics;
+    this.defences = parts.defences;
+    this.penalties = parts.penalties;
     const self = this.libp2p.peerId.toString();
     this.bootstrapEntries = settings.bootstrap
       .map((text) => {
@@ -336,6 +409,7 @@ export class GossipNode {
         return { address, peerId: address.getComponents().findLast((part) => part.code === CODE_P2P)?.value };
       })
       .filter((entry) => entry.peerId !== self);
+    for (const entry of this.bootstrapEntries) if (entry.peerId !== undefined) this.penalties.addKnown(entry.peerId);
 
     for (const topic of settings.topics) {
       this.topics.set(topic, {
@@ -375,11 +449,15 @@ export class GossipNode {
     assert(!this.stopped, "a stopped gossip node cannot be restarted; create a new one");
     this.running = true;
     if (this.settings.mdns) this.libp2p.addEventListener("peer:discovery", this.onDiscovery);
+    this.libp2p.addEventListener("connection:open", this.onConnectionOpen);
+    this.libp2p.addEventListener("connection:close", this.onConnectionClose);
     try {
       await this.libp2p.start();
     } catch (error) {
       this.running = false;
       this.libp2p.removeEventListener("peer:discovery", this.onDiscovery);
+      this.libp2p.removeEventListener("connection:open", this.onConnectionOpen);
+      this.libp2p.removeEventListener("connection:close", this.onConnectionClose);
       try {
         await this.libp2p.stop();
       } catch {
@@ -402,6 +480,8 @@ export class GossipNode {
     clearInterval(this.redialTimer);
     this.redialTimer = undefined;
     this.libp2p.removeEventListener("peer:discovery", this.onDiscovery);
+    this.libp2p.removeEventListener("connection:open", this.onConnectionOpen);
+    this.libp2p.removeEventListener("connection:close", this.onConnectionClose);
     this.router.removeEventListener("gossipsub:message", this.onMessage);
     for (const state of this.topics.values()) state.queue.close();
     await this.libp2p.stop();
@@ -544,8 +624,8 @@ export class GossipNode {
     return state;
   }
 
-  private validatorComponents(): { logger: NetLogger; metrics: NetMetrics | undefined } {
-    return { logger: this.logger, metrics: this.metrics };
+  private validatorComponents(): { logger: NetLogger; metrics: NetMetrics | undefined; defences: DefenceLog } {
+    return { logger: this.logger, metrics: this.metrics, defences: this.defences };
   }
 
   private readonly onMessage = (event: CustomEvent<GossipsubMessage>): void => {
@@ -617,6 +697,7 @@ export class GossipNode {
           signal: AbortSignal.timeout(this.settings.dialTimeoutMs),
         });
         entry.peerId = connection.remotePeer.toString();
+        this.penalties.addKnown(entry.peerId);
       } catch (error) {
         if (this.running) {
           this.logger.debug({ address: key, error: error instanceof Error ? error.message : String(error) }, "bootstrap dial failed");
@@ -631,6 +712,15 @@ export class GossipNode {
   private isConnected(peerId: string): boolean {
     return this.libp2p.getConnections().some((connection) => connection.remotePeer.toString() === peerId);
   }
+
+  private readonly onConnectionOpen = (event: CustomEvent<Connection>): void => {
+    this.penalties.connected(event.detail.remotePeer.toString(), remoteIp(event.detail));
+  };
+
+  private readonly onConnectionClose = (event: CustomEvent<Connection>): void => {
+    const peer = event.detail.remotePeer;
+    if (this.libp2p.getConnections(peer).length === 0) this.penalties.disconnected(peer.toString());
+  };
 
   private readonly onDiscovery = (event: CustomEvent<PeerInfo>): void => {
     const peer = event.detail;

@@ -23,6 +23,8 @@ export interface NetMetrics {
   fetchAnswered: Counter<"outcome">;
   /** Messages this node fetched, by result: accepted, or ignored (duplicate, invalid, not asked for). */
   fetched: Counter<"result">;
+  /** Defences against network attacks that fired (src/net/defences.ts). */
+  defences: Counter<"defence">;
 }
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
@@ -49,5 +51,6 @@ export function createNetMetrics(registry: Registry): NetMetrics {
     published: counter(registry, "concord_gossip_published_total", "Local publishes by outcome", ["topic", "outcome"]),
     fetchAnswered: counter(registry, "concord_fetch_answered_total", "Catch-up fetch asks from peers by outcome", ["outcome"]),
     fetched: counter(registry, "concord_fetch_messages_total", "Messages received in answer to this node's catch-up fetches, by result", ["result"]),
+    defences: counter(registry, "concord_net_defences_total", "Defences against network attacks that fired, by defence", ["defence"]),
   };
 }

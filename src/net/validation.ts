@@ -11,6 +11,7 @@ import { TopicValidatorResult } from "@libp2p/gossipsub";
 import type { Message, TopicValidatorFn } from "@libp2p/gossipsub";
 import type { PeerId } from "@libp2p/interface";
 import { isConcordError } from "../errors.ts";
+import type { DefenceLog } from "./defences.ts";
 import type { NetLogger } from "./logger.ts";
 import type { NetMetrics } from "./metrics.ts";
 
@@ -55,6 +56,8 @@ export interface TopicValidatorInit {
 export interface TopicValidatorComponents {
   logger: NetLogger;
   metrics?: NetMetrics | undefined;
+  /** Where a replay rejected as STALE is reported (logged and counted as a defence). */
+  defences?: DefenceLog | undefined;
 }
 
 class ValidatorTimeoutError extends Error {
@@ -68,7 +71,7 @@ export function createTopicValidator(
   components: TopicValidatorComponents,
 ): TopicValidatorFn {
   const { topic, timeoutMs, maxBytes, pending, maxPending } = init;
-  const { logger, metrics } = components;
+  const { logger, metrics, defences } = components;
 
   const record = (outcome: ValidationOutcome, from: string, error?: unknown): TopicValidatorResult => {
     metrics?.validation.inc({ topic, result: outcome.result, code: outcome.code });
@@ -77,6 +80,7 @@ export function createTopicValidator(
       const context: Record<string, unknown> = { topic, from, result: outcome.result, code: outcome.code };
       if (error instanceof Error) context["error"] = error.message;
       logger.debug(context, outcome.result === TopicValidatorResult.Reject ? "gossip rejected" : "gossip ignored");
+      if (outcome.code === "STALE") defences?.fired("stale", { topic, from });
     }
     return outcome.result;
   };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AskLimiter, MAX_MESSAGES_PER_REQUEST, RecentMessages } from "../../../src/net/fetch.ts";
+import { AskGate, AskLimiter, MAX_ASKS_PER_IP_MINUTE, MAX_ASKS_PER_PEER_MINUTE, MAX_MESSAGES_PER_REQUEST, RecentMessages } from "../../../src/net/fetch.ts";
+import { SCORE_THRESHOLDS } from "../../../src/net/constants.ts";
 import { taggedHash } from "../../../src/wire/hash.ts";
 
 const id = (label: string) => taggedHash("test/request", label);
@@ -66,5 +67,45 @@ describe("AskLimiter", () => {
     expect(limiter.allow("a")).toBe(false);
     now += 1;
     expect(limiter.allow("a")).toBe(true);
+  });
+});
+
+describe("AskGate", () => {
+  const gate = (scores: Record<string, number> = {}, exempt: string[] = []) => {
+    let now = 1_000_000;
+    return {
+      gate: new AskGate({
+        now: () => now,
+        score: (peer) => scores[peer] ?? 0,
+        minScore: SCORE_THRESHOLDS.gossipThreshold,
+        ipOf: (peer) => (peer.startsWith("local") ? "127.0.0.1" : `10.0.0.${peer.length}`),
+        exempt: (peer) => exempt.includes(peer),
+      }),
+      later: (ms: number) => void (now += ms),
+    };
+  };
+
+  it("refuses a peer scored below the gossip threshold", () => {
+    const { gate: g } = gate({ bad: SCORE_THRESHOLDS.gossipThreshold - 1, edge: SCORE_THRESHOLDS.gossipThreshold });
+    expect(g.admit("bad")).toBe("fetch-score");
+    expect(g.admit("edge")).toBeUndefined();
+  });
+
+  it("holds every identity behind one IP to one budget a minute, known peers aside", () => {
+    const { gate: g, later } = gate({}, ["local-known"]);
+    const answered = new Map<string, number>();
+    // Ten identities from one IP, each asking as much as it may: together no more than the IP's budget.
+    for (let id = 0; id < 10; id++) {
+      for (let ask = 0; ask < MAX_ASKS_PER_PEER_MINUTE + 5; ask++) {
+        if (g.admit(`local-${id}`) === undefined) answered.set(`local-${id}`, (answered.get(`local-${id}`) ?? 0) + 1);
+      }
+    }
+    expect([...answered.values()].reduce((a, b) => a + b, 0)).toBe(MAX_ASKS_PER_IP_MINUTE);
+    expect(g.admit("local-10")).toBe("fetch-ip-budget");
+    // A known peer on that IP still has its own asks; a peer elsewhere is unaffected.
+    expect(g.admit("local-known")).toBeUndefined();
+    expect(g.admit("remote")).toBeUndefined();
+    later(60_000);
+    expect(g.admit("local-10")).toBeUndefined();
   });
 });
