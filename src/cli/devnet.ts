@@ -44,7 +44,15 @@ export interface DevnetOptions {
    * it keys are fresh random ones, as for a devnet a person runs.
    */
   seed?: string;
+  /**
+   * Each node's peerWhitelist. Default loopback (127.0.0.1, ::1): every devnet node is on this
+   * machine, and past ten identities from one IP newcomers would pay the colocation penalty.
+   */
+  peerWhitelist?: string[];
 }
+
+/** A devnet's nodes all run on this machine: loopback peers are known ones. */
+export const DEVNET_PEER_WHITELIST: readonly string[] = ["127.0.0.1", "::1"];
 
 /** Node i emulates profile i (mod 5): a devnet shows the floating-point drift of mixed GPUs. */
 /** The id of a devnet's node by index: node-01, node-02, ... */
@@ -80,6 +88,7 @@ export async function createDevnet(options: DevnetOptions): Promise<Devnet> {
       dataDir,
       listen: ["/ip4/127.0.0.1/tcp/0"],
       mdns: false,
+      peerWhitelist: [...(options.peerWhitelist ?? DEVNET_PEER_WHITELIST)],
       backend: options.backend?.(i) ?? { type: "synthetic", modelSeed: "concord-synthetic-v1", hardware: SYNTHETIC_HARDWARE[i % SYNTHETIC_HARDWARE.length] as string, delayMs: 0 },
       metrics: { host: "127.0.0.1", port: 0 },
       logLevel: options.logLevel ?? "info",

@@ -22,6 +22,7 @@ export function addNodeCommand(program: Command): void {
     .option("--listen <multiaddr>", `libp2p listen address, repeatable (default /ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT})`, collect)
     .option("--bootstrap <multiaddr>", "peer to dial at start, repeatable", collect)
     .option("--mdns", "discover peers on the local network with mDNS")
+    .option("--peer-whitelist <entry>", "known peer, repeatable: a peer id, IP address or CIDR range exempt from the IP-colocation penalty and catch-up's per-IP budget (bootstrap peers are known already)", collect)
     .option("--backend <type>", "inference backend: synthetic (default), openai, llama (llama.cpp in-process, a GGUF model file), or fixed (not a model: hash-derived text after a fixed delay, for benchmarks and tests)")
     .option("--hardware <profile>", "synthetic backend: floating-point profile emulating this node's GPU; llama backend: the engine settings that profile names (batch size, attention kernel)")
     .option("--model-seed <seed>", "synthetic and fixed backends: weights seed (another seed = another model)")

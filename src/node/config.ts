@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { ConcordError, isConcordError } from "../errors.ts";
+import { whitelistEntryProblem } from "../net/peer-penalties.ts";
 import { llamaEngineProfile } from "../runner/llama.ts";
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, DEFAULT_P2P_PORT, defaultDataDir } from "./defaults.ts";
 import { readRegularFile } from "./files.ts";
@@ -30,6 +31,16 @@ function integer(min: number, max: number) {
 
 const boolean = () => z.boolean({ error: "must be true or false" });
 const strings = () => z.array(z.string({ error: "must be a string" }), { error: "must be a list of strings" });
+
+/** Peer ids, IP addresses or CIDR ranges (src/net/peer-penalties.ts). */
+const peerWhitelist = () =>
+  z.array(
+    z.string({ error: "must be a string" }).check((ctx) => {
+      const problem = whitelistEntryProblem(ctx.value);
+      if (problem !== undefined) ctx.issues.push({ code: "custom", message: `: ${JSON.stringify(ctx.value)}: ${problem}`, input: ctx.value });
+    }),
+    { error: "must be a list of strings" },
+  );
 
 const syntheticBackendSchema = z.strictObject({
   type: z.literal("synthetic"),
@@ -101,6 +112,12 @@ export const nodeConfigSchema = z.strictObject({
   bootstrap: strings(),
   /** Find peers on the local network with mDNS. */
   mdns: boolean(),
+  /**
+   * Known peers besides the bootstrap list: exempt from the IP-colocation penalty and from
+   * catch-up's per-IP budget (peer ids, IP addresses, CIDR ranges). For honest nodes that share an
+   * IP with strangers (one host, a NAT).
+   */
+  peerWhitelist: peerWhitelist(),
   backend: backendSchema,
   /** Prometheus metrics HTTP endpoint; port 0 picks a free port; null disables. */
   metrics: z.strictObject({ host: nonEmptyString(), port: integer(0, 65_535) }, { error: "must be an object with host and port, or null" }).nullable(),
@@ -145,6 +162,7 @@ export const DEFAULT_NODE_CONFIG: Omit<NodeConfig, "node" | "keystore" | "regist
   listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`],
   bootstrap: [],
   mdns: false,
+  peerWhitelist: [],
   backend: { type: "synthetic", modelSeed: "concord-synthetic-v1", hardware: "reference", delayMs: 0 },
   metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT },
   logLevel: "info",
@@ -161,6 +179,7 @@ export interface NodeOverrides {
   listen?: string[];
   bootstrap?: string[];
   mdns?: boolean;
+  peerWhitelist?: string[];
   backend?: string;
   hardware?: string;
   modelSeed?: string;
@@ -212,9 +231,10 @@ export const NODE_ENV_VARS: Record<string, keyof NodeOverrides> = {
   CONCORD_MAX_CONCURRENT_JOBS: "maxConcurrentJobs",
   CONCORD_BYZANTINE: "byzantine",
   CONCORD_TRACE_FILE: "traceFile",
+  CONCORD_PEER_WHITELIST: "peerWhitelist",
 };
 
-const LIST_OVERRIDES = new Set<keyof NodeOverrides>(["listen", "bootstrap"]);
+const LIST_OVERRIDES = new Set<keyof NodeOverrides>(["listen", "bootstrap", "peerWhitelist"]);
 const BOOLEAN_OVERRIDES = new Set<keyof NodeOverrides>(["mdns", "noMetrics"]);
 const INTEGER_OVERRIDES = new Set<keyof NodeOverrides>(["delayMs", "threads", "batchSize", "contextSize", "contextSequences", "maxConcurrentJobs"]);
 
@@ -346,7 +366,7 @@ export function resolveNodeConfig(overrides: NodeOverrides, env: NodeJS.ProcessE
   const configPath = merged.config;
   const file = configPath ? readConfigFile(configPath) : {};
   const raw: Record<string, unknown> = { ...DEFAULT_NODE_CONFIG, ...file };
-  for (const key of ["node", "keystore", "registry", "dataDir", "listen", "bootstrap", "mdns", "logLevel", "maxConcurrentJobs", "byzantine", "traceFile"] as const) {
+  for (const key of ["node", "keystore", "registry", "dataDir", "listen", "bootstrap", "mdns", "peerWhitelist", "logLevel", "maxConcurrentJobs", "byzantine", "traceFile"] as const) {
     if (merged[key] !== undefined) raw[key] = merged[key];
   }
   if (raw.dataDir === undefined && typeof raw.node === "string" && raw.node !== "") raw.dataDir = defaultDataDir(raw.node);

@@ -12,7 +12,7 @@ import { SIMILARITY_UNICODE_VERSION } from "../agreement/similarity.ts";
 import { readKeystore } from "../crypto/keystore.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { ConcordError, isConcordError } from "../errors.ts";
-import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../net/concord.ts";
+import { concordTopic, concordTopics, createConcordNetwork, type ConcordNetwork } from "../net/concord.ts";
 import { MAX_FETCH_REQUESTS } from "../net/fetch.ts";
 import { createRegistry, registryConfigFromJson, type Registry } from "../quorum/registry.ts";
 import type { InferenceBackend } from "../runner/backend.ts";
@@ -22,7 +22,6 @@ import { createOpenAIBackend } from "../runner/openai.ts";
 import { createSyntheticBackend } from "../runner/synthetic.ts";
 import { bytesEqual, taggedHash, toHex } from "../wire/hash.ts";
 import { requestId } from "../wire/ids.ts";
-import { MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Message } from "../wire/types.ts";
 import { createByzantineBehaviour, wrongModelBackend, type ByzantineBehaviour } from "./byzantine.ts";
 import type { NodeConfig } from "./config.ts";
@@ -168,9 +167,18 @@ export class NodeDaemon {
     return this.#participant;
   }
 
-  /** The Concord gossip topics, one per message kind (kinds may share one). */
+  /**
+   * With subnets, the node's home subnet (spec/05): it joins that subnet's topics only, and hears
+   * nothing of the requests of the others. Undefined when the registry has one subnet.
+   */
+  get homeSubnet(): number | undefined {
+    return this.registry.subnets === 1 ? undefined : this.registry.byId.get(this.config.node)?.subnet;
+  }
+
+  /** The Concord gossip topics this node joins: one per message kind, its home subnet's where the registry has subnets. */
   get topics(): string[] {
-    return [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(this.registry.chain, kind)))];
+    const home = this.homeSubnet;
+    return concordTopics(this.registry.chain, this.registry.subnets, home === undefined ? undefined : [home]);
   }
 
   /** What `/ready` answers (src/node/health.ts), sampled now. */
@@ -254,6 +262,9 @@ export class NodeDaemon {
           listen: config.listen,
           bootstrap: config.bootstrap,
           mdns: config.mdns,
+          subnets: this.registry.subnets,
+          ...(this.homeSubnet !== undefined ? { homeSubnets: [this.homeSubnet] } : {}),
+          whitelist: config.peerWhitelist,
           // The libp2p identity derives from the node key: the same peer id after every restart.
           privateKey: peerKeySeed(this.key.secretKey),
         },
@@ -278,8 +289,8 @@ export class NodeDaemon {
             sendRaw: async (topic, payload) => {
               await network.gossip.publish(topic, payload);
             },
-            topics: [...new Set(MESSAGE_KINDS.map((kind) => concordTopic(chain, kind)))],
-            topicOf: (kind) => concordTopic(chain, kind),
+            topics: this.topics,
+            topicOf: (kind) => concordTopic(chain, kind, this.homeSubnet),
             logger: logger.child({ component: "byzantine" }),
           })
         : undefined;

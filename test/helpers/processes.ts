@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Registry as PromRegistry } from "prom-client";
 import { afterAll, beforeAll } from "vitest";
-import { createDevnet, type Devnet, type DevnetNode, type DevnetOptions } from "../../src/cli/devnet.ts";
+import { createDevnet, DEVNET_PEER_WHITELIST, type Devnet, type DevnetNode, type DevnetOptions } from "../../src/cli/devnet.ts";
 import { stopNodeProcesses } from "../../src/cli/processes.ts";
 import { createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
 import { silentLogger } from "../../src/net/logger.ts";
@@ -202,6 +202,8 @@ export interface ClusterOptions {
   pool?: Partial<PoolDefaults>;
   /** The pool's outcome store file (default sequencer.sqlite in `dir`; ":memory:" for none). */
   storePath?: string;
+  /** Every node's and the pool's peer whitelist (default the devnet's: loopback). */
+  peerWhitelist?: string[];
 }
 
 export interface Cluster {
@@ -249,11 +251,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (options.backend) devnetOptions.backend = options.backend;
   if (options.byzantine) devnetOptions.byzantine = options.byzantine;
   if (options.maxConcurrentJobs) devnetOptions.maxConcurrentJobs = options.maxConcurrentJobs;
+  if (options.peerWhitelist) devnetOptions.peerWhitelist = options.peerWhitelist;
   const devnet = await createDevnet(devnetOptions);
   const registry = createRegistry(devnet.registry);
   const metrics = new PromRegistry();
   const network = await createConcordNetwork(
-    { chain: devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], privateKey: taggedHash("concord/test-sequencer-peer", options.seed) },
+    {
+      chain: devnet.chain,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      privateKey: taggedHash("concord/test-sequencer-peer", options.seed),
+      whitelist: options.peerWhitelist ?? DEVNET_PEER_WHITELIST,
+    },
     { logger: silentLogger, metrics },
   );
   const store = new SqliteOutcomeStore({ path: options.storePath ?? join(devnet.dir, "sequencer.sqlite") });

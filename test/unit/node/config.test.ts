@@ -52,7 +52,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
   });
 
   it("reads every flag's setting from a CONCORD_* variable, and names a malformed one", () => {
-    expect(Object.keys(NODE_ENV_VARS).length).toBe(26);
+    expect(Object.keys(NODE_ENV_VARS).length).toBe(27);
     const config = resolveNodeConfig(
       {},
       {
@@ -72,6 +72,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
         CONCORD_LOG_LEVEL: "warn",
         CONCORD_MAX_CONCURRENT_JOBS: "4",
         CONCORD_TRACE_FILE: "/tmp/trace.jsonl",
+        CONCORD_PEER_WHITELIST: "127.0.0.1, 10.0.0.0/8",
       },
     );
     expect(config).toEqual({
@@ -87,6 +88,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
       logLevel: "warn",
       maxConcurrentJobs: 4,
       traceFile: "/tmp/trace.jsonl",
+      peerWhitelist: ["127.0.0.1", "10.0.0.0/8"],
     });
     const openai = resolveNodeConfig(base, { CONCORD_BACKEND: "openai", CONCORD_OPENAI_URL: "http://127.0.0.1:8000", CONCORD_OPENAI_MODEL: "qwen", CONCORD_NO_METRICS: "1" });
     expect(openai.backend).toEqual({ type: "openai", baseUrl: "http://127.0.0.1:8000", model: "qwen", timeoutMs: 60_000 });
@@ -111,3 +113,15 @@ describe("metrics overrides on a file without metrics", () => {
     expect(resolveNodeConfig({ config: file, metricsPort: 9500 }).metrics).toEqual({ host: "127.0.0.1", port: 9500 });
   });
 });
+
+describe("peerWhitelist", () => {
+  it("defaults to none, takes peer ids, IP addresses and CIDR ranges from a file, a variable or flags, and names a bad entry", () => {
+    expect(resolveNodeConfig(base).peerWhitelist).toEqual([]);
+    const peer = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5";
+    expect(resolveNodeConfig({ config: configFile({ ...base, peerWhitelist: [peer, "fd00::/8"] }) }).peerWhitelist).toEqual([peer, "fd00::/8"]);
+    expect(resolveNodeConfig({ ...base, peerWhitelist: ["192.168.0.7"] }, { CONCORD_PEER_WHITELIST: "10.0.0.1" }).peerWhitelist).toEqual(["192.168.0.7"]);
+    expect(fails({ ...base, peerWhitelist: ["10.0.0.0/40"] })).toMatch(/peerWhitelist\[0\]: "10\.0\.0\.0\/40": a CIDR prefix is 0\.\.32/);
+    expect(fails(base, { CONCORD_PEER_WHITELIST: "localhost" })).toMatch(/peerWhitelist\[0\]: "localhost": not a peer id, IP address or CIDR range/);
+  });
+});
+
