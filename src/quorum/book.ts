@@ -170,7 +170,12 @@ export class RequestBook {
     // Checked before verifyBundle: variants of such a bundle cost nothing to drop.
     const equivocator = collector && !collector.decided ? collector.equivocatorIn(bundle) : undefined;
     if (equivocator) throw new ConcordError("EQUIVOCATION", "bundle counts an equivocator's vote", { action: "ignore", details: equivocator });
-    const verified = verifyBundle(bundle, this.registry, this.policies, collector ? { knownSignature: (message) => collector.knowsSignature(message) } : {});
+    const verified = verifyBundle(
+      bundle,
+      this.registry,
+      this.policies,
+      known ? { knownSignature: (message) => known.collector.knowsSignature(message), knownContext: known.context } : {},
+    );
     let entry = this.get(verified.context.id);
     // verifyBundle has authenticated the request (through the close, or its own signature).
     if (!entry) entry = this.addRequest(bundle.request, now, { authenticated: true });

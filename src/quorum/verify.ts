@@ -10,6 +10,7 @@
 import type { PolicyRegistry, Vote } from "../agreement/policy.ts";
 import { ConcordError } from "../errors.ts";
 import { bytesEqual } from "../wire/hash.ts";
+import { requestId } from "../wire/ids.ts";
 import type { AgreedBundle, CommitClose, Outcome, OutputReveal } from "../wire/types.ts";
 import type { Registry } from "./registry.ts";
 import { checkClose, checkReveal, checkSignedOutput, openRequest, type RequestContext } from "./rules.ts";
@@ -33,6 +34,13 @@ export interface VerifyBundleOptions {
    * (POLICY_RETIRED).
    */
   allowRetired?: boolean;
+  /**
+   * The context the caller opened for this request (RequestBook: its entry's). Used when the
+   * bundle carries that very request (the same id, and in direct mode the same signature bytes,
+   * checked when it was opened) instead of opening it again: the id binds every field that
+   * opening checks, and the committee draw (a hash per registry member) gives the same order.
+   */
+  knownContext?: RequestContext;
 }
 
 export function verifyBundle(bundle: AgreedBundle, registry: Registry, policies: PolicyRegistry, options: VerifyBundleOptions = {}): VerifiedBundle {
@@ -47,7 +55,11 @@ export function verifyBundle(bundle: AgreedBundle, registry: Registry, policies:
   // close signs the request id (an unchecked signature would make the bundle malleable).
   if (direct && request.sig === undefined) throw invalid("direct-mode bundle without the request's signature");
   if (!direct && request.sig !== undefined) throw invalid("commit-reveal bundle carries a request signature: the close signs the request id");
-  const context = openRequest(request, registry, policies, { checkSignature: direct, allowRetired: options.allowRetired === true });
+  const reused = options.knownContext;
+  const context =
+    reused !== undefined && bytesEqual(requestId(request), reused.id) && (!direct || (request.sig !== undefined && reused.request.sig !== undefined && bytesEqual(request.sig, reused.request.sig)))
+      ? reused
+      : openRequest(request, registry, policies, { checkSignature: direct, allowRetired: options.allowRetired === true });
   const votes: Vote[] = [];
   const seen = new Set<string>();
   const count = (vote: Vote) => {

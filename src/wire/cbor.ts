@@ -246,6 +246,86 @@ function compareRanges(bytes: Bytes, aStart: number, aEnd: number, bStart: numbe
   return aEnd - aStart - (bEnd - bStart);
 }
 
+/**
+ * Reading the layout of bytes decodeStrict has accepted (well formed, canonical): where items and
+ * map entries lie, so a map's canonical encoding without one entry (a message's body without its
+ * signature) is cut from the bytes in hand instead of encoded again.
+ */
+
+/** The argument of the head at `at` and where the head ends. */
+function head(bytes: Bytes, at: number): { argument: number; end: number } {
+  const info = (bytes[at] as number) & 0x1f;
+  if (info < 24) return { argument: info, end: at + 1 };
+  const size = 1 << (info - 24);
+  let argument = 0;
+  for (let i = 1; i <= size; i++) argument = argument * 256 + (bytes[at + i] as number);
+  return { argument, end: at + 1 + size };
+}
+
+/** Where the item starting at `at` ends. */
+export function itemEnd(bytes: Bytes, at: number): number {
+  const major = (bytes[at] as number) >> 5;
+  const { argument, end } = head(bytes, at);
+  if (major === 2 || major === 3) return end + argument;
+  if (major !== 4 && major !== 5) return end;
+  let pos = end;
+  for (let i = 0, items = major === 4 ? argument : 2 * argument; i < items; i++) pos = itemEnd(bytes, pos);
+  return pos;
+}
+
+/** One map entry's place: its key's first byte, its value's first byte, and the byte after it. */
+export interface EntryRange {
+  start: number;
+  valueStart: number;
+  end: number;
+}
+
+/** The entries of the map starting at `at`, by key (text keys, as every message map has). */
+export function mapEntryRanges(bytes: Bytes, at: number): Map<string, EntryRange> {
+  const entries = new Map<string, EntryRange>();
+  const { argument: count, end } = head(bytes, at);
+  let pos = end;
+  for (let i = 0; i < count; i++) {
+    const key = head(bytes, pos);
+    const valueStart = key.end + key.argument;
+    const valueEnd = itemEnd(bytes, valueStart);
+    entries.set(Buffer.from(bytes.buffer, bytes.byteOffset + key.end, key.argument).toString("utf8"), { start: pos, valueStart, end: valueEnd });
+    pos = valueEnd;
+  }
+  return entries;
+}
+
+/** Where the items of the list starting at `at` lie, as [start, end) pairs. */
+export function listItemRanges(bytes: Bytes, at: number): [number, number][] {
+  const { argument: count, end } = head(bytes, at);
+  const items: [number, number][] = [];
+  let pos = end;
+  for (let i = 0; i < count; i++) {
+    const itemStart = pos;
+    pos = itemEnd(bytes, pos);
+    items.push([itemStart, pos]);
+  }
+  return items;
+}
+
+/**
+ * The canonical encoding of the map starting at `at` without its entry `key` (a copy): removing
+ * an entry keeps the others in canonical order, so only the head's count changes.
+ */
+export function mapWithout(bytes: Bytes, at: number, key: string): Bytes {
+  const end = itemEnd(bytes, at);
+  const entry = mapEntryRanges(bytes, at).get(key);
+  if (entry === undefined) return bytes.slice(at, end);
+  const { argument: count, end: entriesStart } = head(bytes, at);
+  const left = count - 1;
+  const header = left < 24 ? [0xa0 | left] : left < 0x100 ? [0xb8, left] : [0xb9, left >> 8, left & 0xff];
+  const out = new Uint8Array(header.length + (entry.start - entriesStart) + (end - entry.end));
+  out.set(header, 0);
+  out.set(bytes.subarray(entriesStart, entry.start), header.length);
+  out.set(bytes.subarray(entry.end, end), header.length + entry.start - entriesStart);
+  return out;
+}
+
 /** IEEE 754 binary16 to a number. */
 function halfFloat(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;

@@ -5,7 +5,7 @@
  */
 import { encodeCanonical } from "./cbor.ts";
 import { taggedHash, utf8 } from "./hash.ts";
-import { toWire, wireEvidence } from "./messages.ts";
+import { decodedBody, toWire, wireEvidence } from "./messages.ts";
 import type {
   Bytes,
   Evidence,
@@ -16,15 +16,28 @@ import type {
   OutputReveal,
 } from "./types.ts";
 
-/** Canonical bytes of a message without its `sig` field: what a signature covers. */
+/**
+ * Canonical bytes of a message without its `sig` field: what a signature covers. A decoded
+ * message's are cut from the bytes it came in (decodedBody), not encoded again.
+ */
 export function bodyBytes(message: Message | Omit<Message, "sig">): Bytes {
+  const decoded = decodedBody(message);
+  if (decoded !== undefined) return decoded;
   const { sig: _sig, ...body } = toWire(message as Message) as { sig?: unknown };
   return encodeCanonical(body);
 }
 
+/** Ids of decoded requests (which are never mutated, see decodedBody), computed once each. */
+const decodedRequestIds = new WeakMap<object, Bytes>();
+
 /** The request id: H("concord/request-id", canonical body). */
 export function requestId(request: InferenceRequest | InferenceRequestBody): Bytes {
-  return taggedHash("concord/request-id", bodyBytes(request as InferenceRequest));
+  const known = decodedRequestIds.get(request);
+  if (known !== undefined) return known;
+  const decoded = decodedBody(request);
+  const id = taggedHash("concord/request-id", decoded ?? bodyBytes(request as InferenceRequest));
+  if (decoded !== undefined) decodedRequestIds.set(request, id);
+  return id;
 }
 
 /** The id of the request a message is about. */

@@ -8,6 +8,9 @@ import { ConcordError } from "../errors.ts";
 import {
   decodeStrict,
   encodeCanonical,
+  listItemRanges,
+  mapEntryRanges,
+  mapWithout,
   readBytes,
   readList,
   readMap,
@@ -16,6 +19,7 @@ import {
   readUint,
   sameData,
   schemaError,
+  type EntryRange,
   type WireMap,
 } from "./cbor.ts";
 import {
@@ -419,6 +423,45 @@ export function encodeMessage(message: Message): Bytes {
 }
 
 /**
+ * The body bytes (canonical encoding without `sig`) of signed messages decodeMessage built, cut
+ * from the bytes they were decoded from: ids and signing roots of what arrives are then hashed
+ * without encoding the message again (bodyBytes in ids.ts reads this). Keyed by the object, so
+ * it holds only while decoded messages are not mutated; nothing here or downstream mutates one.
+ */
+const decodedBodies = new WeakMap<object, Bytes>();
+
+/** The body bytes of a message (or a bundle's request, close or output) decodeMessage built. */
+export function decodedBody(message: object): Bytes | undefined {
+  return decodedBodies.get(message);
+}
+
+function rememberBodies(message: Message, bytes: Bytes): void {
+  switch (message.t) {
+    case "request":
+    case "commitment":
+    case "close":
+    case "output":
+    case "no-agreement":
+      decodedBodies.set(message, mapWithout(bytes, 0, "sig"));
+      return;
+    case "bundle": {
+      const entries = mapEntryRanges(bytes, 0);
+      const request = entries.get("request") as EntryRange;
+      decodedBodies.set(message.request, mapWithout(bytes, request.valueStart, "sig"));
+      const close = entries.get("close");
+      if (message.close && close) decodedBodies.set(message.close, mapWithout(bytes, close.valueStart, "sig"));
+      if (message.outputs.length > 0) {
+        const outputs = listItemRanges(bytes, (entries.get("outputs") as EntryRange).valueStart);
+        message.outputs.forEach((output, i) => decodedBodies.set(output, mapWithout(bytes, (outputs[i] as [number, number])[0], "sig")));
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/**
  * Decodes one message, strictly. With `expected`, any other kind is WIRE_KIND. Every failure is
  * a ConcordError; the bytes are never trusted further than they have been checked.
  */
@@ -445,5 +488,6 @@ export function decodeMessage(bytes: Bytes, expected?: MessageKind): Message {
   if (!canonical || !sameData(toWire(message), value)) {
     throw new ConcordError("WIRE_NON_CANONICAL", "not the canonical encoding", { details: kind });
   }
+  rememberBodies(message, bytes);
   return message;
 }

@@ -23,9 +23,12 @@ import { openRequest, type RequestContext } from "../../src/quorum/rules.ts";
 import { verifyBundle } from "../../src/quorum/verify.ts";
 import { outputHash, taggedHash, toHex } from "../../src/wire/hash.ts";
 import { MAX_COMMITTEE, MAX_OUTPUT_BYTES, PROTOCOL_VERSION } from "../../src/wire/limits.ts";
-import { decodeMessage, encodeMessage } from "../../src/wire/messages.ts";
+import { encodeCanonical } from "../../src/wire/cbor.ts";
+import { bodyBytes, requestId } from "../../src/wire/ids.ts";
+import { decodedBody, decodeMessage, encodeMessage, toWire } from "../../src/wire/messages.ts";
 import type {
   AgreedBundle,
+  BundledRequest,
   CommitClose,
   Evidence,
   InferenceRequest,
@@ -156,6 +159,29 @@ describe("property: canonical encoding", () => {
       { seed: SEED, numRuns: 400 },
     );
     expect(kinds.size).toBe(8);
+  }, TIMEOUT);
+
+  it("a decoded message's body bytes and request id, cut from its bytes, are those of encoding it again", () => {
+    // The encoded form of the same values, from fresh objects (nothing decoded in them).
+    const encodedBody = (message: Message | BundledRequest) => {
+      const { sig: _sig, ...body } = toWire(message as Message) as { sig?: unknown };
+      return toHex(encodeCanonical(body));
+    };
+    fc.assert(
+      fc.property(messageArb, (message) => {
+        const decoded = decodeMessage(encodeMessage(message), message.t);
+        expect(toHex(bodyBytes(decoded))).toBe(encodedBody(message));
+        if (decoded.t === "request") expect(toHex(requestId(decoded))).toBe(toHex(requestId(structuredClone(message) as InferenceRequest)));
+        if (decoded.t === "bundle" && message.t === "bundle") {
+          expect(decodedBody(decoded.request)).toBeDefined();
+          expect(toHex(bodyBytes(decoded.request as InferenceRequest))).toBe(encodedBody(message.request));
+          expect(toHex(requestId(decoded.request))).toBe(toHex(requestId(structuredClone(message.request))));
+          if (decoded.close && message.close) expect(toHex(bodyBytes(decoded.close))).toBe(encodedBody(message.close));
+          decoded.outputs.forEach((output, i) => expect(toHex(bodyBytes(output))).toBe(encodedBody(message.outputs[i] as SignedOutput)));
+        }
+      }),
+      { seed: SEED, numRuns: 400 },
+    );
   }, TIMEOUT);
 
   it("texts up to the output limit, with any Unicode scalar values, round-trip", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createRegistry } from "../../../src/quorum/registry.ts";
+import { openRequest } from "../../../src/quorum/rules.ts";
 import { verifyBundle } from "../../../src/quorum/verify.ts";
 import { toHex } from "../../../src/wire/hash.ts";
 import { decodeMessage, encodeMessage } from "../../../src/wire/messages.ts";
@@ -43,6 +44,28 @@ describe("verifyBundle: valid bundles", () => {
       expect(codeOf(() => verifyBundle(decoded, net.registry, net.policies))).toBe("ok");
     }
   });
+});
+
+describe("verifyBundle with the caller's context for the request (knownContext)", () => {
+  const contextOf = (bundle: AgreedBundle) =>
+    openRequest(bundle.request, net.registry, net.policies, { checkSignature: bundle.request.mode === "direct" });
+  const known = { "commit-reveal": contextOf(get("valid-commit-reveal")), direct: contextOf(get("valid-direct-evidence")) };
+
+  it("reuses it for that very request, and verifies the same", () => {
+    for (const name of ["valid-commit-reveal", "valid-direct-evidence"]) {
+      const bundle = decodeMessage(encodeMessage(get(name)), "bundle");
+      const knownContext = known[bundle.request.mode];
+      expect(verifyBundle(bundle, net.registry, net.policies, { knownContext }).context).toBe(knownContext);
+    }
+  });
+
+  // A request that differs in any field has another id, and a direct request with other
+  // signature bytes is opened (and its signature checked) again.
+  for (const { name, bundle, code } of cases.filter((c) => c.code !== undefined)) {
+    it(`gives every invalid bundle the same code: ${name} -> ${code}`, () => {
+      expect(codeOf(() => verifyBundle(bundle, net.registry, net.policies, { knownContext: known[bundle.request.mode] }))).toBe(code);
+    });
+  }
 });
 
 describe("verifyBundle: each way of being invalid has its code", () => {
