@@ -230,6 +230,8 @@ async function mainAgainstNetwork(env: NodeJS.ProcessEnv): Promise<void> {
       listen: list(env.CONCORD_LISTEN ?? "/ip4/0.0.0.0/tcp/9780"),
       bootstrap: list(env.CONCORD_BOOTSTRAP),
       mdns: env.CONCORD_MDNS !== "false",
+      // The pool joins every subnet's topics (the default for homeSubnets).
+      subnets: registry.subnets,
       privateKey: taggedHash("example/sequencer-peer", sequencerKey.secretKey),
     },
     { logger: silentLogger },

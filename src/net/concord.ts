@@ -4,9 +4,16 @@
  * adapter in validation.ts maps them). Publishing encodes canonically and retries while no peer
  * is subscribed yet. What was accepted or published is kept, by request, to answer catch-up
  * fetches (fetch.ts) with.
+ *
+ * Subnets (spec/06, "Subnets"): with a registry of S > 1 subnets, a request's messages travel
+ * on its subnet's topics, and a peer joins only its home subnets' (a node: its own; a pool: all),
+ * so it never handles the traffic of requests outside them. Catch-up asks peers of the request's
+ * subnet.
  */
 import type { Stream } from "@libp2p/interface";
 import { ConcordError } from "../errors.ts";
+import { toHex } from "../wire/hash.ts";
+import { requestSubnet } from "../quorum/committee.ts";
 import { requestIdOf } from "../wire/ids.ts";
 import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
@@ -26,7 +33,7 @@ import {
   type RecentMessagesLimits,
 } from "./fetch.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
-import { topicKindOf, topicName } from "./topics.ts";
+import { isSubnetKind, parseTopic, subscribedTopics, topicKindOf, topicName } from "./topics.ts";
 
 /**
  * Applies a decoded message; throws a ConcordError to ignore or reject it. `payload` is its
@@ -36,6 +43,10 @@ export type MessageReceiver = (message: Message, fromPeer: string, payload: Uint
 
 export interface ConcordNetworkInit extends Omit<GossipNodeInit, "topics" | "maxMessageBytes"> {
   chain: string;
+  /** The registry's subnet count S (registry.subnets). Default 1: the topics of before subnets. */
+  subnets?: number;
+  /** With S > 1, the subnets whose per-request topics this peer joins: a node its home subnet, a pool all (the default). */
+  homeSubnets?: readonly number[];
   /** Publish retries while no peer is subscribed to the topic (default 20, 250 ms apart). */
   publishRetries?: number;
   publishRetryMs?: number;
@@ -45,17 +56,20 @@ export interface ConcordNetworkInit extends Omit<GossipNodeInit, "topics" | "max
 
 export interface ConcordNetwork {
   readonly gossip: GossipNode;
+  /** The topics this peer joined (concordTopics). */
+  readonly topics: readonly string[];
   /** Sets who receives validated messages. Must be called before start. */
   attach(receiver: MessageReceiver): void;
   publish(message: Message): Promise<PublishResult>;
   /**
-   * Resolves once `count` peers are subscribed to every Concord topic and each topic's mesh holds
+   * Resolves once `count` peers are subscribed to every topic this peer joined (with subnets: pass
+   * what the smallest subnet holds) and each topic's mesh holds
    * min(count, Dlo) of them: publishers flood their own messages to every subscriber, and the
    * mesh carries the rest. Throws after `timeoutMs`.
    */
   waitForPeers(count: number, timeoutMs: number): Promise<void>;
   /**
-   * Catch-up: asks the `peers` best-scored subscribed peers (default 4) for the messages they
+   * Catch-up: asks the `peers` best-scored peers subscribed to each request's subnet (default 4) for the messages they
    * hold for `requests`, and hands each one to the receiver exactly as if gossip had delivered
    * it, once, in protocol order. For a peer that was down: what was published meanwhile is not
    * gossiped again. Waits up to `timeoutMs` for a first subscriber; a peer that does not answer
@@ -64,7 +78,7 @@ export interface ConcordNetwork {
   fetch(requests: readonly Bytes[], options?: { peers?: number; timeoutMs?: number }): Promise<FetchResult>;
   /**
    * What is in flight: asks the same peers which requests they keep whose deadline is ahead (at
-   * most 64 each) and returns the ids, unchecked, to `fetch`. For a peer that starts, or comes
+   * most 64 each) and returns the ids of this peer's subnets, unchecked, to `fetch`. For a peer that starts, or comes
    * back, while requests are open: gossip will not deliver what went by before.
    */
   openRequests(options?: { peers?: number; timeoutMs?: number }): Promise<Bytes[]>;
@@ -72,13 +86,27 @@ export interface ConcordNetwork {
   stop(): Promise<void>;
 }
 
-export function concordTopic(chain: string, kind: MessageKind): string {
-  return topicName(chain, topicKindOf(kind));
+/**
+ * The topic a message kind travels on: with `subnet` (registry S > 1) the subnet's topic for the
+ * per-request kinds; evidence and no-agreement, and every kind without `subnet`, chain-wide.
+ */
+export function concordTopic(chain: string, kind: MessageKind, subnet?: number): string {
+  const topicKind = topicKindOf(kind);
+  return subnet === undefined || !isSubnetKind(topicKind) ? topicName(chain, topicKind) : topicName(chain, topicKind, { subnet });
+}
+
+/** The topics a peer joins: those of before subnets when S = 1, else its home subnets' (default all) and the chain-wide ones. */
+export function concordTopics(chain: string, subnets = 1, homeSubnets?: readonly number[]): string[] {
+  if (subnets === 1) return subscribedTopics(chain);
+  return subscribedTopics(chain, homeSubnets ?? Array.from({ length: subnets }, (_, s) => s));
 }
 
 export async function createConcordNetwork(init: ConcordNetworkInit, components: GossipNodeComponents): Promise<ConcordNetwork> {
-  const { chain, publishRetries = 20, publishRetryMs = 250, ...gossipInit } = init;
-  const topics = MESSAGE_KINDS.map((kind) => concordTopic(chain, kind));
+  const { chain, publishRetries = 20, publishRetryMs = 250, subnets = 1, homeSubnets, ...gossipInit } = init;
+  const topics = concordTopics(chain, subnets, homeSubnets);
+  const joined = new Set(subnets === 1 ? [0] : (homeSubnets ?? Array.from({ length: subnets }, (_, s) => s)));
+  const subnetOf = (request: Bytes) => requestSubnet(request, subnets);
+  const topicOf = (message: Message) => (subnets === 1 ? concordTopic(chain, message.t) : concordTopic(chain, message.t, subnetOf(requestIdOf(message))));
   const protocol = fetchProtocol(chain);
   const gossip = await createGossipNode({ ...gossipInit, topics, maxMessageBytes: MAX_MESSAGE_BYTES }, components);
   let receiver: MessageReceiver | undefined;
@@ -95,15 +123,27 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     receiver?.(message, fromPeer, payload);
     keep(message, payload);
   };
-  for (const kind of MESSAGE_KINDS) {
-    // [REJECT] The payload is the canonical encoding of a message of this topic's kind.
-    gossip.registerValidator(concordTopic(chain, kind), (payload, fromPeer) => deliver(decodeMessage(payload, kind), payload, fromPeer));
+  for (const topic of topics) {
+    const parsed = parseTopic(topic);
+    const kind = MESSAGE_KINDS.find((candidate) => topicKindOf(candidate) === parsed?.kind) as MessageKind;
+    const subnet = parsed?.subnet;
+    gossip.registerValidator(topic, (payload, fromPeer) => {
+      // [REJECT] The payload is the canonical encoding of a message of this topic's kind.
+      const message = decodeMessage(payload, kind);
+      // [REJECT] On a subnet's topic, the message's request belongs to that subnet.
+      if (subnet !== undefined && subnetOf(requestIdOf(message)) !== subnet) {
+        throw new ConcordError("SUBNET_MISMATCH", "message on another subnet's topic", { details: `topic subnet ${subnet}` });
+      }
+      deliver(message, payload, fromPeer);
+    });
   }
+  // Catch-up asks peers that share the requests' subnet: only they (and pools) hold its messages.
+  const requestsTopic = (subnet: number) => (subnets === 1 ? concordTopic(chain, "request") : concordTopic(chain, "request", subnet));
   let stopped = false;
   const openProtocol = openRequestsProtocol(chain);
-  const fetchContext = (on: string, options: { peers?: number; timeoutMs?: number }) => ({
+  const fetchContext = (on: string, options: { peers?: number; timeoutMs?: number }, subnet: number) => ({
     ...options,
-    subscribers: () => gossip.subscribers(topics[0] as string),
+    subscribers: () => gossip.subscribers(requestsTopic(subnet)),
     score: (peer: string) => gossip.getPeerScore(peer),
     openStream: (peer: string, signal: AbortSignal) => gossip.openStream(peer, on, signal),
     deliver,
@@ -113,11 +153,12 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
   });
   return {
     gossip,
+    topics,
     attach(next) {
       receiver = next;
     },
     async publish(message) {
-      const topic = concordTopic(chain, message.t);
+      const topic = topicOf(message);
       const payload = encodeMessage(message);
       keep(message, payload);
       let result = await gossip.publish(topic, payload);
@@ -138,10 +179,25 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
       await Promise.all([...new Set(topics)].map((topic) => gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));
     },
     async fetch(requests, options = {}) {
-      return fetchFromPeers(requests, fetchContext(protocol, options));
+      if (subnets === 1) return fetchFromPeers(requests, fetchContext(protocol, options, 0));
+      const bySubnet = new Map<number, Bytes[]>();
+      for (const request of requests) bySubnet.set(subnetOf(request), [...(bySubnet.get(subnetOf(request)) ?? []), request]);
+      // Disjoint requests, so the subnets' answers can be applied side by side.
+      const results = await Promise.all([...bySubnet].map(([subnet, ids]) => fetchFromPeers(ids, fetchContext(protocol, options, subnet))));
+      return results.reduce((sum, result) => ({
+        peers: sum.peers + result.peers,
+        received: sum.received + result.received,
+        accepted: sum.accepted + result.accepted,
+        unanswered: [...sum.unanswered, ...result.unanswered],
+      }), { peers: 0, received: 0, accepted: 0, unanswered: [] as Bytes[] });
     },
     async openRequests(options = {}) {
-      return openRequestsFromPeers(fetchContext(openProtocol, options));
+      if (subnets === 1) return openRequestsFromPeers(fetchContext(openProtocol, options, 0));
+      const answers = await Promise.all([...joined].map((subnet) => openRequestsFromPeers(fetchContext(openProtocol, options, subnet))));
+      // A peer on several subnets (a pool) names requests of all of them: keep this peer's.
+      const ids = new Map<string, Bytes>();
+      for (const id of answers.flat()) if (joined.has(subnetOf(id))) ids.set(toHex(id), id);
+      return [...ids.values()];
     },
     async start() {
       await gossip.start();
