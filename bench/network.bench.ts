@@ -30,7 +30,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { createDevnet, type Devnet } from "../src/cli/devnet.ts";
+import { createDevnet, DEVNET_PEER_WHITELIST, type Devnet } from "../src/cli/devnet.ts";
 import { startNodeProcess, stopNodeProcesses, type NodeProcess } from "../src/cli/processes.ts";
 import { createConcordNetwork, type ConcordNetwork } from "../src/net/concord.ts";
 import { createRegistry } from "../src/quorum/registry.ts";
@@ -105,7 +105,8 @@ export async function startNetwork(dir: string, storePath: string, options: Netw
   });
   const registry = createRegistry(devnet.registry);
   const network = await createConcordNetwork(
-    { chain: devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], privateKey: taggedHash("bench/sequencer-peer", dir), handlerQueueLength: 100_000 },
+    // The nodes are on this machine: loopback peers are known ones, exempt from the colocation penalty.
+    { chain: devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], privateKey: taggedHash("bench/sequencer-peer", dir), handlerQueueLength: 100_000, whitelist: DEVNET_PEER_WHITELIST },
     { logger: pino({ level: "silent" }) },
   );
   const store = new SqliteOutcomeStore({ path: storePath });
