@@ -218,7 +218,9 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
             if (refusal !== "rate") gossip.defences.fired(refusal, { peer: fromPeer, ip: gossip.penalties.ipOf(fromPeer) });
             return;
           }
-          metrics?.fetchAnswered.inc({ outcome: (await answered(stream)) ? "answered" : "failed" });
+          // Answered first: `metrics?.x.inc(f())` skips f() altogether when there are no metrics.
+          const ok = await answered(stream);
+          metrics?.fetchAnswered.inc({ outcome: ok ? "answered" : "failed" });
         });
       await answer(protocol, (stream) => answerFetch(stream, recent));
       await answer(openProtocol, (stream) => answerOpenRequests(stream, recent, Date.now()));

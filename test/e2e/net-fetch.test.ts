@@ -88,6 +88,19 @@ describe("catch-up fetch over libp2p", () => {
     expect(late.received.every((message) => toHex(requestIdOf(message)) === toHex(firstId))).toBe(true);
   });
 
+  it("a peer without a metrics registry answers too (a pool's network often has none)", async () => {
+    const holder = await createConcordNetwork({ chain: CHAIN, listen: [address()], transports: ["memory"], publishRetries: 0 }, { logger: silentLogger });
+    holder.attach(() => undefined);
+    await holder.start();
+    stoppers.push(() => holder.stop());
+    const messages = requestMessages("no metrics");
+    for (const message of messages) await holder.publish(message);
+    const late = await peer(holder.gossip.multiaddrs);
+    await late.network.waitForPeers(1, 10_000);
+    const result = await late.network.fetch([requestIdOf(messages[0] as Message)], { timeoutMs: 3_000 });
+    expect(result).toMatchObject({ peers: 1, accepted: messages.length });
+  });
+
   it("catches up on the requests a peer keeps whose deadline is ahead, and skips a peer that answers junk", async () => {
     const holder = await peer();
     const open = requestMessages("open", Date.now() + 600_000);
