@@ -286,7 +286,8 @@ export class Participant {
   /** Publishes our own message and applies it locally (gossip does not deliver it back to us). */
   #own(message: Message): void {
     try {
-      const events = this.book.handle(message, this.#init.clock());
+      // Signed here a moment ago, with the key the registry holds for this node (checked at start).
+      const events = this.book.handle(message, this.#init.clock(), { signedHere: true });
       this.#react(message, events, this.#init.clock());
     } catch (error) {
       if (!isConcordError(error)) throw error;

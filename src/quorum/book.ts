@@ -77,19 +77,23 @@ export class RequestBook {
     return this.#entries.values();
   }
 
-  /** Applies one message; throws a typed error (with its gossip action) or returns what happened. */
-  handle(message: Message, now: number): BookEvent[] {
+  /**
+   * Applies one message; throws a typed error (with its gossip action) or returns what happened.
+   * `signedHere`: a commitment or output this participant has just signed itself, whose own
+   * signature needs no check.
+   */
+  handle(message: Message, now: number, options: { signedHere?: boolean } = {}): BookEvent[] {
     switch (message.t) {
       case "request":
         return [{ type: "request", context: this.addRequest(message, now).context }];
       case "commitment":
-        return this.#withEntry(message.request, (entry) => entry.collector.addCommitment(message, now));
+        return this.#withEntry(message.request, (entry) => entry.collector.addCommitment(message, now, options));
       case "close":
         return this.#withEntry(message.request, (entry) => entry.collector.addClose(message, now));
       case "reveal":
         return this.#withEntry(message.request, (entry) => entry.collector.addReveal(message, now));
       case "output":
-        return this.#withEntry(message.request, (entry) => entry.collector.addOutput(message, now));
+        return this.#withEntry(message.request, (entry) => entry.collector.addOutput(message, now, options));
       case "bundle":
         return this.#addBundle(message, now);
       case "equivocation":

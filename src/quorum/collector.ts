@@ -151,8 +151,9 @@ export class Collector {
     return seen?.t === "commitment" && listed !== undefined && bytesEqual(seen.sig, message.commitmentSig) && bytesEqual(seen.commitment, listed);
   }
 
-  addCommitment(commitment: OutputCommitment, now: number): CollectorEvent[] {
-    checkCommitment(this.context, commitment, this.#keys);
+  /** `signedHere`: a member applying the commitment it just signed skips checking its own signature. */
+  addCommitment(commitment: OutputCommitment, now: number, options: { signedHere?: boolean } = {}): CollectorEvent[] {
+    checkCommitment(this.context, commitment, options.signedHere ? undefined : this.#keys);
     const events = this.#recordSigned(commitment);
     this.#ignoreKnownEquivocator(commitment.node, events);
     // [IGNORE] Commitments after the close or the deadline do not count; an equivocation they
@@ -219,8 +220,9 @@ export class Collector {
     return [...events, ...this.#tryDecide()];
   }
 
-  addOutput(output: SignedOutput, now: number): CollectorEvent[] {
-    const vote = checkSignedOutput(this.context, output, this.#keys);
+  /** `signedHere`: as for addCommitment. */
+  addOutput(output: SignedOutput, now: number, options: { signedHere?: boolean } = {}): CollectorEvent[] {
+    const vote = checkSignedOutput(this.context, output, options.signedHere ? undefined : this.#keys);
     const events = this.#recordSigned(output);
     this.#ignoreKnownEquivocator(output.node, events);
     // An equivocation counts whenever it comes; anything else after the decision or the deadline does not.

@@ -165,6 +165,30 @@ describe("Collector, commit-reveal", () => {
   });
 });
 
+describe("Collector: a member's own signed messages (signedHere)", () => {
+  it("applies its own commitment and output without checking its own signature; others' are checked", () => {
+    for (const mode of ["commit-reveal", "direct"] as const) {
+      const request = testRequest(net, { mode });
+      const context = openRequest(request, net.registry, net.policies);
+      const collector = new Collector(context, { keys: net.registry });
+      const [own, other] = context.committee as [string, string];
+      const attestation = (node: string) => ({ chain: request.chain, request: context.id, node, output: "Paris" });
+      const sign = (node: string) =>
+        mode === "direct" ? signOutput(net.keys.get(node)!, attestation(node)) : commitOutput(net.keys.get(node)!, attestation(node), salt(node)).commitment;
+      const add = (message: ReturnType<typeof sign>, options: { signedHere?: boolean }) =>
+        message.t === "output" ? collector.addOutput(message, 1, options) : collector.addCommitment(message, 1, options);
+      const verify = vi.spyOn(net.registry.byId.get(own)!.key, "verify");
+      const verifyOther = vi.spyOn(net.registry.byId.get(other)!.key, "verify");
+      add(sign(own), { signedHere: true });
+      add(sign(other), {});
+      expect(verify).not.toHaveBeenCalled();
+      expect(verifyOther).toHaveBeenCalledTimes(1);
+      verify.mockRestore();
+      verifyOther.mockRestore();
+    }
+  });
+});
+
 describe("Collector, direct mode", () => {
   it("counts signed outputs and detects two different outputs from one node", () => {
     const request = testRequest(net, { mode: "direct" });
