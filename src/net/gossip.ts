@@ -255,8 +255,9 @@ export async function createGossipNode(init: GossipNodeInit, components: GossipN
     ...MESH_PARAMS,
     idontwantMinDataSize: IDONTWANT_MIN_BYTES,
     globalSignaturePolicy: StrictNoSign,
+    // No fastMsgIdFn: ours would be the full id again, and its cache a second seen cache, one
+    // more lookup and insert per message for the duplicates seenCache already catches.
     msgIdFn: (message) => gossipMessageId(message.topic, message.data),
-    fastMsgIdFn: (rpcMessage) => gossipMessageIdString(rpcMessage.topic, rpcMessage.data ?? new Uint8Array(0)),
     // Node's base64 instead of the default's portable one: gossipsub turns every id in every
     // IHAVE into a string, a measurable share of a node's CPU at load.
     msgIdToStrFn: (id) => Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("base64"),

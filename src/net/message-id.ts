@@ -31,9 +31,9 @@ function topicState(topic: string): Hash {
 }
 
 /**
- * The last id computed for a payload, by the payload's bytes object: gossipsub asks for the id of
- * every received message twice (its fast id for the seen cache, then the id proper), and for a
- * published one twice (our publish, then gossipsub's), always with the same bytes object.
+ * The last id computed for a payload, by the payload's bytes object: a published message's id is
+ * asked for twice (our publish, for its result, then gossipsub's), with the same bytes object.
+ * A received one is hashed once (gossip.ts gives gossipsub no fastMsgIdFn).
  */
 const recent = new WeakMap<Uint8Array, { topic: string; id: Uint8Array }>();
 
