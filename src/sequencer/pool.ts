@@ -542,7 +542,7 @@ export class Pool {
         }
         // At the deadline the request resolves to NoAgreement below; a close would be EXPIRED.
         if (now >= entry.context.request.deadline) continue;
-        this.#close(entry);
+        this.#close(entry, now);
       }
     }
     const held = (entry: BookEntry) => this.#catchingUp.has(entry.context.idHex);
@@ -597,16 +597,22 @@ export class Pool {
     if (!tracked) return;
     // A close at or after the deadline would be EXPIRED everywhere (commitments still come in for
     // a request resumed, or caught up, after its deadline).
-    if (this.#clock() >= entry.context.request.deadline) return;
-    if (count >= k && tracked.kthCommitmentAt === undefined) tracked.kthCommitmentAt = this.#clock();
-    if (count >= n) this.#close(entry);
+    const now = this.#clock();
+    if (now >= entry.context.request.deadline) return;
+    if (count >= k && tracked.kthCommitmentAt === undefined) tracked.kthCommitmentAt = now;
+    if (count >= n) this.#close(entry, now);
   }
 
-  /** Signs the close, stores it before it leaves (a restart reuses it, never signs another), publishes it. */
-  #close(entry: BookEntry): void {
+  /**
+   * Signs the close, stores it before it leaves (a restart reuses it, never signs another),
+   * publishes it. `now` is the time the caller checked against the deadline: a second reading
+   * could be past it (a busy tick), and the EXPIRED that addClose would throw, thrown from the
+   * timer, killed the sequencer's process.
+   */
+  #close(entry: BookEntry, now: number): void {
     const { context } = entry;
     const close = signClose(this.#init.sequencerKey, context.request.chain, context.id, entry.collector.commitments);
-    const events = entry.collector.addClose(close, this.#clock(), { signedHere: true });
+    const events = entry.collector.addClose(close, now, { signedHere: true });
     // Published only once it is durable: a close that left without being stored could be followed,
     // after a restart, by a second, different one (an equivocation by the sequencer).
     const item = this.#messageItem(close);
