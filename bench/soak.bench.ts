@@ -205,7 +205,8 @@ export async function run(): Promise<Record<string, number>> {
         () => void counts.refused++,
       );
       if (performance.now() >= nextSample) {
-        nextSample += sampleMs;
+        // From now, not from the last due time: a loop that fell behind samples once, not at every request.
+        nextSample = performance.now() + sampleMs;
         await sample();
         const last = series.pool?.at(-1) as Sample;
         const nodeRss = nodes.map((n) => series[n.id]?.at(-1)?.rssMb ?? Number.NaN);
