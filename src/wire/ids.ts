@@ -5,7 +5,7 @@
  */
 import { encodeCanonical } from "./cbor.ts";
 import { taggedHash, utf8 } from "./hash.ts";
-import { decodedBody, toWire, wireEvidence } from "./messages.ts";
+import { decodedBody, decodedPayload, toWire, wireEvidence } from "./messages.ts";
 import type {
   Bytes,
   Evidence,
@@ -68,15 +68,25 @@ export function commitmentHash(request: Bytes, node: string, payload: Bytes, sal
   return taggedHash("concord/commitment", request, Uint8Array.of(nodeBytes.length), nodeBytes, payload, salt);
 }
 
+/** Commitments opened by decoded reveals (never mutated, see decodedBody), rebuilt once each. */
+const decodedCommitments = new WeakMap<OutputReveal, OutputCommitment>();
+
 /** The commitment a reveal opens, rebuilt with the signature the reveal carries. */
 export function commitmentOfReveal(reveal: OutputReveal): OutputCommitment {
-  return {
+  const known = decodedCommitments.get(reveal);
+  if (known !== undefined) return known;
+  // A decoded reveal's payload is cut from its bytes (decodedPayload), not encoded again.
+  const decoded = decodedPayload(reveal);
+  const payload = decoded === undefined ? payloadHash(reveal.output, reveal.evidence) : taggedHash("concord/payload", decoded);
+  const commitment: OutputCommitment = {
     t: "commitment",
     v: reveal.v,
     chain: reveal.chain,
     request: reveal.request,
     node: reveal.node,
-    commitment: commitmentHash(reveal.request, reveal.node, payloadHash(reveal.output, reveal.evidence), reveal.salt),
+    commitment: commitmentHash(reveal.request, reveal.node, payload, reveal.salt),
     sig: reveal.commitmentSig,
   };
+  if (decoded !== undefined) decodedCommitments.set(reveal, commitment);
+  return commitment;
 }

@@ -435,6 +435,29 @@ export function decodedBody(message: object): Bytes | undefined {
   return decodedBodies.get(message);
 }
 
+/** The same for what a decoded reveal opens to: the canonical {output, evidence} (ids.ts payloadHash). */
+const decodedPayloads = new WeakMap<OutputReveal, Bytes>();
+
+export function decodedPayload(reveal: OutputReveal): Bytes | undefined {
+  return decodedPayloads.get(reveal);
+}
+
+/** `"evidence": null`, encoded: a reveal without evidence opens to a payload with a null one. */
+const NULL_EVIDENCE_ENTRY = Uint8Array.of(0x68, ...new TextEncoder().encode("evidence"), 0xf6);
+
+/** {output, evidence} cut from the reveal map at `at`: its "output" entry, then "evidence" (keys in canonical order). */
+function rememberPayload(reveal: OutputReveal, bytes: Bytes, at: number): void {
+  const entries = mapEntryRanges(bytes, at);
+  const output = entries.get("output") as EntryRange;
+  const evidence = entries.get("evidence");
+  const evidenceEntry = evidence === undefined ? NULL_EVIDENCE_ENTRY : bytes.subarray(evidence.start, evidence.end);
+  const payload = new Uint8Array(1 + (output.end - output.start) + evidenceEntry.length);
+  payload[0] = 0xa2;
+  payload.set(bytes.subarray(output.start, output.end), 1);
+  payload.set(evidenceEntry, 1 + output.end - output.start);
+  decodedPayloads.set(reveal, payload);
+}
+
 function rememberBodies(message: Message, bytes: Bytes): void {
   switch (message.t) {
     case "request":
@@ -444,12 +467,19 @@ function rememberBodies(message: Message, bytes: Bytes): void {
     case "no-agreement":
       decodedBodies.set(message, mapWithout(bytes, 0, "sig"));
       return;
+    case "reveal":
+      rememberPayload(message, bytes, 0);
+      return;
     case "bundle": {
       const entries = mapEntryRanges(bytes, 0);
       const request = entries.get("request") as EntryRange;
       decodedBodies.set(message.request, mapWithout(bytes, request.valueStart, "sig"));
       const close = entries.get("close");
       if (message.close && close) decodedBodies.set(message.close, mapWithout(bytes, close.valueStart, "sig"));
+      if (message.reveals.length > 0) {
+        const reveals = listItemRanges(bytes, (entries.get("reveals") as EntryRange).valueStart);
+        message.reveals.forEach((reveal, i) => rememberPayload(reveal, bytes, (reveals[i] as [number, number])[0]));
+      }
       if (message.outputs.length > 0) {
         const outputs = listItemRanges(bytes, (entries.get("outputs") as EntryRange).valueStart);
         message.outputs.forEach((output, i) => decodedBodies.set(output, mapWithout(bytes, (outputs[i] as [number, number])[0], "sig")));

@@ -24,7 +24,7 @@ import { verifyBundle } from "../../src/quorum/verify.ts";
 import { outputHash, taggedHash, toHex } from "../../src/wire/hash.ts";
 import { MAX_COMMITTEE, MAX_OUTPUT_BYTES, PROTOCOL_VERSION } from "../../src/wire/limits.ts";
 import { encodeCanonical } from "../../src/wire/cbor.ts";
-import { bodyBytes, requestId } from "../../src/wire/ids.ts";
+import { bodyBytes, commitmentOfReveal, requestId } from "../../src/wire/ids.ts";
 import { decodedBody, decodeMessage, encodeMessage, toWire } from "../../src/wire/messages.ts";
 import type {
   AgreedBundle,
@@ -161,7 +161,7 @@ describe("property: canonical encoding", () => {
     expect(kinds.size).toBe(8);
   }, TIMEOUT);
 
-  it("a decoded message's body bytes and request id, cut from its bytes, are those of encoding it again", () => {
+  it("a decoded message's body bytes, request id and opened commitment, cut from its bytes, are those of encoding it again", () => {
     // The encoded form of the same values, from fresh objects (nothing decoded in them).
     const encodedBody = (message: Message | BundledRequest) => {
       const { sig: _sig, ...body } = toWire(message as Message) as { sig?: unknown };
@@ -172,12 +172,15 @@ describe("property: canonical encoding", () => {
         const decoded = decodeMessage(encodeMessage(message), message.t);
         expect(toHex(bodyBytes(decoded))).toBe(encodedBody(message));
         if (decoded.t === "request") expect(toHex(requestId(decoded))).toBe(toHex(requestId(structuredClone(message) as InferenceRequest)));
+        const opened = (reveal: OutputReveal) => toHex(commitmentOfReveal(reveal).commitment);
+        if (decoded.t === "reveal") expect(opened(decoded)).toBe(opened(structuredClone(message) as OutputReveal));
         if (decoded.t === "bundle" && message.t === "bundle") {
           expect(decodedBody(decoded.request)).toBeDefined();
           expect(toHex(bodyBytes(decoded.request as InferenceRequest))).toBe(encodedBody(message.request));
           expect(toHex(requestId(decoded.request))).toBe(toHex(requestId(structuredClone(message.request))));
           if (decoded.close && message.close) expect(toHex(bodyBytes(decoded.close))).toBe(encodedBody(message.close));
           decoded.outputs.forEach((output, i) => expect(toHex(bodyBytes(output))).toBe(encodedBody(message.outputs[i] as SignedOutput)));
+          decoded.reveals.forEach((reveal, i) => expect(opened(reveal)).toBe(opened(structuredClone(message.reveals[i] as OutputReveal))));
         }
       }),
       { seed: SEED, numRuns: 400 },
