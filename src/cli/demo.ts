@@ -12,11 +12,11 @@
  * floating-point paths), with an emulated per-node inference delay.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
-import { ConcordError } from "../errors.ts";
+import { ConcordError, isConcordError } from "../errors.ts";
 import { readKeystore } from "../crypto/keystore.ts";
 import { createConcordNetwork, type ConcordNetwork } from "../net/concord.ts";
 import { peerIdFromSeed } from "../net/gossip.ts";
@@ -60,6 +60,8 @@ export interface DemoOptions {
   keep?: string;
   /** The close's grace after the k-th commitment (default: 1,000 ms with llama, 500 with synthetic). */
   closeGraceMs?: number;
+  /** Time from submit to each request's deadline. Default 15,000 ms. */
+  deadlineMs?: number;
 }
 
 /**
@@ -69,6 +71,7 @@ export interface DemoOptions {
  */
 const LLAMA_CLOSE_GRACE_MS = 1_000;
 const SYNTHETIC_CLOSE_GRACE_MS = 500;
+const DEMO_DEADLINE_MS = 15_000;
 
 /** Emulated inference latency of the fastest honest node; each next node is 40 ms slower. */
 const HONEST_DELAY_MS = 150;
@@ -186,6 +189,10 @@ interface Track {
   submittedAt: number;
   firstCommitAt?: number;
   firstCommitter?: string;
+  /** When each node's commitment reached the pool. */
+  committedAt: Map<string, number>;
+  /** The nodes whose commitments the pool's close listed (only they may reveal). */
+  closeListed?: string[];
   outcome?: PoolOutcome;
   decidedAt?: number;
 }
@@ -216,6 +223,14 @@ export interface DemoRow {
   identicalSupporters: number;
   /** No-agreement requests whose votes lacked an honest node's (late for the close, or no reveal). */
   noAgreementHonestMissing: number;
+  /** Of those: an honest node too late for the close (its commitment after it, or none before the decision). */
+  noAgreementLateForClose: number;
+  /** Of those: an honest node committed nothing before the deadline (its inference took longer). */
+  noAgreementNoCommitment: number;
+  /** Of those: an honest node listed in the close whose reveal did not come before the deadline. */
+  noAgreementNoReveal: number;
+  /** How long after the last commitment the close listed the late honest ones came, median (ms). */
+  lateForCloseP50Ms: number | null;
   /** No-agreement requests where the honest nodes' outputs fell into different clusters. */
   noAgreementHonestSplit: number;
 }
@@ -252,6 +267,13 @@ export interface DemoSummary {
   examples: DemoExample[];
   evidence: number;
   badBundles: number;
+  /** The protocol's clock, for explaining a NoAgreement: submit to deadline, and the close's grace. */
+  deadlineMs: number;
+  closeGraceMs: number;
+  /** Cores the node processes and the pool shared. */
+  cores: number;
+  /** Over every rule: how long after the last commitment the close listed the late honest ones came, median (ms). */
+  lateForCloseP50Ms: number | null;
 }
 
 function percentile(values: number[], p: number): number | null {
@@ -275,6 +297,8 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
     throw new ConcordError("CONFIG", "too many byzantine nodes", { details: `${options.byzantine.length} of ${options.nodes}: keep them below a third` });
   }
   const llama = backend === "llama";
+  const deadlineMs = options.deadlineMs ?? DEMO_DEADLINE_MS;
+  const closeGraceMs = options.closeGraceMs ?? (llama ? LLAMA_CLOSE_GRACE_MS : SYNTHETIC_CLOSE_GRACE_MS);
   const modelFile = resolve(options.modelFile ?? DEFAULT_DEMO_MODEL);
   if (llama) {
     try {
@@ -335,27 +359,41 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
     store.open();
     const tracks = new Map<string, Track>();
     const live = network;
-    // Watch what the pool receives, for the first-wins baseline, without changing what it does.
+    // Watch what the pool receives and sends, for the first-wins baseline and to explain a
+    // NoAgreement (who was late for the close), without changing what it does.
     const watched = {
       attach: (receiver: (message: Message, from: string, payload?: Uint8Array) => void) =>
         live.attach((message, from, payload) => {
-          receiver(message, from, payload);
-          if (message.t === "commitment") {
-            const track = tracks.get(toHex(message.request));
-            if (track && track.firstCommitAt === undefined) {
+          const track = message.t === "commitment" ? tracks.get(toHex(message.request)) : undefined;
+          try {
+            receiver(message, from, payload);
+          } catch (error) {
+            // Authentic but after the close: the pool ignores it, the explanation needs it.
+            if (track && message.t === "commitment" && isConcordError(error, "LATE") && !track.committedAt.has(message.node)) track.committedAt.set(message.node, Date.now());
+            throw error;
+          }
+          if (track && message.t === "commitment") {
+            if (!track.committedAt.has(message.node)) track.committedAt.set(message.node, Date.now());
+            if (track.firstCommitAt === undefined) {
               track.firstCommitAt = Date.now();
               track.firstCommitter = message.node;
             }
           }
         }),
-      publish: (message: Message) => live.publish(message),
+      publish: (message: Message) => {
+        if (message.t === "close") {
+          const track = tracks.get(toHex(message.request));
+          if (track) track.closeListed ??= message.commitments.map((ref) => ref.node);
+        }
+        return live.publish(message);
+      },
     };
     pool = createPool({
       registry,
       sequencerKey: devnet.sequencer,
       network: watched,
       store,
-      defaults: { n: options.nodes, deadlineMs: 15_000, closeGraceMs: options.closeGraceMs ?? (llama ? LLAMA_CLOSE_GRACE_MS : SYNTHETIC_CLOSE_GRACE_MS) },
+      defaults: { n: options.nodes, deadlineMs, closeGraceMs },
     });
     await pool.start();
     await network.start();
@@ -420,12 +458,13 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
       const maxTokens = kind.maxTokens((n) => rng.int(n));
       const submittedAt = Date.now();
       const id = await pool.submit({ model, input, entropy: taggedHash("demo/entropy", options.seed, String(i)), policy: kind.policy, sampling: kind.sampling(maxTokens) });
-      tracks.set(id, { kind, input, submittedAt });
+      tracks.set(id, { kind, input, submittedAt, committedAt: new Map() });
       await new Promise((resolve) => setTimeout(resolve, 1000 / options.rate));
     }
     await done;
     clearInterval(ticker);
     out.progress(progressLine(tracks, options.requests), true);
+    const honest = new Set(nodeList.filter((node) => !node.byzantine).map((node) => node.id));
     return {
       backend,
       model,
@@ -434,10 +473,14 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
       seed: options.seed,
       startMs,
       nodeList,
-      rows: summarize(kinds, tracks, lazyNodes, new Set(nodeList.filter((node) => !node.byzantine).map((node) => node.id))),
+      rows: summarize(kinds, tracks, lazyNodes, honest),
       examples: examples(kinds, tracks),
       evidence: pool.counters.evidence,
       badBundles: pool.counters.badBundles,
+      deadlineMs,
+      closeGraceMs,
+      cores: availableParallelism(),
+      lateForCloseP50Ms: percentile([...tracks.values()].flatMap((track) => noAgreementCause(track, honest)?.lateMs ?? []), 50),
     };
   } finally {
     process.removeListener("SIGINT", onSignal);
@@ -459,18 +502,49 @@ function progressLine(tracks: Map<string, Track>, total: number): string {
   return `submitted ${tracks.size}/${total}  agreed ${agreed}  pending ${pending}  no agreement ${none}  latency p50 ${percentile(latencies, 50) ?? "-"} ms  p95 ${percentile(latencies, 95) ?? "-"} ms`;
 }
 
+/**
+ * Why a no-agreement request failed, from the honest nodes' side: the clusters of their votes,
+ * how many voted, and why each missing honest vote is missing:
+ * - `late`: too late for the close, which lists the commitments in by then (only they may
+ *   reveal): its commitment came after it (`lateMs`: ms after the last listed one), or none came
+ *   (a node still computing when the request was decided sends none);
+ * - `noCommitment`: no close went out (fewer than k commitments) and this node committed nothing
+ *   before the deadline: its inference took longer;
+ * - `noReveal`: listed in the close, its reveal did not come before the deadline.
+ * Undefined for a request that did not end in NoAgreement.
+ */
+function noAgreementCause(
+  track: Track,
+  honest: ReadonlySet<string>,
+): { clusters: number; votes: number; late: number; lateMs: number[]; noCommitment: number; noReveal: number } | undefined {
+  if (track.outcome?.kind !== "no-agreement") return undefined;
+  const clusters = track.outcome.result.clusters.map((cluster) => cluster.members.filter((node) => honest.has(node))).filter((members) => members.length > 0);
+  const voted = new Set(clusters.flat());
+  const listed = track.closeListed ?? [];
+  const lastListedAt = Math.max(...listed.map((node) => track.committedAt.get(node) ?? 0));
+  const lateMs: number[] = [];
+  let late = 0;
+  let noCommitment = 0;
+  let noReveal = 0;
+  for (const node of honest) {
+    if (voted.has(node)) continue;
+    const committedAt = track.committedAt.get(node);
+    if (track.closeListed === undefined) noCommitment++;
+    else if (!listed.includes(node)) {
+      late++;
+      if (committedAt !== undefined) lateMs.push(Math.max(0, committedAt - lastListedAt));
+    } else noReveal++;
+  }
+  return { clusters: clusters.length, votes: voted.size, late, lateMs, noCommitment, noReveal };
+}
+
 function summarize(kinds: readonly Kind[], tracks: Map<string, Track>, lazyNodes: ReadonlySet<string>, honest: ReadonlySet<string>): DemoRow[] {
   const rows: DemoRow[] = [];
-  /** Per no-agreement request: the clusters of honest nodes' votes, and how many honest votes there were. */
-  const honestVotes = (track: Track) => {
-    if (track.outcome?.kind !== "no-agreement") return undefined;
-    const clusters = track.outcome.result.clusters.map((cluster) => cluster.members.filter((node) => honest.has(node))).filter((members) => members.length > 0);
-    return { clusters: clusters.length, votes: clusters.reduce((sum, members) => sum + members.length, 0) };
-  };
+
   for (const kind of kinds) {
     const mine = [...tracks.values()].filter((track) => track.kind === kind);
     if (mine.length === 0) continue;
-    const failed = mine.flatMap((track) => honestVotes(track) ?? []);
+    const failed = mine.flatMap((track) => noAgreementCause(track, honest) ?? []);
     const quorum = mine.flatMap((t) => (t.outcome?.kind === "agreed" && t.decidedAt ? [t.decidedAt - t.submittedAt] : []));
     const first = mine.flatMap((t) => (t.firstCommitAt ? [t.firstCommitAt - t.submittedAt] : []));
     rows.push({
@@ -494,6 +568,10 @@ function summarize(kinds: readonly Kind[], tracks: Map<string, Track>, lazyNodes
       lazyAnswer: mine.filter((t) => t.outcome?.kind === "agreed" && lazyOutputAgreed(t.outcome.bundle, lazyNodes)).length,
       identicalSupporters: mine.filter((t) => t.outcome?.kind === "agreed" && supportersIdentical(t.outcome.bundle)).length,
       noAgreementHonestMissing: failed.filter((f) => f.votes < honest.size).length,
+      noAgreementLateForClose: failed.filter((f) => f.late > 0).length,
+      noAgreementNoCommitment: failed.filter((f) => f.noCommitment > 0).length,
+      noAgreementNoReveal: failed.filter((f) => f.noReveal > 0).length,
+      lateForCloseP50Ms: percentile(failed.flatMap((f) => f.lateMs), 50),
       noAgreementHonestSplit: failed.filter((f) => f.clusters > 1).length,
     });
   }
@@ -532,12 +610,41 @@ function examples(kinds: readonly Kind[], tracks: Map<string, Track>): DemoExamp
   return list;
 }
 
+/**
+ * What the table's "no agr." column means, request by request: one backend or the other, a
+ * NoAgreement here is almost always an overloaded machine (every node process shares its cores)
+ * running inference slower than the protocol's clock, and the lines say which clock it missed.
+ */
+function noAgreementLines(summary: DemoSummary): string[] {
+  const total = (
+    field: "noAgreement" | "noAgreementHonestMissing" | "noAgreementLateForClose" | "noAgreementNoCommitment" | "noAgreementNoReveal" | "noAgreementHonestSplit",
+  ) => summary.rows.reduce((sum, row) => sum + row[field], 0);
+  const noAgreement = total("noAgreement");
+  if (noAgreement === 0) return [];
+  const missing = total("noAgreementHonestMissing");
+  const split = total("noAgreementHonestSplit");
+  const lines = [`no agreement: ${noAgreement}; ${missing} without every honest node's vote, ${split} with honest outputs that differed.`];
+  if (missing > 0) {
+    lines.push(
+      `  an honest vote missing means an overloaded machine: ${summary.nodes} node processes and the sequencer share ${summary.cores} cores, so inference ran slower than the protocol's clock:`,
+    );
+    const [late, none, unrevealed] = [total("noAgreementLateForClose"), total("noAgreementNoCommitment"), total("noAgreementNoReveal")];
+    if (late > 0) {
+      lines.push(
+        `  ${late} with an honest node too late for the close, which goes out ${summary.closeGraceMs} ms after the k-th commitment and lists who may reveal (late commitments came a median ${summary.lateForCloseP50Ms ?? "-"} ms after the last listed one; a node still computing when the request was decided sends none)`,
+      );
+    }
+    if (none > 0) lines.push(`  ${none} with fewer than k commitments before the deadline (${summary.deadlineMs} ms after submit): honest inference took longer`);
+    if (unrevealed > 0) lines.push(`  ${unrevealed} with an honest node listed in the close whose reveal did not come before the deadline`);
+    lines.push("  a lower --rate (or fewer --nodes) leaves each node more of the machine.");
+  }
+  return lines;
+}
+
 const clip = (text: string, max = 72) => JSON.stringify(text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 export function formatDemoSummary(summary: DemoSummary): string {
   const lazy = summary.byzantine.includes("wrong-model");
-  const total = (field: "noAgreement" | "noAgreementHonestMissing" | "noAgreementHonestSplit") => summary.rows.reduce((sum, row) => sum + row[field], 0);
-  const [noAgreement, missing, split] = [total("noAgreement"), total("noAgreementHonestMissing"), total("noAgreementHonestSplit")];
   const header = ["rule", "requests", "agreed", "identical", "no agr.", "quorum p50/p95 ms", "first-wins p50/p95 ms", "first-wins unsupported", ...(lazy ? ["lazy node first", "lazy node in quorum"] : [])];
   const share = (count: number, of: number) => `${count} (${of ? Math.round((100 * count) / of) : 0}%)`;
   const lines = summary.rows.map((row) => [
@@ -577,11 +684,7 @@ export function formatDemoSummary(summary: DemoSummary): string {
           `  that forks from the agreed tokens at a near tie, a lazy one too); its own answer agreed: ${summary.rows.reduce((sum, row) => sum + row.lazyAnswer, 0)}.`,
         ]
       : []),
-    ...(noAgreement > 0
-      ? [
-          `no agreement: ${noAgreement}; ${missing} without every honest node's vote (late for the close: the nodes share this machine's cores), ${split} with honest outputs that differed.`,
-        ]
-      : []),
+    ...noAgreementLines(summary),
     `equivocation evidence: ${summary.evidence}, bad bundles dropped: ${summary.badBundles}`,
     ...(summary.examples.length ? ["", "first agreed answer of each rule:"] : []),
     ...summary.examples.flatMap((example) => [
