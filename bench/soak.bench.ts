@@ -164,11 +164,12 @@ export async function run(): Promise<Record<string, number>> {
     await network.start();
     const bootstrap = [...network.gossip.multiaddrs];
     for (const node of devnet.nodes) {
-      const child = await startNodeProcess(node.id, ["--config", node.configPath, ...bootstrap.flatMap((address) => ["--bootstrap", address])]);
+      // A minute to start: the long run goes at nice 10 beside other work.
+      const child = await startNodeProcess(node.id, ["--config", node.configPath, ...bootstrap.flatMap((address) => ["--bootstrap", address])], { timeoutMs: 60_000 });
       nodes.push(child);
       bootstrap.push(...child.multiaddrs);
     }
-    await network.waitForPeers(NODES, 20_000);
+    await network.waitForPeers(NODES, 60_000);
     void (async () => {
       for await (const outcome of pool.outcomes()) {
         if (outcome.kind === "agreed") counts.agreed++;
