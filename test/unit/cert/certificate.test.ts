@@ -141,6 +141,13 @@ describe("certificateOf", () => {
     const other = createRegistry({ ...net.config, chain: "other-chain" });
     expect(codeOf(() => certificateOf(collector.bundle as never, other))).toBe("CHAIN_MISMATCH");
   });
+
+  it("refuses a registry with subnets (CERT_UNSUPPORTED): the on-chain draw walks the whole registry", () => {
+    const { collector } = runRequest(net, testRequest(net), () => ({ output: "Paris" }));
+    const split = createRegistry({ ...net.config, subnets: 2 });
+    expect(codeOf(() => certificateOf(collector.bundle as never, split))).toBe("CERT_UNSUPPORTED");
+    expect(codeOf(() => certificateOf(collector.bundle as never, createRegistry({ ...net.config, subnets: 1 })))).toBe("ok");
+  });
 });
 
 describe("the mirrored committee draw (property, fixed seed)", () => {
