@@ -219,7 +219,9 @@ export class Pool {
   readonly #corrupt = new Set<string>();
   /**
    * SHA-256 of each bundle this pool verified and stored, or verified on its way out, by request,
-   * until it is included: bytes that read back with that hash need no second verifyBundle.
+   * until it is included: bytes that read back with that hash need no second verifyBundle. At
+   * most `maxInFlight` of them, the oldest forgotten first (it is verified again on its way out):
+   * a pool whose bundles never went into a block grew this by one entry per agreed request.
    */
   readonly #verifiedBundles = new Map<string, string>();
 
@@ -452,7 +454,7 @@ export class Pool {
       // stored still goes into a block.
       const { context } = verifyBundle(bundle, this.#init.registry, this.book.policies, { allowRetired: true });
       if (!bytesEqual(context.id, outcome.requestId)) throw new ConcordError("REQUEST_MISMATCH", "stored bundle is for another request");
-      this.#verifiedBundles.set(id, digest);
+      this.#rememberVerified(id, digest);
       return bundle;
     } catch (error) {
       if (!this.#corrupt.has(id)) {
@@ -463,6 +465,21 @@ export class Pool {
       }
       return undefined;
     }
+  }
+
+  #rememberVerified(id: string, digest: string): void {
+    this.#verifiedBundles.delete(id);
+    this.#verifiedBundles.set(id, digest);
+    if (this.#verifiedBundles.size > this.defaults.maxInFlight) this.#verifiedBundles.delete(this.#verifiedBundles.keys().next().value as string);
+  }
+
+  /**
+   * What the pool holds in memory now, for metrics and leak checks: requests it follows (pending,
+   * and decided ones until FORGET_AFTER_DEADLINE_MS past their deadline), and bundles whose
+   * verified hash it remembers (at most maxInFlight).
+   */
+  get held(): { requests: number; verifiedBundles: number } {
+    return { requests: this.book.size, verifiedBundles: this.#verifiedBundles.size };
   }
 
   /** Marks bundles as included in a block: they never reach `ready` again. */
@@ -665,7 +682,7 @@ export class Pool {
     const encoded = encodeMessage(bundle);
     void this.#logged(this.#putOutcome(entry.context.id, { kind: "agreed", encoded, decidedAt }).then((stored) => {
       if (!stored) return;
-      this.#verifiedBundles.set(id, toHex(sha256(encoded)));
+      this.#rememberVerified(id, toHex(sha256(encoded)));
       this.counters.agreed++;
       const tracked = this.#tracked.get(id);
       this.#emit({ kind: "agreed", requestId: id, bundle, ...(tracked?.retryOf ? { retryOf: tracked.retryOf } : {}) });

@@ -120,3 +120,31 @@ it("hands out a stored bundle whose policy was retired after it agreed: intact b
   await second.pool.stop();
   await second.store.close();
 });
+
+it("remembers at most maxInFlight verified bundles while none goes into a block, and still hands every one out", async () => {
+  // Before: one remembered hash per agreed request until it was included, so a pool whose
+  // bundles never went into a block (a verifier, a demo) grew by one entry per agreement.
+  const store = new SqliteOutcomeStore({ path: join(dir, "pool.sqlite") });
+  store.open();
+  const pool = createPool({ registry: net.registry, sequencerKey: net.sequencer, network: nowhere, store, defaults: { n: 5, maxInFlight: 3 }, tickMs: 3_600_000 });
+  await pool.start();
+  try {
+    const outcomes = pool.outcomes();
+    for (let i = 0; i < 5; i++) {
+      const id = await pool.submit({ model: "m", input: `q${i}`, entropy: taggedHash("pool-verified-bound", String(i)) });
+      const request = decodeMessage((await store.get(fromHex(id)))?.request.encoded as Uint8Array, "request");
+      const bundle = runRequest(net, request, () => ({ output: `Paris ${i}` })).collector.bundle;
+      if (!bundle) throw new Error("the committee did not agree");
+      pool.receive(bundle);
+      expect(((await outcomes.next()).value as PoolOutcome).kind).toBe("agreed");
+      expect(pool.held.verifiedBundles).toBeLessThanOrEqual(3);
+    }
+    await outcomes.return(undefined);
+    expect(await pool.ready()).toHaveLength(5);
+    expect(pool.held.verifiedBundles).toBe(3);
+    expect(pool.counters.corruptBundles).toBe(0);
+  } finally {
+    await pool.stop();
+    await store.close();
+  }
+});
