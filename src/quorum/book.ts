@@ -48,12 +48,20 @@ export interface BookEntry {
   noAgreement?: NoAgreement;
 }
 
+/** See RequestBook's #evidenceSeen: room for a few equivocating nodes on every request followed. */
+const EVIDENCE_SEEN_PER_REQUEST = 4;
+
 const ignore = (code: "DUPLICATE" | "LATE" | "BACKPRESSURE", message: string) => new ConcordError(code, message, { action: "ignore" });
 
 export class RequestBook {
   readonly registry: Registry;
   readonly policies: PolicyRegistry;
   readonly #entries = new Map<string, BookEntry>();
+  /**
+   * Evidence already handled (node, request, kind), to drop repeats: at most EVIDENCE_SEEN_PER_REQUEST
+   * × maxRequests, the oldest forgotten first. Valid evidence can name any request, so nothing
+   * else bounded it: a node equivocating on every request grew it by one key each.
+   */
   readonly #evidenceSeen = new Set<string>();
   readonly #maxRequests: number;
   readonly #keys: Registry | undefined;
@@ -194,6 +202,8 @@ export class RequestBook {
     const key = `${node}/${toHex(evidence.first.request)}/${evidence.first.t}`;
     if (this.#evidenceSeen.has(key)) throw ignore("DUPLICATE", "evidence already known");
     this.#evidenceSeen.add(key);
+    // Forgotten evidence that comes again is handled again: consumers keep it once (the pool's store dedups by hash).
+    if (this.#evidenceSeen.size > EVIDENCE_SEEN_PER_REQUEST * this.#maxRequests) this.#evidenceSeen.delete(this.#evidenceSeen.values().next().value as string);
     return [{ type: "evidence", evidence, node }];
   }
 

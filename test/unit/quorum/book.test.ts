@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { commitOutput, signClose, signOutput } from "../../../src/quorum/attest.ts";
 import { RequestBook } from "../../../src/quorum/book.ts";
 import { Collector } from "../../../src/quorum/collector.ts";
+import { equivocationOf } from "../../../src/quorum/equivocation.ts";
+import { taggedHash } from "../../../src/wire/hash.ts";
 import { openRequest } from "../../../src/quorum/rules.ts";
 import { isConcordError } from "../../../src/errors.ts";
 import type { AgreedBundle, InferenceRequest } from "../../../src/wire/types.ts";
@@ -143,5 +145,26 @@ describe("RequestBook bundles", () => {
     keyless.addClose(close, 2);
     expect(keyless.knowsSignature(close)).toBe(false);
     expect(keyless.knowsSignature(pairs[0]!.reveal)).toBe(false);
+  });
+});
+
+describe("RequestBook evidence", () => {
+  it("remembers a bounded number of evidence keys (4 × maxRequests), the oldest forgotten first", () => {
+    // Before: one key for every piece of evidence ever handled, never forgotten (valid evidence
+    // can name any request, so the book's pruning never reached it).
+    const book = new RequestBook({ registry: net.registry, policies: net.policies, maxRequests: 1 });
+    const [node] = [...net.keys.keys()] as [string];
+    const key = net.keys.get(node)!;
+    const evidence = (i: number) => {
+      const request = taggedHash("book-evidence", String(i));
+      const sign = (output: string) => signOutput(key, { chain: net.registry.chain, request, node, output });
+      return equivocationOf(sign("Paris"), sign("Lyon"))!;
+    };
+    expect(book.handle(evidence(0), 0)).toHaveLength(1);
+    expect(codeOf(() => book.handle(evidence(0), 0))).toBe("DUPLICATE");
+    for (let i = 1; i <= 4; i++) book.handle(evidence(i), 0);
+    // Five keys for a book of one request: the first is forgotten, so it is handled again.
+    expect(codeOf(() => book.handle(evidence(4), 0))).toBe("DUPLICATE");
+    expect(book.handle(evidence(0), 0)).toMatchObject([{ type: "evidence", node }]);
   });
 });
