@@ -208,11 +208,25 @@ export async function startInProcessCluster(options: InProcessClusterOptions): P
   };
 }
 
-/** Waits until every node's and the pool's topics have a mesh: `perSubnet` is the subnet's size less one. */
-export async function waitForCluster(cluster: InProcessCluster, timeoutMs: number): Promise<void> {
+/**
+ * Waits until the pool sees every node on its topics and every node has a mesh peer on each of
+ * its own (`mesh: false`: a subscribed peer, then `settleMs` for meshes to form; with a hundred
+ * nodes in one process some node may wait long for a mesh slot while the pool and its dialed
+ * peers already send it everything by flood publishing).
+ */
+export async function waitForCluster(cluster: InProcessCluster, timeoutMs: number, options: { mesh?: boolean; settleMs?: number } = {}): Promise<void> {
   const smallest = Math.min(...cluster.registry.subnetMembers.map((members) => members.length));
   await cluster.poolNetwork.waitForPeers(smallest, timeoutMs);
-  // Every node: one peer on each of its topics at least (the pool, or a subnet peer).
-  await Promise.all(cluster.nodes.map((node) => node.network.waitForPeers(1, timeoutMs)));
+  if (options.mesh !== false) {
+    await Promise.all(cluster.nodes.map((node) => node.network.waitForPeers(1, timeoutMs)));
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  const subscribed = () => cluster.nodes.every((node) => node.network.topics.every((topic) => node.network.gossip.subscribers(topic).length > 0));
+  while (!subscribed()) {
+    if (Date.now() > deadline) throw new Error(`cluster: a node has no subscribed peer after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await new Promise((resolve) => setTimeout(resolve, options.settleMs ?? 5_000));
 }
 
