@@ -21,7 +21,8 @@
  *
  * CONCORD_SCALING_SIZES=5,7 runs some sizes only. CONCORD_SCALING_BEFORE=<dir> runs this file as
  * it is in <dir> too (a `git worktree` of an older commit with this bench copied in), first, and
- * reports its figures as scaling.before.*: the old code measured in the same run.
+ * reports its figures as scaling.before.*: the old code measured in the same run (for the sizes
+ * in CONCORD_SCALING_BEFORE_SIZES, default all).
  *
  * Run alone: `npx node bench/scaling.bench.ts` (or `npm run bench scaling`).
  */
@@ -163,7 +164,8 @@ export async function run(): Promise<Record<string, number>> {
   const sizes = sizesFromEnv();
   const out: Record<string, number> = {};
   const beforeTree = process.env.CONCORD_SCALING_BEFORE;
-  if (beforeTree) Object.assign(out, runBefore(beforeTree, sizes));
+  const beforeSizes = process.env.CONCORD_SCALING_BEFORE_SIZES?.split(",").map(Number) ?? sizes;
+  if (beforeTree) Object.assign(out, runBefore(beforeTree, beforeSizes));
   let base: number | undefined;
   let baseNet: number | undefined;
   for (const n of sizes) {
