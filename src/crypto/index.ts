@@ -1,9 +1,10 @@
 /**
  * The public face of src/crypto: every name listed explicitly, so a reader sees where each lives.
  */
-export { SCHEMES, signingPreimage, signingRoot, keyPairFromSeed, signRoot, publicKey } from "./schemes.ts";
+export { SCHEMES, schemeHash, signingPreimage, signingRoot, keyPairFromSeed, signRoot, publicKey } from "./schemes.ts";
 export type { KeyPair, PublicKey, PublicKeyOptions } from "./schemes.ts";
-export { messageSigningRoot, signMessage, verifyMessage } from "./sign.ts";
+export { messageSigningRoot, signMessage, signMessages, verifyMessage } from "./sign.ts";
+export { batchLeaf, batchNode, batchLevels, batchPath, batchRootFromPath, batchSigningPreimage, batchSigningRoot, signBatch, verifySignature } from "./batch.ts";
 export type { Unsigned, SignGuard } from "./sign.ts";
 export { KEYSTORE_FORMAT, KEYSTORE_VERSION, KEYSTORE_MODE, generateKeyPair, keystoreToJson, keystoreFromJson, writeKeystore, generateKeystore, readKeystore } from "./keystore.ts";
 export type { KeystoreJson, Keystore, WriteKeystoreOptions } from "./keystore.ts";

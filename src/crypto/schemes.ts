@@ -42,10 +42,14 @@ export function signingPreimage(kind: MessageKind, chain: string, body: Bytes): 
   return encodeCanonical(["concord/sig", PROTOCOL_VERSION, kind, chain, body]);
 }
 
-/** SHA-256 of the preimage for ed25519, keccak-256 for secp256k1 (what ecrecover expects). */
-export function signingRoot(scheme: SchemeName, kind: MessageKind, chain: string, body: Bytes): Bytes {
-  const preimage = signingPreimage(kind, chain, body);
+/** The hash a scheme signs: SHA-256 for ed25519, keccak-256 for secp256k1 (what ecrecover expects). */
+export function schemeHash(scheme: SchemeName, preimage: Bytes): Bytes {
   return scheme === "secp256k1" ? keccak_256(preimage) : sha256(preimage);
+}
+
+/** The scheme's hash of the preimage. */
+export function signingRoot(scheme: SchemeName, kind: MessageKind, chain: string, body: Bytes): Bytes {
+  return schemeHash(scheme, signingPreimage(kind, chain, body));
 }
 
 export interface KeyPair {

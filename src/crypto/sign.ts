@@ -1,6 +1,7 @@
 /** Signing and verifying whole messages: the signature covers the signing root of the body. */
 import { bodyBytes } from "../wire/ids.ts";
 import type { Bytes, Message } from "../wire/types.ts";
+import { signBatch, verifySignature } from "./batch.ts";
 import { signRoot, signingRoot, type KeyPair, type PublicKey } from "./schemes.ts";
 
 type Signed = Extract<Message, { sig: Bytes }>;
@@ -24,7 +25,20 @@ export function signMessage<M extends Signed>(key: KeyPair, body: Unsigned<M>, g
   return { ...body, sig: signRoot(key, root) } as M;
 }
 
-/** True iff the message's signature is valid under `key`. Never throws. */
+/**
+ * Signs messages of one chain with one batch signature (spec/04, "Batch signatures"); one body
+ * gets a plain signature. `guard` sees every signing root before the one signature is made.
+ */
+export function signMessages<M extends Signed>(key: KeyPair, bodies: readonly Unsigned<M>[], guard?: SignGuard): M[] {
+  const chain = bodies[0]?.chain;
+  if (bodies.some((body) => body.chain !== chain)) throw new Error("signMessages: one batch, one chain");
+  const roots = bodies.map((body) => messageSigningRoot(key.scheme, body));
+  if (guard) roots.forEach(guard);
+  const sigs = signBatch(key, chain as string, roots);
+  return bodies.map((body, i) => ({ ...body, sig: sigs[i] }) as M);
+}
+
+/** True iff the message's signature, plain or batch, is valid under `key`. Never throws. */
 export function verifyMessage(key: PublicKey, message: Signed): boolean {
-  return key.verify(messageSigningRoot(key.scheme, message), message.sig);
+  return verifySignature(key, message.chain, messageSigningRoot(key.scheme, message), message.sig);
 }

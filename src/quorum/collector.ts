@@ -11,8 +11,8 @@ import { clustersByHash, sortVotes } from "../agreement/clusters.ts";
 import type { Vote } from "../agreement/policy.ts";
 import { verifyMessage } from "../crypto/sign.ts";
 import { ConcordError } from "../errors.ts";
-import { bytesEqual, toHex } from "../wire/hash.ts";
-import { commitmentOfReveal } from "../wire/ids.ts";
+import { bytesEqual } from "../wire/hash.ts";
+import { bodyBytes, commitmentOfReveal } from "../wire/ids.ts";
 import { PROTOCOL_VERSION } from "../wire/limits.ts";
 import type {
   AgreedBundle,
@@ -168,8 +168,9 @@ export class Collector {
   addClose(close: CommitClose, now: number, options: { signedHere?: boolean } = {}): CollectorEvent[] {
     const listed = checkClose(this.context, close, options.signedHere ? undefined : this.#keys);
     // [IGNORE] A repeated close; a second, different close is the sequencer's fault: reject.
+    // Repeated by body, not bytes: one close re-signed in another batch has another signature field.
     if (this.#close) {
-      if (toHex(this.#close.sig) === toHex(close.sig)) throw new ConcordError("DUPLICATE", "close already seen", { action: "ignore" });
+      if (bytesEqual(bodyBytes(this.#close), bodyBytes(close))) throw new ConcordError("DUPLICATE", "close already seen", { action: "ignore" });
       throw new ConcordError("EQUIVOCATION", "a second, different close for this request");
     }
     this.#checkDeadline(now);

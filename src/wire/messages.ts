@@ -36,13 +36,13 @@ import {
   MAX_PARAM_ENTRIES,
   MAX_PARAM_TEXT_BYTES,
   MAX_POLICY_ID_BYTES,
-  MAX_SIGNATURE_BYTES,
   MAX_TOKENS,
   MAX_VOTES_PER_BUNDLE,
   MIN_SIGNATURE_BYTES,
   PROTOCOL_VERSION,
   SALT_BYTES,
 } from "./limits.ts";
+import { MAX_BATCH_SIGNATURE_BYTES, parseSignature } from "./signature.ts";
 import type {
   AgreedBundle,
   BundledRequest,
@@ -141,7 +141,12 @@ function readHeader(map: WireMap, path: string, kind: MessageKind): { v: number;
 
 const readNode = (value: unknown, path: string): string => readText(value, path, MAX_NODE_ID_BYTES, IDENTIFIER);
 const readHash = (value: unknown, path: string): Bytes => readBytes(value, path, HASH_BYTES);
-const readSig = (value: unknown, path: string): Bytes => readBytes(value, path, MIN_SIGNATURE_BYTES, MAX_SIGNATURE_BYTES);
+/** A plain or batch signature (signature.ts): any other bytes are a schema error, so each has one encoding. */
+function readSig(value: unknown, path: string): Bytes {
+  const bytes = readBytes(value, path, MIN_SIGNATURE_BYTES, MAX_BATCH_SIGNATURE_BYTES);
+  if (parseSignature(bytes) === undefined) throw schemaError(path, "neither a plain nor a batch signature");
+  return bytes;
+}
 const readOutput = (value: unknown, path: string): string => readText(value, path, MAX_OUTPUT_BYTES);
 
 function readSortedNodes(value: unknown, path: string): string[] {
