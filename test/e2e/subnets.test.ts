@@ -4,17 +4,27 @@
  * pool, never a node of the other subnet; requests of both subnets agree; a pool that was down
  * while committees answered catches up from peers of each request's subnet.
  */
+import { Registry as PromRegistry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
+import { concordTopic, createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
+import { silentLogger } from "../../src/net/logger.ts";
 import { requestSubnet } from "../../src/quorum/committee.ts";
-import { fromHex, taggedHash } from "../../src/wire/hash.ts";
-import type { AttestationMode } from "../../src/wire/types.ts";
+import { fromHex, taggedHash, toHex } from "../../src/wire/hash.ts";
+import { requestIdOf } from "../../src/wire/ids.ts";
+import { encodeMessage } from "../../src/wire/messages.ts";
+import type { AttestationMode, Message } from "../../src/wire/types.ts";
+import { runRequest, testNetwork, testRequest } from "../helpers/fixtures.ts";
 import { startInProcessCluster, waitForCluster, type InProcessCluster } from "../helpers/inprocess-cluster.ts";
+import { counterValue } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 let cluster: InProcessCluster | undefined;
+let networks: ConcordNetwork[] = [];
 afterEach(async () => {
   await cluster?.stop();
   cluster = undefined;
+  await Promise.all(networks.map((network) => network.stop()));
+  networks = [];
 });
 
 /** Entropy labels until `count` requests fall in each subnet (the subnet derives from the request id). */
@@ -89,4 +99,55 @@ describe("subnets: committee-scoped dissemination", () => {
     await until(() => ids.every((id) => c.outcomes.has(id)), 30_000, "caught-up requests decided");
     for (const id of ids) expect(c.outcomes.get(id)?.kind, id).toBe("agreed");
   }, 120_000);
+
+  it("a node's catch-up asks its subnet's peers, keeps only its subnet's open requests, and rejects a message on the wrong subnet's topic", async () => {
+    const net = testNetwork();
+    const chain = net.config.chain;
+    const run = `${process.pid}-${Date.now()}`;
+    const start = async (name: string, init: { bootstrap?: string[]; homeSubnets?: number[] }) => {
+      const metrics = new PromRegistry();
+      const network = await createConcordNetwork(
+        { chain, listen: [`/memory/subnets-${run}-${name}`], transports: ["memory"], subnets: 2, publishRetries: 0, privateKey: taggedHash("subnets-test", name), ...init },
+        { logger: silentLogger, metrics },
+      );
+      const received: Message[] = [];
+      network.attach((message) => {
+        received.push(message);
+      });
+      await network.start();
+      networks.push(network);
+      return { network, received, metrics };
+    };
+    // Two open requests in each subnet, with their messages, held by a peer of every subnet (a pool).
+    const bySubnet: Message[][][] = [[], []];
+    for (let i = 0; bySubnet.some((requests) => requests.length < 2); i++) {
+      const request = testRequest(net, { input: `open ${i}`, deadline: Date.now() + 600_000 });
+      const { collector, reveals } = runRequest(net, request, () => ({ output: "Paris" }));
+      const bundle = collector.bundle;
+      if (!bundle?.close) throw new Error("test: no bundle");
+      const subnet = requestSubnet(requestIdOf(request), 2);
+      if ((bySubnet[subnet] as Message[][]).length < 2) (bySubnet[subnet] as Message[][]).push([request, bundle.close, ...reveals, bundle]);
+    }
+    const pool = await start("pool", {});
+    for (const message of bySubnet.flat(2)) await pool.network.publish(message);
+
+    const node = await start("node", { bootstrap: pool.network.gossip.multiaddrs, homeSubnets: [1] });
+    expect(node.network.topics.filter((topic) => topic.includes("/s"))).toEqual(node.network.topics.slice(0, 6));
+    expect(node.network.topics.every((topic) => !topic.includes("/s0/"))).toBe(true);
+    await node.network.waitForPeers(1, 10_000);
+    const open = await node.network.openRequests();
+    const wanted = (bySubnet[1] as Message[][]).map((messages) => toHex(requestIdOf(messages[0] as Message)));
+    expect(open.map(toHex).sort()).toEqual([...wanted].sort());
+    const result = await node.network.fetch(open);
+    expect(result.unanswered).toEqual([]);
+    expect(new Set(node.received.map((message) => toHex(requestIdOf(message))))).toEqual(new Set(wanted));
+
+    // A subnet-0 request sent raw on subnet 1's topic: rejected before the receiver sees it.
+    const stray = (bySubnet[0] as Message[][])[0]?.[0] as Message;
+    const before = node.received.length;
+    await pool.network.gossip.publish(concordTopic(chain, "request", 1), encodeMessage(stray));
+    const rejected = () => counterValue(node.metrics, "concord_gossip_validation_total", { topic: concordTopic(chain, "request", 1), result: "reject", code: "SUBNET_MISMATCH" });
+    await until(async () => (await rejected()) === 1, 10_000, "the stray request rejected");
+    expect(node.received.length).toBe(before);
+  }, 60_000);
 });
