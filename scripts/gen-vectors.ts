@@ -24,6 +24,7 @@ import { decodeMessage, encodeMessage } from "../src/wire/messages.ts";
 import type { Message, SchemeName } from "../src/wire/types.ts";
 import { testKey, testNetwork, type TestNetwork } from "../test/helpers/fixtures.ts";
 import { bundleCases, invalidEncodings, sampleMessages, sampleNetwork } from "../test/spec/samples.ts";
+import { batchVectors } from "./vectors/batches.ts";
 import { policyVectors } from "./vectors/policies.ts";
 import { samplerVectors } from "./vectors/sampler.ts";
 import { edgeBundleCases, edgeEncodingCases, registryVectors } from "./vectors/wire-edges.ts";
@@ -339,6 +340,7 @@ export function buildVectors(): Map<string, VectorFile> {
     ["registry.json", registryVectors(sampleNetwork())],
     ["policies.json", policyVectors()],
     ["sampler.json", samplerVectors()],
+    ["batches.json", batchVectors()],
   ]);
 }
 

@@ -5,8 +5,8 @@
  * output is byte for byte the bundle's canonical output. For exact@1 and seeded@1 without fork
  * tolerance every supporter's output is the canonical one; for policies whose supporters may
  * differ (semantic, structured, seeded forks) a certificate exists only when at least k
- * supporters produced the canonical output exactly — CERT_UNSUPPORTED otherwise. Only secp256k1
- * votes can be checked on chain, so only they count.
+ * supporters produced the canonical output exactly — CERT_UNSUPPORTED otherwise. Only plainly
+ * signed secp256k1 votes can be checked on chain (the contract checks no batch path), so only they count.
  *
  * @example
  * const certificate = certificateOf(bundle, registry);   // bundle already passed verifyBundle
@@ -57,7 +57,7 @@ export function certificateOf(bundle: AgreedBundle, registry: Registry): Certifi
   }
   if (votes.length < request.k) {
     throw new ConcordError("CERT_UNSUPPORTED", "no certificate for this bundle", {
-      details: `${votes.length} supporters on secp256k1 keys signed exactly the canonical output, k=${request.k}`,
+      details: `${votes.length} supporters on secp256k1 keys signed exactly the canonical output plainly (batch signatures are not counted), k=${request.k}`,
     });
   }
   return { request: bodyBytes(request), members: packMembers(members), output: utf8(outcome.output), votes };

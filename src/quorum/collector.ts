@@ -154,6 +154,10 @@ export class Collector {
   /** `signedHere`: a member applying the commitment it just signed skips checking its own signature. */
   addCommitment(commitment: OutputCommitment, now: number, options: { signedHere?: boolean } = {}): CollectorEvent[] {
     checkCommitment(this.context, commitment, options.signedHere ? undefined : this.#keys);
+    // [IGNORE] A repeat, by body: the same commitment under another signature field (another
+    // batch, spec/04) is a new gossip message and must not be relayed as one.
+    const first = this.#signed.get(commitment.node);
+    if (first?.t === "commitment" && sameCommitmentBody(first, commitment)) throw new ConcordError("DUPLICATE", "commitment already seen", { action: "ignore" });
     const events = this.#recordSigned(commitment);
     this.#ignoreKnownEquivocator(commitment.node, events);
     // [IGNORE] Commitments after the close or the deadline do not count; an equivocation they

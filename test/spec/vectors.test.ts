@@ -19,7 +19,7 @@ import type { MessageKind, SchemeName } from "../../src/wire/types.ts";
 import { buildVectors, renderVectorFile, toVectorJson, type VectorCase, type VectorFile } from "../../scripts/gen-vectors.ts";
 import { testKey } from "../helpers/fixtures.ts";
 
-const FILES = ["encoding.json", "signing.json", "committee.json", "bundles.json", "registry.json", "policies.json", "sampler.json"];
+const FILES = ["encoding.json", "signing.json", "committee.json", "bundles.json", "registry.json", "policies.json", "sampler.json", "batches.json"];
 const read = (name: string): string => readFileSync(new URL(`../../spec/vectors/${name}`, import.meta.url), "utf8");
 const load = (name: string): VectorFile => JSON.parse(read(name)) as VectorFile;
 const policies = createDefaultPolicyRegistry();

@@ -10,6 +10,7 @@ import { publicKey, signRoot } from "../../../src/crypto/schemes.ts";
 import { messageSigningRoot, signMessage, signMessages, verifyMessage } from "../../../src/crypto/sign.ts";
 import { commitmentBody } from "../../../src/quorum/attest.ts";
 import { bytesEqual, taggedHash, toHex } from "../../../src/wire/hash.ts";
+import { MAX_KIND_BYTES } from "../../../src/wire/limits.ts";
 import { decodeMessage, encodeMessage } from "../../../src/wire/messages.ts";
 import { MAX_BATCH_LEAVES, MAX_BATCH_SIGNATURE_BYTES, batchDepth, encodeBatchSignature, parseSignature } from "../../../src/wire/signature.ts";
 import type { OutputCommitment, SchemeName } from "../../../src/wire/types.ts";
@@ -112,6 +113,18 @@ for (const scheme of ["ed25519", "secp256k1"] as SchemeName[]) {
     });
   });
 }
+
+describe("size limits hold with the longest batch field", () => {
+  it("a commitment and a close of 64 entries, with 64-byte ids and a 389-byte field, fit their kinds' limits", () => {
+    const sig = new Uint8Array(MAX_BATCH_SIGNATURE_BYTES);
+    const chain = "c".repeat(64);
+    const hash = new Uint8Array(32);
+    const commitment = encodeMessage({ t: "commitment", v: 1, chain, request: hash, node: "n".repeat(64), commitment: hash, sig });
+    expect(commitment.length).toBeLessThanOrEqual(MAX_KIND_BYTES.commitment);
+    const commitments = Array.from({ length: 64 }, (_, i) => ({ node: `${String(i).padStart(2, "0")}${"n".repeat(62)}`, commitment: hash }));
+    expect(encodeMessage({ t: "close", v: 1, chain, request: hash, commitments, sig }).length).toBeLessThanOrEqual(MAX_KIND_BYTES.close);
+  });
+});
 
 describe("signMessages", () => {
   const key = testKey("node-00");

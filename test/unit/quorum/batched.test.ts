@@ -4,7 +4,10 @@
  * SIG_INVALID, and equivocation evidence works per request whatever batch each message came in.
  */
 import { describe, expect, it } from "vitest";
+import { certificateOf } from "../../../src/cert/derive.ts";
+import type { KeyPair } from "../../../src/crypto/schemes.ts";
 import { signMessages } from "../../../src/crypto/sign.ts";
+import { Collector } from "../../../src/quorum/collector.ts";
 import { commitmentBody, revealOf } from "../../../src/quorum/attest.ts";
 import { equivocationOf, verifyEquivocation } from "../../../src/quorum/equivocation.ts";
 import { verifyBundle } from "../../../src/quorum/verify.ts";
@@ -13,7 +16,7 @@ import { parseSignature } from "../../../src/wire/signature.ts";
 import type { AgreedBundle, CommitClose, OutputCommitment, OutputReveal } from "../../../src/wire/types.ts";
 import { codeOf } from "../../helpers/errors.ts";
 import { batchedRun, fillerRequest } from "../../helpers/batches.ts";
-import { salt, testRequest } from "../../helpers/fixtures.ts";
+import { runRequest, salt, testNetwork, testRequest } from "../../helpers/fixtures.ts";
 import { sampleNetwork } from "../../spec/samples.ts";
 
 const net = sampleNetwork();
@@ -75,6 +78,18 @@ describe("batch-signed votes", () => {
     const [again] = signMessages<CommitClose>(net.sequencer, [body, { ...body, request: fillerRequest("elsewhere", 0) }]);
     expect(codeOf(() => run.collector.addClose(again as CommitClose, 2))).toBe("DUPLICATE");
   });
+
+  it("a commitment signed again in another batch is a duplicate (ignored, so not relayed)", () => {
+    const request = testRequest(net);
+    const run = batchedRun(net, request, 3);
+    const fresh = new Collector(run.context, { keys: net.registry });
+    const first = run.commitments[0] as OutputCommitment;
+    fresh.addCommitment(first, 1);
+    const { sig: _sig, ...body } = first;
+    const [, again] = signMessages<OutputCommitment>(net.keys.get(first.node) as KeyPair, [{ ...body, request: fillerRequest(first.node, 42) }, body]);
+    expect(parseSignature((again as OutputCommitment).sig)?.form).toBe("batch");
+    expect(codeOf(() => fresh.addCommitment(again as OutputCommitment, 1))).toBe("DUPLICATE");
+  });
 });
 
 describe("equivocation evidence with batch-signed messages", () => {
@@ -111,5 +126,16 @@ describe("equivocation evidence with batch-signed messages", () => {
     // Its reveal opens the commitment whichever signature field it carries.
     const reveal = revealOf(twice as OutputCommitment, attestation("Paris"), salt(node));
     expect(reveal.commitmentSig).toEqual((twice as OutputCommitment).sig);
+  });
+});
+
+describe("certificates", () => {
+  it("count plainly signed votes only: a bundle whose votes are batch-signed has no certificate (CERT_UNSUPPORTED)", () => {
+    const k1 = testNetwork(9, { schemes: () => "secp256k1" });
+    const request = testRequest(k1);
+    const plain = runRequest(k1, request, () => ({ output: "Paris" })).collector.bundle as AgreedBundle;
+    expect(certificateOf(plain, k1.registry).votes).toHaveLength(request.k);
+    const batched = batchedRun(k1, request, 4).bundle as AgreedBundle;
+    expect(codeOf(() => certificateOf(batched, k1.registry))).toBe("CERT_UNSUPPORTED");
   });
 });

@@ -70,10 +70,10 @@ describe("Collector, commit-reveal", () => {
     if (event?.type !== "equivocation") return;
     expect(verifyEquivocation(event.evidence, net.registry)).toBe(node);
     expect(collector.commitments.map((c) => c.node)).not.toContain(node);
-    // Re-sending the identical commitment is a harmless duplicate, not equivocation.
+    // Re-sending the identical commitment is a duplicate (ignored, not relayed), not equivocation.
     const again = new Collector(context, { keys: net.registry });
     again.addCommitment(a, 1);
-    expect(again.addCommitment(a, 1)).toEqual([]);
+    expect(() => again.addCommitment(a, 1)).toThrow(expect.objectContaining({ code: "DUPLICATE", action: "ignore" }));
   });
 
   it("defeats the copycat: a copied commitment cannot be opened by the copier", () => {
