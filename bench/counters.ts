@@ -68,8 +68,11 @@ export function counts(): CryptoCounts {
   return { ...totals };
 }
 
-/** Sends SIGUSR2 to each child and reads the totals they write (waits up to `timeoutMs`). */
-export async function readChildCounts(dir: string, pids: readonly number[], timeoutMs = 5_000): Promise<CryptoCounts> {
+/**
+ * Sends SIGUSR2 to each child and reads the totals they write (waits up to `timeoutMs`: a busy
+ * child on a loaded machine can take seconds to get to its signal handler).
+ */
+export async function readChildCounts(dir: string, pids: readonly number[], timeoutMs = 60_000): Promise<CryptoCounts> {
   const sum: CryptoCounts = { sha256: 0, signs: 0, verifies: 0 };
   const stamp = Date.now();
   for (const pid of pids) process.kill(pid, "SIGUSR2");
