@@ -49,6 +49,8 @@ export interface DevnetOptions {
    * machine, and past ten identities from one IP newcomers would pay the colocation penalty.
    */
   peerWhitelist?: string[];
+  /** Registry subnets S (spec/05); default 1, and the registry names none. */
+  subnets?: number;
 }
 
 /** A devnet's nodes all run on this machine: loopback peers are known ones. */
@@ -101,6 +103,7 @@ export async function createDevnet(options: DevnetOptions): Promise<Devnet> {
     nodes.push({ id, configPath, keystore, dataDir });
   }
   const registry: RegistryConfig = { chain, sequencer: { scheme: sequencer.scheme, publicKey: sequencer.publicKey }, nodes: entries };
+  if (options.subnets !== undefined && options.subnets !== 1) registry.subnets = options.subnets;
   const registryPath = join(dir, "registry.json");
   writeFileSync(registryPath, `${JSON.stringify(registryConfigToJson(registry), null, 2)}\n`);
   return { dir, chain, registryPath, registry, sequencer, nodes };

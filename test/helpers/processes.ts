@@ -204,6 +204,8 @@ export interface ClusterOptions {
   storePath?: string;
   /** Every node's and the pool's peer whitelist (default the devnet's: loopback). */
   peerWhitelist?: string[];
+  /** Registry subnets S (default 1); the pool joins every subnet. Set `pool.n` to fit a subnet. */
+  subnets?: number;
 }
 
 export interface Cluster {
@@ -252,6 +254,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (options.byzantine) devnetOptions.byzantine = options.byzantine;
   if (options.maxConcurrentJobs) devnetOptions.maxConcurrentJobs = options.maxConcurrentJobs;
   if (options.peerWhitelist) devnetOptions.peerWhitelist = options.peerWhitelist;
+  if (options.subnets) devnetOptions.subnets = options.subnets;
   const devnet = await createDevnet(devnetOptions);
   const registry = createRegistry(devnet.registry);
   const metrics = new PromRegistry();
@@ -261,6 +264,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       listen: ["/ip4/127.0.0.1/tcp/0"],
       privateKey: taggedHash("concord/test-sequencer-peer", options.seed),
       whitelist: options.peerWhitelist ?? DEVNET_PEER_WHITELIST,
+      subnets: registry.subnets,
     },
     { logger: silentLogger, metrics },
   );
@@ -328,7 +332,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
   try {
     for (let i = 0; i < options.nodes; i++) await startOne(i);
-    await cluster.waitForMesh(options.nodes, 15_000);
+    // Every subnet's topics at the pool: as many peers as the smallest subnet has.
+    await cluster.waitForMesh(Math.min(...registry.subnetMembers.map((members) => members.length)), 15_000);
   } catch (error) {
     await cluster.stop();
     throw error;
