@@ -88,7 +88,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.
 
 export async function runExampleSequencer(init: ExampleSequencerInit): Promise<ExampleRun> {
   const print = init.print ?? ((line: string) => console.log(line));
-  const n = init.n ?? Math.min(5, init.registry.members.length);
+  // A committee fits the smallest subnet (the whole registry when it has one).
+  const n = init.n ?? Math.min(5, ...init.registry.subnetMembers.map((members) => members.length));
   const pool = createPool({
     registry: init.registry,
     sequencerKey: init.sequencerKey,
@@ -240,8 +241,10 @@ async function mainAgainstNetwork(env: NodeJS.ProcessEnv): Promise<void> {
   try {
     await network.start();
     store.open();
-    console.log(`waiting for ${registry.members.length} nodes of ${registry.chain}`);
-    await network.waitForPeers(registry.members.length, 120_000);
+    // With subnets a subnet's topics have only its members: wait for the smallest subnet's count.
+    const peers = Math.min(...registry.subnetMembers.map((members) => members.length));
+    console.log(`waiting for ${peers} nodes on every topic of ${registry.chain} (${registry.members.length} nodes, ${registry.subnets} subnet${registry.subnets === 1 ? "" : "s"})`);
+    await network.waitForPeers(peers, 120_000);
     const run = await runExampleSequencer({ network, registry, sequencerKey, store, blocks: Number(env.CONCORD_BLOCKS ?? 100), blockMs: 200, seed: "example" });
     const included = run.blocks.reduce((sum, block) => sum + block.requestIds.length, 0);
     console.log(`${run.submitted.length} calls: ${included} agreed and included in ${run.blocks.length} blocks`);
