@@ -631,7 +631,9 @@ function noAgreementLines(summary: DemoSummary): string[] {
     const [late, none, unrevealed] = [total("noAgreementLateForClose"), total("noAgreementNoCommitment"), total("noAgreementNoReveal")];
     if (late > 0) {
       lines.push(
-        `  ${late} with an honest node too late for the close, which goes out ${summary.closeGraceMs} ms after the k-th commitment and lists who may reveal (late commitments came a median ${summary.lateForCloseP50Ms ?? "-"} ms after the last listed one; a node still computing when the request was decided sends none)`,
+        `  ${late} with an honest node too late for the close, which goes out ${summary.closeGraceMs} ms after the k-th commitment and lists who may reveal (${
+          summary.lateForCloseP50Ms === null ? "" : `late commitments came a median ${summary.lateForCloseP50Ms} ms after the last listed one; `
+        }a node still computing when the request was decided sends none)`,
       );
     }
     if (none > 0) lines.push(`  ${none} with fewer than k commitments before the deadline (${summary.deadlineMs} ms after submit): honest inference took longer`);
