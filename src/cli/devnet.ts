@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { generateKeyPair, writeKeystore } from "../crypto/keystore.ts";
 import { keyPairFromSeed, type KeyPair } from "../crypto/schemes.ts";
-import type { ByzantineMode, NodeConfig } from "../node/config.ts";
+import { DEFAULT_NODE_CONFIG, type ByzantineMode, type NodeConfig } from "../node/config.ts";
 import { registryConfigToJson, type RegistryConfig } from "../quorum/registry.ts";
 import { HARDWARE_PROFILES } from "../runner/synthetic.ts";
 import { taggedHash } from "../wire/hash.ts";
@@ -39,6 +39,9 @@ export interface DevnetOptions {
   byzantine?: (index: number) => ByzantineMode | undefined;
   logLevel?: NodeConfig["logLevel"];
   maxConcurrentJobs?: number;
+  /** Each node's batch signature window and size (spec/06 "Batching"); default off. */
+  signBatchWindowMs?: number;
+  signBatchMax?: number;
   /**
    * Derive every key from this seed (tests and benchmarks: the same network each run). Without
    * it keys are fresh random ones, as for a devnet a person runs.
@@ -95,6 +98,8 @@ export async function createDevnet(options: DevnetOptions): Promise<Devnet> {
       metrics: { host: "127.0.0.1", port: 0 },
       logLevel: options.logLevel ?? "info",
       maxConcurrentJobs: options.maxConcurrentJobs ?? 2,
+      signBatchWindowMs: options.signBatchWindowMs ?? DEFAULT_NODE_CONFIG.signBatchWindowMs,
+      signBatchMax: options.signBatchMax ?? DEFAULT_NODE_CONFIG.signBatchMax,
     };
     const byzantine = options.byzantine?.(i);
     if (byzantine) config.byzantine = byzantine;

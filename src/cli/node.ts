@@ -39,6 +39,8 @@ export function addNodeCommand(program: Command): void {
     .option("--no-metrics", "do not serve metrics")
     .option("--log-level <level>", "debug, info (default), warn or error")
     .option("--max-concurrent-jobs <n>", "inference jobs at once (default 2)", Number)
+    .option("--sign-batch-window-ms <ms>", "batch signatures: how long a commitment waits to share one signature with others (default 0: off)", Number)
+    .option("--sign-batch-max <n>", "batch signatures: most messages under one signature (default 64)", Number)
     .option("--byzantine <mode>", `TESTING AID, never on a real network: misbehave on purpose (${BYZANTINE_MODES.join(", ")}; wrong-model runs another model seed, or with llama a random-weight copy of --model-file written to the data dir)`)
     .option("--trace-file <file>", "benchmarks: append a timestamped JSON line for every protocol message this node publishes or accepts")
     .option(HISTORY_LOST_FLAG, "start although this node has signed before and its slashing-protection history is gone (import it instead when you can: concord slashing import)")

@@ -124,6 +124,10 @@ export const nodeConfigSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS, { error: "must be debug, info, warn or error" }),
   /** Inference jobs run at once. */
   maxConcurrentJobs: integer(1, 256),
+  /** Batch signatures (spec/06 "Batching"): how long a signed message may wait for others; 0 = off, each signed at once. */
+  signBatchWindowMs: integer(0, 10_000),
+  /** Batch signatures: most messages under one signature (a batch is signed once this full). */
+  signBatchMax: integer(2, 1024),
   /** Testing aid: misbehave this way (never set on a real node). */
   byzantine: z.enum(BYZANTINE_MODES, { error: `must be one of ${BYZANTINE_MODES.join(", ")}` }).exactOptional(),
   /** Benchmarks: append one JSON line per protocol message published or accepted, with a timestamp. */
@@ -167,6 +171,8 @@ export const DEFAULT_NODE_CONFIG: Omit<NodeConfig, "node" | "keystore" | "regist
   metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT },
   logLevel: "info",
   maxConcurrentJobs: 2,
+  signBatchWindowMs: 0,
+  signBatchMax: 64,
 };
 
 /** The settings a flag or environment variable can set, by name. */
@@ -196,6 +202,8 @@ export interface NodeOverrides {
   noMetrics?: boolean;
   logLevel?: string;
   maxConcurrentJobs?: number;
+  signBatchWindowMs?: number;
+  signBatchMax?: number;
   byzantine?: string;
   traceFile?: string;
 }
@@ -229,6 +237,8 @@ export const NODE_ENV_VARS: Record<string, keyof NodeOverrides> = {
   CONCORD_NO_METRICS: "noMetrics",
   CONCORD_LOG_LEVEL: "logLevel",
   CONCORD_MAX_CONCURRENT_JOBS: "maxConcurrentJobs",
+  CONCORD_SIGN_BATCH_WINDOW_MS: "signBatchWindowMs",
+  CONCORD_SIGN_BATCH_MAX: "signBatchMax",
   CONCORD_BYZANTINE: "byzantine",
   CONCORD_TRACE_FILE: "traceFile",
   CONCORD_PEER_WHITELIST: "peerWhitelist",
@@ -236,7 +246,7 @@ export const NODE_ENV_VARS: Record<string, keyof NodeOverrides> = {
 
 const LIST_OVERRIDES = new Set<keyof NodeOverrides>(["listen", "bootstrap", "peerWhitelist"]);
 const BOOLEAN_OVERRIDES = new Set<keyof NodeOverrides>(["mdns", "noMetrics"]);
-const INTEGER_OVERRIDES = new Set<keyof NodeOverrides>(["delayMs", "threads", "batchSize", "contextSize", "contextSequences", "maxConcurrentJobs"]);
+const INTEGER_OVERRIDES = new Set<keyof NodeOverrides>(["delayMs", "threads", "batchSize", "contextSize", "contextSequences", "maxConcurrentJobs", "signBatchWindowMs", "signBatchMax"]);
 
 function configError(details: string): ConcordError {
   return new ConcordError("CONFIG", "invalid node configuration", { details });
@@ -366,7 +376,7 @@ export function resolveNodeConfig(overrides: NodeOverrides, env: NodeJS.ProcessE
   const configPath = merged.config;
   const file = configPath ? readConfigFile(configPath) : {};
   const raw: Record<string, unknown> = { ...DEFAULT_NODE_CONFIG, ...file };
-  for (const key of ["node", "keystore", "registry", "dataDir", "listen", "bootstrap", "mdns", "peerWhitelist", "logLevel", "maxConcurrentJobs", "byzantine", "traceFile"] as const) {
+  for (const key of ["node", "keystore", "registry", "dataDir", "listen", "bootstrap", "mdns", "peerWhitelist", "logLevel", "maxConcurrentJobs", "signBatchWindowMs", "signBatchMax", "byzantine", "traceFile"] as const) {
     if (merged[key] !== undefined) raw[key] = merged[key];
   }
   if (raw.dataDir === undefined && typeof raw.node === "string" && raw.node !== "") raw.dataDir = defaultDataDir(raw.node);

@@ -338,6 +338,8 @@ export class NodeDaemon {
           },
         },
         maxConcurrentJobs: config.maxConcurrentJobs,
+        signBatchWindowMs: config.signBatchWindowMs,
+        signBatchMax: config.signBatchMax,
       });
       this.#participant = participant;
       const receiver = participant;

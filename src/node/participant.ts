@@ -8,13 +8,14 @@
 import type { PolicyRegistry } from "../agreement/policy.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { isConcordError } from "../errors.ts";
-import { messageSigningRoot, signMessage } from "../crypto/sign.ts";
-import { commitmentBody, commitmentSalt, outputBody, revealOf } from "../quorum/attest.ts";
+import { messageSigningRoot, signMessage, signMessages } from "../crypto/sign.ts";
+import { commitmentBody, commitmentSalt, outputBody, revealOf, type Attestation } from "../quorum/attest.ts";
 import { RequestBook, type BookEvent } from "../quorum/book.ts";
 import type { Registry } from "../quorum/registry.ts";
 import type { RequestContext } from "../quorum/rules.ts";
 import type { InferenceBackend } from "../runner/backend.ts";
 import { toHex } from "../wire/hash.ts";
+import { MAX_BATCH_LEAVES } from "../wire/signature.ts";
 import type { AgreedBundle, Message, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
 import type { SigningRecord } from "./slashing.ts";
 
@@ -57,6 +58,14 @@ export interface ParticipantInit {
    * arrived first. Default 250 ms.
    */
   aggregationStaggerMs?: number;
+  /**
+   * Batch signatures (spec/06, "Batching"): what passed slashing protection waits up to this
+   * long to be signed with others under one signature (spec/04). Default 0: each is signed at
+   * once, plainly.
+   */
+  signBatchWindowMs?: number;
+  /** A batch is signed as soon as it holds this many messages. Default 64; at most 1,024. */
+  signBatchMax?: number;
 }
 
 /** See ParticipantInit.aggregationStaggerMs. */
@@ -66,6 +75,18 @@ interface Job {
   context: RequestContext;
   receivedAt: number;
 }
+
+/** A commitment or output slashing protection has allowed, waiting for its batch's signature. */
+interface Unsigned {
+  context: RequestContext;
+  body: UnsignedBody;
+  attestation: Attestation;
+  salt: Uint8Array;
+}
+type UnsignedBody = ReturnType<typeof outputBody> | ReturnType<typeof commitmentBody>;
+
+/** See ParticipantInit.signBatchMax. */
+export const DEFAULT_SIGN_BATCH_MAX = 64;
 
 export class Participant {
   readonly book: RequestBook;
@@ -78,6 +99,9 @@ export class Participant {
   /** When the voting round began here, by request: the close's arrival (the request's in direct mode). */
   readonly #roundStartedAt = new Map<string, number>();
   readonly #queue: Job[] = [];
+  /** Allowed by slashing protection, not signed yet (signBatchWindowMs > 0), and the batch's timer. */
+  #unsigned: Unsigned[] = [];
+  #batchTimer: NodeJS.Timeout | undefined;
   #running = 0;
   #stopped = false;
   readonly #abort = new AbortController();
@@ -120,6 +144,8 @@ export class Participant {
     this.#abort.abort();
     this.#queue.length = 0;
     this.#pendingBundles.clear();
+    clearTimeout(this.#batchTimer);
+    this.#unsigned = [];
   }
 
   #react(message: Message | undefined, events: BookEvent[], now: number): void {
@@ -261,15 +287,43 @@ export class Participant {
     checked("signed");
     // The one place this node signs its output, and only after slashing protection said yes.
     if (this.#stopped || this.#init.clock() >= request.deadline) return;
-    if (body.t === "output") {
-      this.#own(signMessage<SignedOutput>(key, body));
-    } else {
-      const commitment = signMessage<OutputCommitment>(key, body);
-      this.#pendingReveals.set(context.idHex, revealOf(commitment, attestation, salt));
-      this.#own(commitment);
-      // The close may have arrived while the model ran.
-      this.#revealIfListed(context.id);
-    }
+    const unsigned: Unsigned = { context, body, attestation, salt };
+    if ((this.#init.signBatchWindowMs ?? 0) <= 0) return this.#publishSigned(unsigned, signMessage<SignedOutput | OutputCommitment>(key, body));
+    this.#unsigned.push(unsigned);
+    if (this.#unsigned.length >= Math.min(this.#init.signBatchMax ?? DEFAULT_SIGN_BATCH_MAX, MAX_BATCH_LEAVES)) this.#signBatch();
+    else this.#batchTimer ??= setTimeout(() => this.#signBatch(), this.#init.signBatchWindowMs).unref();
+  }
+
+  /**
+   * Signs what waits with one batch signature (spec/04): every message in it passed slashing
+   * protection already, one by one, as a plain signature's would. Those whose deadline passed
+   * meanwhile are dropped unsigned.
+   */
+  #signBatch(): void {
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    const now = this.#init.clock();
+    const roots = new Set<string>();
+    const batch = this.#unsigned.filter((item) => {
+      // The same message allowed twice (a request resumed) is signed once.
+      const root = toHex(messageSigningRoot(this.#init.key.scheme, item.body));
+      if (roots.has(root) || now >= item.context.request.deadline) return false;
+      roots.add(root);
+      return true;
+    });
+    this.#unsigned = [];
+    if (this.#stopped || batch.length === 0) return;
+    const signed = signMessages<SignedOutput | OutputCommitment>(this.#init.key, batch.map((item) => item.body));
+    batch.forEach((item, i) => this.#publishSigned(item, signed[i] as SignedOutput | OutputCommitment));
+  }
+
+  /** Publishes a signed commitment (keeping its reveal for the close) or a signed output. */
+  #publishSigned({ context, attestation, salt }: Unsigned, message: SignedOutput | OutputCommitment): void {
+    if (message.t === "output") return this.#own(message);
+    this.#pendingReveals.set(context.idHex, revealOf(message, attestation, salt));
+    this.#own(message);
+    // The close may have arrived while the model ran.
+    this.#revealIfListed(context.id);
   }
 
   #revealIfListed(requestId: Uint8Array): void {

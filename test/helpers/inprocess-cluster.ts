@@ -33,6 +33,8 @@ export interface InProcessClusterOptions {
   /** Fixed backend delay per job, ms (default 10). */
   delayMs?: number;
   pool?: Partial<PoolDefaults>;
+  /** Batch signatures for every node (spec/06 "Batching"); default off. */
+  signBatch?: { windowMs: number; max?: number };
   /** Seeds node keys, peer ids and the dial choice. */
   seed: string;
 }
@@ -157,6 +159,7 @@ export async function startInProcessCluster(options: InProcessClusterOptions): P
       },
       logger: { debug() {}, info() {}, warn() {}, error() {} },
       maxConcurrentJobs: 64,
+      ...(options.signBatch ? { signBatchWindowMs: options.signBatch.windowMs, ...(options.signBatch.max ? { signBatchMax: options.signBatch.max } : {}) } : {}),
     });
     const node: ClusterNode = { id: member.id, subnet: member.subnet, network, participant, received: new Map(), deliveries: 0 };
     network.attach((message) => {

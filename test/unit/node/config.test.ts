@@ -45,6 +45,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
     expect(fails({ ...base, backend: "openai" })).toMatch(/backend\.baseUrl \(or --openai-url\) must be a non-empty string/);
     expect(fails({ ...base, backend: "openai", openaiUrl: "not a url" })).toMatch(/backend\.baseUrl is not a URL: not a url/);
     expect(fails({ ...base, maxConcurrentJobs: 0 })).toMatch(/maxConcurrentJobs must be an integer in 1\.\.256/);
+    expect(fails({ ...base, signBatchMax: 1025 })).toMatch(/signBatchMax must be an integer in 2\.\.1024/);
     expect(fails({ config: configFile({ ...base, listen: "/ip4/0.0.0.0/tcp/1" }) })).toMatch(/listen must be a list of strings/);
     expect(fails({ config: configFile({ ...base, mdns: "yes" }) })).toMatch(/mdns must be true or false/);
     expect(fails({ config: configFile({ ...base, backend: "synthetic" }) })).toMatch(/backend must be an object with a type/);
@@ -52,7 +53,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
   });
 
   it("reads every flag's setting from a CONCORD_* variable, and names a malformed one", () => {
-    expect(Object.keys(NODE_ENV_VARS).length).toBe(27);
+    expect(Object.keys(NODE_ENV_VARS).length).toBe(29);
     const config = resolveNodeConfig(
       {},
       {
@@ -71,6 +72,8 @@ describe("node configuration: one schema, unknown settings refused at any depth"
         CONCORD_METRICS_PORT: "9464",
         CONCORD_LOG_LEVEL: "warn",
         CONCORD_MAX_CONCURRENT_JOBS: "4",
+        CONCORD_SIGN_BATCH_WINDOW_MS: "5",
+        CONCORD_SIGN_BATCH_MAX: "128",
         CONCORD_TRACE_FILE: "/tmp/trace.jsonl",
         CONCORD_PEER_WHITELIST: "127.0.0.1, 10.0.0.0/8",
       },
@@ -87,6 +90,8 @@ describe("node configuration: one schema, unknown settings refused at any depth"
       metrics: { host: "0.0.0.0", port: 9464 },
       logLevel: "warn",
       maxConcurrentJobs: 4,
+      signBatchWindowMs: 5,
+      signBatchMax: 128,
       traceFile: "/tmp/trace.jsonl",
       peerWhitelist: ["127.0.0.1", "10.0.0.0/8"],
     });
