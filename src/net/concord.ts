@@ -58,6 +58,8 @@ export interface ConcordNetwork {
   readonly gossip: GossipNode;
   /** The topics this peer joined (concordTopics). */
   readonly topics: readonly string[];
+  /** The registry's subnet count it was made for (1 without subnets). */
+  readonly subnets: number;
   /** Sets who receives validated messages. Must be called before start. */
   attach(receiver: MessageReceiver): void;
   publish(message: Message): Promise<PublishResult>;
@@ -154,6 +156,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
   return {
     gossip,
     topics,
+    subnets,
     attach(next) {
       receiver = next;
     },

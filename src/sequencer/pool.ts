@@ -51,6 +51,8 @@ export interface PoolNetwork {
    * (ConcordNetwork.fetch). Optional: without it, `catchUp` only publishes again.
    */
   fetch?(requests: readonly Bytes[]): Promise<{ unanswered: readonly Bytes[] }>;
+  /** The registry subnets the network was made for (ConcordNetwork has it): must be the registry's. */
+  readonly subnets?: number;
 }
 
 /** What `catchUp` did. */
@@ -232,6 +234,8 @@ export class Pool {
     this.#logger = init.logger ?? silent;
     this.#commits = new GroupCommit(init.store);
     assert(this.defaults.maxInFlightBytes >= MAX_KIND_BYTES.request, `maxInFlightBytes must hold the largest request (${MAX_KIND_BYTES.request} bytes)`);
+    // A network on other topics than the registry's subnets would publish where no member listens.
+    assert(init.network.subnets === undefined || init.network.subnets === init.registry.subnets, `the network has ${init.network.subnets} subnets, the registry ${init.registry.subnets}`);
     this.book = new RequestBook({
       registry: init.registry,
       policies: init.policies ?? createDefaultPolicyRegistry(),

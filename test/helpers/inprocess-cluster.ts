@@ -102,6 +102,7 @@ export async function startInProcessCluster(options: InProcessClusterOptions): P
         }),
       publish: (message: Message) => network.publish(message),
       fetch: (ids: Parameters<ConcordNetwork["fetch"]>[0]) => network.fetch(ids),
+      subnets: network.subnets,
     };
     const pool = createPool({
       registry,
