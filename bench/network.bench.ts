@@ -89,6 +89,8 @@ export interface NetworkOptions {
   k?: number;
   /** Extra environment of the node processes (instrumentation: bench/counters.ts). */
   env?: NodeJS.ProcessEnv;
+  /** Request deadline. Default 30 s. */
+  deadlineMs?: number;
 }
 
 /** n node processes (node i answers after DELAYS_MS[i mod 5]) and the pool in this process. */
@@ -126,7 +128,7 @@ export async function startNetwork(dir: string, storePath: string, options: Netw
       }),
     publish: (message: Message) => network.publish(message),
   };
-  const pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: nodeCount, k, deadlineMs: 30_000, closeGraceMs: 50, maxInFlight: 100_000 }, tickMs: 5 });
+  const pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: nodeCount, k, deadlineMs: options.deadlineMs ?? 30_000, closeGraceMs: 50, maxInFlight: 100_000 }, tickMs: 5 });
   await pool.start();
   await network.start();
   void (async () => {
@@ -198,12 +200,12 @@ async function paced(net: Network, mode: AttestationMode, count: number, rate: n
  * Saturation: `count` requests submitted at once; agreed requests per second until the last one
  * is decided (the pipeline fills in a fraction of that time).
  */
-export async function burst(net: Network, count: number): Promise<{ agreedPerS: number; cpuMsPerAgreed: number }> {
+export async function burst(net: Network, count: number, timeoutMs = 90_000): Promise<{ agreedPerS: number; cpuMsPerAgreed: number }> {
   const cpuBefore = cpuMs(net);
   const started = performance.now();
   const ids: string[] = [];
   for (let i = 0; i < count; i++) ids.push(await submit(net, "commit-reveal", "burst"));
-  await waitFor(net, ids, 90_000).catch(() => undefined);
+  await waitFor(net, ids, timeoutMs).catch(() => undefined);
   const cpu = cpuMs(net) - cpuBefore;
   const last = Math.max(...ids.map((id) => net.tracks.get(id)?.deliveredAt ?? 0));
   const agreed = ids.filter((id) => net.tracks.get(id)?.outcome === "agreed").length;
