@@ -81,12 +81,17 @@ export function signOutput(key: KeyPair, attestation: Attestation, guard?: SignG
   return signMessage<SignedOutput>(key, outputBody(attestation), guard);
 }
 
-/** The sequencer closes the commit phase, listing the commitments that count (sorted by node). */
-export function signClose(sequencer: KeyPair, chain: string, request: Bytes, commitments: readonly OutputCommitment[]): CommitClose {
+/** The close that lists `commitments` (sorted by node), unsigned: signClose signs it alone, a batching pool with others. */
+export function closeBody(chain: string, request: Bytes, commitments: readonly OutputCommitment[]): Unsigned<CommitClose> {
   const refs = [...commitments]
     .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
     .map((c) => ({ node: c.node, commitment: c.commitment }));
-  return signMessage<CommitClose>(sequencer, { t: "close", v: PROTOCOL_VERSION, chain, request, commitments: refs });
+  return { t: "close", v: PROTOCOL_VERSION, chain, request, commitments: refs };
+}
+
+/** The sequencer closes the commit phase, listing the commitments that count (sorted by node). */
+export function signClose(sequencer: KeyPair, chain: string, request: Bytes, commitments: readonly OutputCommitment[]): CommitClose {
+  return signMessage<CommitClose>(sequencer, closeBody(chain, request, commitments));
 }
 
 /** The sequencer publishes a NoAgreement outcome. */

@@ -9,7 +9,8 @@ import type { PolicyRegistry } from "../agreement/policy.ts";
 import { createDefaultPolicyRegistry } from "../agreement/registry.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { assert, ConcordError, isConcordError } from "../errors.ts";
-import { signClose, signNoAgreement, signRequest } from "../quorum/attest.ts";
+import { signMessages } from "../crypto/sign.ts";
+import { closeBody, signClose, signNoAgreement, signRequest } from "../quorum/attest.ts";
 import { RequestBook, type BookEntry, type BookEvent } from "../quorum/book.ts";
 import { defaultThreshold } from "../quorum/committee.ts";
 import type { Registry } from "../quorum/registry.ts";
@@ -18,11 +19,13 @@ import { bytesEqual, fromHex, sha256, taggedHash, toHex } from "../wire/hash.ts"
 import { requestId, requestIdOf } from "../wire/ids.ts";
 import { MAX_KIND_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage } from "../wire/messages.ts";
+import { MAX_BATCH_LEAVES } from "../wire/signature.ts";
 import type {
   AgreedBundle,
   AttestationMode,
   BundledRequest,
   Bytes,
+  CommitClose,
   InferenceRequest,
   Message,
   NoAgreement,
@@ -75,6 +78,13 @@ export interface PoolDefaults {
   deadlineMs: number;
   /** After k commitments, wait this long for more before closing (all n close at once). */
   closeGraceMs: number;
+  /**
+   * Batch signatures (spec/06, "Batching"): a due close waits up to this long to be signed with
+   * the other closes due under one signature (spec/04). Default 0: each is signed at once, plainly.
+   */
+  closeBatchWindowMs?: number;
+  /** A batch of closes is signed as soon as it holds this many. Default 64; at most 1,024. */
+  closeBatchMax?: number;
   /** Requests in flight at once; more are refused with BACKPRESSURE. Default 10,000. */
   maxInFlight: number;
   /**
@@ -226,6 +236,9 @@ export class Pool {
    * a pool whose bundles never went into a block grew this by one entry per agreed request.
    */
   readonly #verifiedBundles = new Map<string, string>();
+  /** Closes due and waiting for their batch's signature (closeBatchWindowMs), by request, and its timer. */
+  readonly #closing = new Set<string>();
+  #closeBatchTimer: NodeJS.Timeout | undefined;
 
   constructor(init: PoolInit) {
     this.#init = init;
@@ -257,6 +270,9 @@ export class Pool {
     this.#running = false;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#closeBatchTimer);
+    this.#closeBatchTimer = undefined;
+    this.#closing.clear();
     clearTimeout(this.#catchUpRetry);
     this.#catchUpRetry = undefined;
     await this.#commits.settled();
@@ -632,7 +648,38 @@ export class Pool {
    */
   #close(entry: BookEntry, now: number): void {
     const { context } = entry;
-    const close = signClose(this.#init.sequencerKey, context.request.chain, context.id, entry.collector.commitments);
+    const window = this.defaults.closeBatchWindowMs ?? 0;
+    if (window <= 0) return this.#closeSigned(entry, signClose(this.#init.sequencerKey, context.request.chain, context.id, entry.collector.commitments), now);
+    // Batching: the close waits for others (tick and #maybeClose ask again meanwhile: once is enough).
+    if (this.#closing.has(context.idHex)) return;
+    this.#closing.add(context.idHex);
+    if (this.#closing.size >= Math.min(this.defaults.closeBatchMax ?? 64, MAX_BATCH_LEAVES)) this.#signCloses();
+    else this.#closeBatchTimer ??= setTimeout(() => this.#signCloses(), window).unref();
+  }
+
+  /**
+   * Signs the closes waiting (closeBatchWindowMs) under one batch signature, each listing the
+   * commitments its collector holds now; a request decided, expired or back below k meanwhile
+   * is left out (the tick closes it again once it has k).
+   */
+  #signCloses(): void {
+    clearTimeout(this.#closeBatchTimer);
+    this.#closeBatchTimer = undefined;
+    const now = this.#clock();
+    const due = [...this.#closing].flatMap((id) => {
+      const entry = this.book.get(id);
+      return entry && entry.collector.status === "committing" && now < entry.context.request.deadline && entry.collector.commitments.length >= entry.context.request.k ? [entry] : [];
+    });
+    this.#closing.clear();
+    if (due.length === 0) return;
+    const bodies = due.map(({ context, collector }) => closeBody(context.request.chain, context.id, collector.commitments));
+    const closes = signMessages<CommitClose>(this.#init.sequencerKey, bodies);
+    due.forEach((entry, i) => this.#closeSigned(entry, closes[i] as CommitClose, now));
+  }
+
+  /** Applies, stores and (once stored) publishes a close this pool has just signed. */
+  #closeSigned(entry: BookEntry, close: CommitClose, now: number): void {
+    const { context } = entry;
     const events = entry.collector.addClose(close, now, { signedHere: true });
     // Published only once it is durable: a close that left without being stored could be followed,
     // after a restart, by a second, different one (an equivocation by the sequencer).

@@ -2,7 +2,7 @@
  * Batch signatures end to end (spec/04 and spec/06, "Batching"): real libp2p nodes in one
  * process (memory transport, fixed backend, real slashing-protection files), every node with a
  * signing window. Requests submitted together agree, their commitments travel batch-signed (fewer
- * signatures than commitments), and a member that signs a second, different commitment in
+ * signatures than commitments), the pool batches its closes the same way, and a member that signs a second, different commitment in
  * another batch is caught: its equivocation evidence reaches the pool.
  */
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,7 +11,7 @@ import { commitmentBody, commitmentSalt } from "../../src/quorum/attest.ts";
 import { drawCommittee } from "../../src/quorum/committee.ts";
 import { fromHex, taggedHash, toHex } from "../../src/wire/hash.ts";
 import { parseSignature } from "../../src/wire/signature.ts";
-import type { OutputCommitment } from "../../src/wire/types.ts";
+import type { CommitClose, OutputCommitment } from "../../src/wire/types.ts";
 import { fillerRequest } from "../helpers/batches.ts";
 import { testNetwork } from "../helpers/fixtures.ts";
 import { startInProcessCluster, waitForCluster, type InProcessCluster } from "../helpers/inprocess-cluster.ts";
@@ -25,7 +25,7 @@ afterEach(async () => {
 
 describe("batch signatures with real nodes", () => {
   it("requests agree with batch-signed commitments and outputs; a batch-signed equivocation produces evidence", async () => {
-    cluster = await startInProcessCluster({ nodes: 5, seed: "e2e-batched", pool: { n: 5, k: 4 }, signBatch: { windowMs: 30, max: 64 } });
+    cluster = await startInProcessCluster({ nodes: 5, seed: "e2e-batched", pool: { n: 5, k: 4, closeBatchWindowMs: 30 }, signBatch: { windowMs: 30, max: 64 } });
     const c = cluster;
     await waitForCluster(c, 30_000);
     const submit = (mode: "commit-reveal" | "direct", i: number) =>
@@ -41,6 +41,11 @@ describe("batch signatures with real nodes", () => {
     const signatures = new Set(forms.map((f) => toHex(f?.sig ?? new Uint8Array())));
     const messages = new Set(signed.map((m) => `${(m as OutputCommitment).node}/${toHex((m as OutputCommitment).request)}`));
     expect(signatures.size).toBeLessThan(messages.size);
+    // The pool's closes too: batch-signed, fewer signatures than closes.
+    const closes = c.nodes.flatMap((node) => ids.flatMap((id) => node.received.get(id) ?? [])).filter((m) => m.t === "close");
+    const closeForms = closes.map((m) => parseSignature((m as CommitClose).sig));
+    expect(closeForms.some((f) => f?.form === "batch")).toBe(true);
+    expect(new Set(closeForms.map((f) => toHex(f?.sig ?? new Uint8Array()))).size).toBeLessThan(new Set(closes.map((m) => toHex((m as CommitClose).request))).size);
 
     // A member signs a second, different commitment for a request, in a batch with another leaf,
     // and publishes it: every peer holds its first one, so the pool gets the evidence.
