@@ -91,6 +91,8 @@ export interface NetworkOptions {
   env?: NodeJS.ProcessEnv;
   /** Request deadline. Default 30 s. */
   deadlineMs?: number;
+  /** Batch signatures (spec/06 "Batching"): the nodes' signing window and the pool's close window, ms. Default off. */
+  batchWindowMs?: number;
 }
 
 /** n node processes (node i answers after DELAYS_MS[i mod 5]) and the pool in this process. */
@@ -104,6 +106,7 @@ export async function startNetwork(dir: string, storePath: string, options: Netw
     logLevel: "warn",
     maxConcurrentJobs: 64,
     backend: (i) => ({ type: "fixed", modelSeed: "bench", delayMs: DELAYS_MS[i % DELAYS_MS.length] as number }),
+    ...(options.batchWindowMs ? { signBatchWindowMs: options.batchWindowMs } : {}),
   });
   const registry = createRegistry(devnet.registry);
   const network = await createConcordNetwork(
@@ -128,7 +131,7 @@ export async function startNetwork(dir: string, storePath: string, options: Netw
       }),
     publish: (message: Message) => network.publish(message),
   };
-  const pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: nodeCount, k, deadlineMs: options.deadlineMs ?? 30_000, closeGraceMs: 50, maxInFlight: 100_000 }, tickMs: 5 });
+  const pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: nodeCount, k, deadlineMs: options.deadlineMs ?? 30_000, closeGraceMs: 50, maxInFlight: 100_000, ...(options.batchWindowMs ? { closeBatchWindowMs: options.batchWindowMs } : {}) }, tickMs: 5 });
   await pool.start();
   await network.start();
   void (async () => {
