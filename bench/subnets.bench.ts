@@ -20,6 +20,9 @@
  * - deliveries_per_node_s: messages gossip handed to a node's participant (decoded and checked),
  *   per node per second; deliveries_per_node_request: the same per request of the window (a
  *   request is ~16 messages: request, 7 commitments, close, 5-7 reveals, a bundle or two).
+ * - cpu_ms_per_node_request: the same CPU, less the idle floor, per request submitted in the
+ *   window: the figure that does not depend on the offered rate being met (a loaded machine
+ *   submits fewer); achieved_rate_per_s says what was met.
  * - agreed_share: the window's requests agreed once the load stops and they settle (10 s at most).
  * - idle_cpu_ms_per_node_s: the same CPU figure over IDLE_S seconds without requests
  *   (heartbeats, timers): the floor under every figure above.
@@ -49,7 +52,11 @@ const median = (values: readonly number[]) => {
 };
 
 interface Phase {
+  /** Requests submitted per second in the window: below the target when the process cannot keep up. */
+  achievedRate: number;
   cpuMsPerNodeS: number;
+  /** CPU per node per request of the window, the idle floor taken off. */
+  cpuMsPerNodeRequest: number;
   deliveriesPerNodeS: number;
   /** Deliveries per node per request submitted in the window: how much of each request a node handles. */
   deliveriesPerNodeRequest: number;
@@ -121,7 +128,9 @@ async function measure(nodes: number, subnets: number, rates: readonly number[])
       await load.stop();
       await settle(cluster, load.ids, 10_000);
       const atRate = windows.map((window) => ({
+        achievedRate: window.ids.length / window.seconds,
         cpuMsPerNodeS: window.cpu / nodes / window.seconds,
+        cpuMsPerNodeRequest: Math.max(0, window.cpu / nodes - idle * window.seconds) / Math.max(1, window.ids.length),
         deliveriesPerNodeS: window.delivered / nodes / window.seconds,
         deliveriesPerNodeRequest: window.delivered / nodes / Math.max(1, window.ids.length),
         agreedShare: window.ids.filter((id) => cluster.outcomes.get(id)?.kind === "agreed").length / Math.max(1, window.ids.length),
@@ -150,7 +159,9 @@ export async function run(): Promise<Record<string, number>> {
         for (const [r, atRate] of phases.entries()) {
           const prefix = `n${nodes}_${label}${r === 0 ? "" : "_scaled"}`;
           for (const [name, pick] of [
+            ["achieved_rate_per_s", (p: Phase) => p.achievedRate],
             ["cpu_ms_per_node_s", (p: Phase) => p.cpuMsPerNodeS],
+            ["cpu_ms_per_node_request", (p: Phase) => p.cpuMsPerNodeRequest],
             ["deliveries_per_node_s", (p: Phase) => p.deliveriesPerNodeS],
             ["deliveries_per_node_request", (p: Phase) => p.deliveriesPerNodeRequest],
             ["agreed_share", (p: Phase) => p.agreedShare],
