@@ -21,6 +21,8 @@ import { commitmentOfReveal, requestId } from "../../src/wire/ids.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../../src/wire/messages.ts";
 import type { CommitClose, InferenceRequest, Message, MessageKind } from "../../src/wire/types.ts";
 import { bundleCases, sampleMessages, sampleNetwork } from "../spec/samples.ts";
+import { batchedRun } from "../helpers/batches.ts";
+import { testRequest } from "../helpers/fixtures.ts";
 import { mulberry32 } from "../helpers/prng.ts";
 
 export interface FuzzOptions {
@@ -54,13 +56,17 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
   const net = sampleNetwork();
   const samples = sampleMessages(net);
   const bundles = bundleCases(net).filter((c) => c.code === undefined).map((c) => ({ name: c.name, message: c.bundle as Message }));
-  const seeds = [...samples, ...bundles].map(({ name, message }) => ({ name, kind: message.t, bytes: encodeMessage(message) }));
+  // The same requests with every signature a batch signature (spec/04): their second field form.
+  const batched = [batchedRun(net, testRequest(net), 5), batchedRun(net, testRequest(net, { mode: "direct" }), 5)].flatMap((run) =>
+    [...run.commitments, ...run.outputs, ...run.reveals, ...(run.close ? [run.close] : []), ...(run.bundle ? [run.bundle] : [])].map((message, i) => ({ name: `batch-signed-${message.t}-${i}`, message: message as Message })),
+  );
+  const seeds = [...samples, ...bundles, ...batched].map(({ name, message }) => ({ name, kind: message.t, bytes: encodeMessage(message) }));
 
   // Everything the fuzzer knows to be valid, by canonical hex: accepted messages must be among them.
   const known = new Set<string>();
   const remember = (message: Message) => known.add(toHex(encodeMessage(message)));
   const knownRequestIds = new Set<string>();
-  for (const { message } of [...samples, ...bundles]) {
+  for (const { message } of [...samples, ...bundles, ...batched]) {
     remember(message);
     if (message.t === "request") knownRequestIds.add(toHex(requestId(message)));
     if (message.t === "bundle") {
