@@ -16,8 +16,8 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { counts, installCounters, readChildCounts, type CryptoCounts } from "./counters.ts";
-import { burst, startNetwork, stopNetwork, submit, waitFor, type Network } from "./network.bench.ts";
+import { allCounts, installCounters } from "./counters.ts";
+import { burst, startNetwork, stopNetwork, submit, waitFor } from "./network.bench.ts";
 
 const COUNTERS = fileURLToPath(new URL("./counters.ts", import.meta.url));
 const BATCH_WINDOW_MS = 10;
@@ -27,12 +27,6 @@ const BURSTS = 3;
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-
-async function allCounts(net: Network, dir: string): Promise<CryptoCounts> {
-  const children = await readChildCounts(dir, net.nodes.map(({ child }) => child.pid as number));
-  const own = counts();
-  return { sha256: children.sha256 + own.sha256, signs: children.signs + own.signs, verifies: children.verifies + own.verifies };
-}
 
 interface Burst {
   agreedPerS: number;
@@ -53,13 +47,14 @@ async function measure(dir: string, batchWindowMs: number): Promise<Burst[]> {
     for (let i = 0; i < WARMUP_REQUESTS; i++) warm.push(await submit(net, "commit-reveal", `batched-warmup-${batchWindowMs}`));
     await waitFor(net, warm, 30_000);
     const bursts: Burst[] = [];
+    const pids = net.nodes.map(({ child }) => child.pid as number);
     for (let b = 0; b < BURSTS; b++) {
-      const before = await allCounts(net, countsDir);
+      const before = await allCounts(countsDir, pids);
       const agreedBefore = net.pool.counters.agreed;
       const { agreedPerS, cpuMsPerAgreed } = await burst(net, BURST_REQUESTS);
       // Stand-in aggregators' bundles and the store settle after the last outcome.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
-      const after = await allCounts(net, countsDir);
+      const after = await allCounts(countsDir, pids);
       const agreed = Math.max(1, net.pool.counters.agreed - agreedBefore);
       bursts.push({ agreedPerS, cpuMsPerAgreed, signsPerAgreed: (after.signs - before.signs) / agreed, verifiesPerAgreed: (after.verifies - before.verifies) / agreed });
     }

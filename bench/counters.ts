@@ -96,6 +96,13 @@ export async function readChildCounts(dir: string, pids: readonly number[], time
   return sum;
 }
 
+/** The totals of the child processes `pids` (readChildCounts) and of this process together. */
+export async function allCounts(dir: string, pids: readonly number[]): Promise<CryptoCounts> {
+  const children = await readChildCounts(dir, pids);
+  const own = counts();
+  return { sha256: children.sha256 + own.sha256, signs: children.signs + own.signs, verifies: children.verifies + own.verifies };
+}
+
 const dir = process.env.CONCORD_BENCH_COUNTS;
 if (dir !== undefined && dir.length > 0) {
   installCounters();

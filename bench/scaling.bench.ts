@@ -32,8 +32,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { counts, installCounters, readChildCounts, type CryptoCounts } from "./counters.ts";
-import { burst, cpuMs, startNetwork, stopNetwork, submit, waitFor, type Network } from "./network.bench.ts";
+import { allCounts, installCounters } from "./counters.ts";
+import { burst, cpuMs, startNetwork, stopNetwork, submit, waitFor } from "./network.bench.ts";
 
 const SIZES = [5, 7, 11, 15, 31];
 const REPETITIONS = 3;
@@ -73,15 +73,6 @@ function traced(files: readonly string[], ids: ReadonlySet<string>): { bundles: 
   return { bundles, deliveries };
 }
 
-async function allCounts(net: Network, dir: string): Promise<CryptoCounts> {
-  const children = await readChildCounts(
-    dir,
-    net.nodes.map(({ child }) => child.pid as number),
-  );
-  const own = counts();
-  return { sha256: children.sha256 + own.sha256, signs: children.signs + own.signs, verifies: children.verifies + own.verifies };
-}
-
 interface BurstFigures {
   agreedFraction: number;
   cpuMsPerAgreed: number;
@@ -119,11 +110,12 @@ async function measure(n: number, dir: string): Promise<{ bursts: BurstFigures[]
     }
     const idleCpuMsPerS = Math.min(...idleWindows);
     const bursts: BurstFigures[] = [];
+    const pids = net.nodes.map(({ child }) => child.pid as number);
     for (let rep = 0; rep < REPETITIONS; rep++) {
-      const before = await allCounts(net, countsDir);
+      const before = await allCounts(countsDir, pids);
       const known = new Set(net.tracks.keys());
       const figures = await burst(net, burstSize(n), DEADLINE_MS);
-      const after = await allCounts(net, countsDir);
+      const after = await allCounts(countsDir, pids);
       const ids = new Set([...net.tracks.keys()].filter((id) => !known.has(id)));
       await sleep(2_000);
       const { bundles, deliveries } = traced(net.traceFiles, ids);
