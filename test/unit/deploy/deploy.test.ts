@@ -61,7 +61,8 @@ describe("deploy/compose.yaml", () => {
 describe("deploy/Dockerfile and deploy/concord-node.service", () => {
   it("builds on node:24-slim with npm ci and runs concord node", () => {
     const dockerfile = read("deploy/Dockerfile");
-    expect(dockerfile).toMatch(/^FROM node:24-slim$/m);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-slim$/m);
+    expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\}$/m);
     expect(dockerfile).toMatch(/^RUN npm ci --omit=dev/m);
     expect(dockerfile).toContain('ENTRYPOINT ["node", "bin/concord.js"]');
     expect(dockerfile).toContain('CMD ["node"]');
