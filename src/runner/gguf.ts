@@ -15,6 +15,7 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { ConcordError } from "../errors.ts";
 import { taggedHash } from "../wire/hash.ts";
+import { mulberry32 } from "../sim/prng.ts";
 
 export interface GgufTensor {
   name: string;
@@ -130,18 +131,6 @@ function toHalf(value: number): number {
   return half;
 }
 
-/** mulberry32: a small seeded uniform stream in [0, 1). */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Standard deviation of the noise weights (a common initialization scale for small transformers). */
 const NOISE_STD = 0.02;
 
@@ -162,7 +151,7 @@ export function writeRandomWeightModel(source: string, dest: string, seed: strin
   const bytes = readFileSync(source);
   const out = Buffer.from(bytes);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  const next = uniform(taggedHash("concord/gguf/random-weights", seed).reduce((acc, byte, i) => (i < 4 ? (acc << 8) | byte : acc), 0));
+  const next = mulberry32(taggedHash("concord/gguf/random-weights", seed).reduce((acc, byte, i) => (i < 4 ? (acc << 8) | byte : acc), 0));
   const scale = NOISE_STD * Math.sqrt(3);
   for (const tensor of layout.tensors) {
     const count = tensor.dims.reduce((a, b) => a * b, 1);

@@ -174,3 +174,18 @@ export class Rng {
 export function streamOf(key: StreamKey, ...labels: number[]): Rng {
   return new Rng(deriveKey(key, ...labels));
 }
+
+/**
+ * mulberry32: a tiny seeded uniform stream in [0, 1) for inputs outside the simulator (the
+ * random-weight model copy, test and benchmark inputs); the simulator's draws use the streams above.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
