@@ -33,6 +33,7 @@ import { pino } from "pino";
 import { createDevnet, DEVNET_PEER_WHITELIST, type Devnet } from "../src/cli/devnet.ts";
 import { startNodeProcess, stopNodeProcesses, type NodeProcess } from "../src/cli/processes.ts";
 import { createConcordNetwork, type ConcordNetwork } from "../src/net/concord.ts";
+import type { VoteRoute } from "../src/net/topics.ts";
 import { createRegistry } from "../src/quorum/registry.ts";
 import { createPool, type Pool, type PoolOutcome } from "../src/sequencer/pool.ts";
 import { SqliteOutcomeStore } from "../src/sequencer/store.ts";
@@ -93,6 +94,8 @@ export interface NetworkOptions {
   deadlineMs?: number;
   /** Batch signatures (spec/06 "Batching"): the nodes' signing window and the pool's close window, ms. Default off. */
   batchWindowMs?: number;
+  /** Vote routing of the nodes (spec/06 "Vote routing"), and the pool told of it. Default gossip. */
+  votes?: VoteRoute;
 }
 
 /** n node processes (node i answers after DELAYS_MS[i mod 5]) and the pool in this process. */
@@ -107,11 +110,12 @@ export async function startNetwork(dir: string, storePath: string, options: Netw
     maxConcurrentJobs: 64,
     backend: (i) => ({ type: "fixed", modelSeed: "bench", delayMs: DELAYS_MS[i % DELAYS_MS.length] as number }),
     ...(options.batchWindowMs ? { signBatchWindowMs: options.batchWindowMs } : {}),
+    ...(options.votes ? { votes: options.votes } : {}),
   });
   const registry = createRegistry(devnet.registry);
   const network = await createConcordNetwork(
     // The nodes are on this machine: loopback peers are known ones, exempt from the colocation penalty.
-    { chain: devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], privateKey: taggedHash("bench/sequencer-peer", dir), handlerQueueLength: 100_000, whitelist: DEVNET_PEER_WHITELIST },
+    { chain: devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], privateKey: taggedHash("bench/sequencer-peer", dir), handlerQueueLength: 100_000, whitelist: DEVNET_PEER_WHITELIST, pool: true, ...(options.votes ? { votes: options.votes } : {}) },
     { logger: pino({ level: "silent" }) },
   );
   const store = new SqliteOutcomeStore({ path: storePath });

@@ -20,6 +20,10 @@
  * `per_n` divides CPU per agreed request by n (flat means cost grows linearly in n), and
  * `ratio_to_n5` divides by the n = 5 figure of the same run.
  *
+ * Each size runs once per vote routing (spec/06, "Vote routing"), keys `scaling.{route}.n{n}.*`:
+ * `gossip`, where every member receives and checks every other member's votes, and `sequencer`,
+ * where votes go to the pool only. CONCORD_SCALING_VOTES=sequencer runs one of them.
+ *
  * CONCORD_SCALING_SIZES=5,7 runs some sizes only. CONCORD_SCALING_BEFORE=<dir> runs this file as
  * it is in <dir> too (a `git worktree` of an older commit with this bench copied in), first, and
  * reports its figures as scaling.before.*: the old code measured in the same run (for the sizes
@@ -34,6 +38,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { allCounts, installCounters } from "./counters.ts";
 import { burst, cpuMs, startNetwork, stopNetwork, submit, waitFor } from "./network.bench.ts";
+import { VOTE_ROUTES, type VoteRoute } from "../src/net/topics.ts";
 
 const SIZES = [5, 7, 11, 15, 31];
 const REPETITIONS = 3;
@@ -85,7 +90,7 @@ interface BurstFigures {
   bundles: number;
 }
 
-async function measure(n: number, dir: string): Promise<{ bursts: BurstFigures[]; idleCpuMsPerS: number }> {
+async function measure(n: number, votes: VoteRoute, dir: string): Promise<{ bursts: BurstFigures[]; idleCpuMsPerS: number }> {
   const countsDir = join(dir, "counts");
   mkdirSync(countsDir, { recursive: true });
   const net = await startNetwork(join(dir, "net"), ":memory:", {
@@ -95,6 +100,7 @@ async function measure(n: number, dir: string): Promise<{ bursts: BurstFigures[]
     // Longer than a burst takes even at n = 31 on a loaded 2-core machine: CPU per agreed request
     // means nothing when the deadline turns requests into NoAgreement.
     deadlineMs: DEADLINE_MS,
+    votes,
   });
   try {
     const warm: string[] = [];
@@ -140,6 +146,14 @@ async function measure(n: number, dir: string): Promise<{ bursts: BurstFigures[]
   }
 }
 
+function routesFromEnv(): VoteRoute[] {
+  const text = process.env.CONCORD_SCALING_VOTES;
+  if (!text) return [...VOTE_ROUTES];
+  const routes = text.split(",").map((part) => part.trim());
+  for (const route of routes) if (!(VOTE_ROUTES as readonly string[]).includes(route)) throw new Error(`CONCORD_SCALING_VOTES: ${route} is not one of ${VOTE_ROUTES.join(", ")}`);
+  return routes as VoteRoute[];
+}
+
 function sizesFromEnv(): number[] {
   const text = process.env.CONCORD_SCALING_SIZES;
   if (!text) return SIZES;
@@ -166,48 +180,50 @@ export async function run(): Promise<Record<string, number>> {
   const beforeTree = process.env.CONCORD_SCALING_BEFORE;
   const beforeSizes = process.env.CONCORD_SCALING_BEFORE_SIZES?.split(",").map(Number) ?? sizes;
   if (beforeTree) Object.assign(out, runBefore(beforeTree, beforeSizes));
-  let base: number | undefined;
-  let baseNet: number | undefined;
-  for (const n of sizes) {
-    const dir = mkdtempSync(join(tmpdir(), `concord-bench-scaling-${n}-`));
-    const prefix = `scaling.n${n}`;
-    try {
-      const { bursts, idleCpuMsPerS } = await measure(n, dir);
-      const cpu = bursts.map((b) => b.cpuMsPerAgreed);
-      const cpuMedian = median(cpu);
-      if (n === 5) base = cpuMedian;
-      out[`${prefix}.k`] = Math.ceil((2 * n) / 3);
-      out[`${prefix}.requests_per_burst`] = burstSize(n);
-      out[`${prefix}.cpu_ms_per_agreed.median`] = round2(cpuMedian);
-      out[`${prefix}.cpu_ms_per_agreed.min`] = round2(Math.min(...cpu));
-      out[`${prefix}.cpu_ms_per_agreed.max`] = round2(Math.max(...cpu));
-      out[`${prefix}.cpu_ms_per_agreed.per_n`] = round2(cpuMedian / n);
-      if (base !== undefined) out[`${prefix}.cpu_ms_per_agreed.ratio_to_n5`] = round2(cpuMedian / base);
-      const net = bursts.map((b) => b.netCpuMsPerAgreed);
-      const netMedian = median(net);
-      if (n === 5) baseNet = netMedian;
-      out[`${prefix}.cpu_ms_per_agreed_net.median`] = round2(netMedian);
-      out[`${prefix}.cpu_ms_per_agreed_net.min`] = round2(Math.min(...net));
-      out[`${prefix}.cpu_ms_per_agreed_net.max`] = round2(Math.max(...net));
-      out[`${prefix}.cpu_ms_per_agreed_net.per_n`] = round2(netMedian / n);
-      if (baseNet !== undefined) out[`${prefix}.cpu_ms_per_agreed_net.ratio_to_n5`] = round2(netMedian / baseNet);
-      const agreed = bursts.map((b) => b.agreedPerS);
-      out[`${prefix}.agreed_per_s.median`] = round2(median(agreed));
-      out[`${prefix}.agreed_per_s.min`] = round2(Math.min(...agreed));
-      out[`${prefix}.agreed_per_s.max`] = round2(Math.max(...agreed));
-      out[`${prefix}.idle_cpu_ms_per_s`] = round2(idleCpuMsPerS);
-      out[`${prefix}.agreed_fraction`] = round2(Math.min(...bursts.map((b) => b.agreedFraction)));
-      for (const key of ["sha256", "verifies", "signs", "deliveries", "bundles"] as const) {
-        out[`${prefix}.per_request.${key}`] = round2(median(bursts.map((b) => b[key])));
+  for (const votes of routesFromEnv()) {
+    let base: number | undefined;
+    let baseNet: number | undefined;
+    for (const n of sizes) {
+      const dir = mkdtempSync(join(tmpdir(), `concord-bench-scaling-${n}-`));
+      const prefix = `scaling.${votes}.n${n}`;
+      try {
+        const { bursts, idleCpuMsPerS } = await measure(n, votes, dir);
+        const cpu = bursts.map((b) => b.cpuMsPerAgreed);
+        const cpuMedian = median(cpu);
+        if (n === 5) base = cpuMedian;
+        out[`${prefix}.k`] = Math.ceil((2 * n) / 3);
+        out[`${prefix}.requests_per_burst`] = burstSize(n);
+        out[`${prefix}.cpu_ms_per_agreed.median`] = round2(cpuMedian);
+        out[`${prefix}.cpu_ms_per_agreed.min`] = round2(Math.min(...cpu));
+        out[`${prefix}.cpu_ms_per_agreed.max`] = round2(Math.max(...cpu));
+        out[`${prefix}.cpu_ms_per_agreed.per_n`] = round2(cpuMedian / n);
+        if (base !== undefined) out[`${prefix}.cpu_ms_per_agreed.ratio_to_n5`] = round2(cpuMedian / base);
+        const net = bursts.map((b) => b.netCpuMsPerAgreed);
+        const netMedian = median(net);
+        if (n === 5) baseNet = netMedian;
+        out[`${prefix}.cpu_ms_per_agreed_net.median`] = round2(netMedian);
+        out[`${prefix}.cpu_ms_per_agreed_net.min`] = round2(Math.min(...net));
+        out[`${prefix}.cpu_ms_per_agreed_net.max`] = round2(Math.max(...net));
+        out[`${prefix}.cpu_ms_per_agreed_net.per_n`] = round2(netMedian / n);
+        if (baseNet !== undefined) out[`${prefix}.cpu_ms_per_agreed_net.ratio_to_n5`] = round2(netMedian / baseNet);
+        const agreed = bursts.map((b) => b.agreedPerS);
+        out[`${prefix}.agreed_per_s.median`] = round2(median(agreed));
+        out[`${prefix}.agreed_per_s.min`] = round2(Math.min(...agreed));
+        out[`${prefix}.agreed_per_s.max`] = round2(Math.max(...agreed));
+        out[`${prefix}.idle_cpu_ms_per_s`] = round2(idleCpuMsPerS);
+        out[`${prefix}.agreed_fraction`] = round2(Math.min(...bursts.map((b) => b.agreedFraction)));
+        for (const key of ["sha256", "verifies", "signs", "deliveries", "bundles"] as const) {
+          out[`${prefix}.per_request.${key}`] = round2(median(bursts.map((b) => b[key])));
+        }
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        console.error(`scaling n=${n}: ${message}`);
+        // A network that does not form is a result too (before the colocation fix, n = 15 did not).
+        if (message.includes("peers subscribed")) out[`${prefix}.formed`] = 0;
+        else throw error;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      console.error(`scaling n=${n}: ${message}`);
-      // A network that does not form is a result too (before the colocation fix, n = 15 did not).
-      if (message.includes("peers subscribed")) out[`${prefix}.formed`] = 0;
-      else throw error;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
   }
   return out;

@@ -54,6 +54,8 @@ export interface DevnetOptions {
   peerWhitelist?: string[];
   /** Registry subnets S (spec/05); default 1, and the registry names none. */
   subnets?: number;
+  /** Each node's vote routing (spec/06 "Vote routing"); default gossip. A pool on it should be told too (its catch-up). */
+  votes?: NodeConfig["votes"];
 }
 
 /** A devnet's nodes all run on this machine: loopback peers are known ones. */
@@ -100,6 +102,7 @@ export async function createDevnet(options: DevnetOptions): Promise<Devnet> {
       maxConcurrentJobs: options.maxConcurrentJobs ?? 2,
       signBatchWindowMs: options.signBatchWindowMs ?? DEFAULT_NODE_CONFIG.signBatchWindowMs,
       signBatchMax: options.signBatchMax ?? DEFAULT_NODE_CONFIG.signBatchMax,
+      votes: options.votes ?? DEFAULT_NODE_CONFIG.votes,
     };
     const byzantine = options.byzantine?.(i);
     if (byzantine) config.byzantine = byzantine;

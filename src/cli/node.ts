@@ -41,6 +41,7 @@ export function addNodeCommand(program: Command): void {
     .option("--max-concurrent-jobs <n>", "inference jobs at once (default 2)", Number)
     .option("--sign-batch-window-ms <ms>", "batch signatures: how long a commitment waits to share one signature with others (default 0: off)", Number)
     .option("--sign-batch-max <n>", "batch signatures: most messages under one signature (default 64)", Number)
+    .option("--votes <route>", "gossip (default): votes travel through the subnet's gossip; sequencer: this node sends its votes straight to the sequencer's pool (it must be connected to it) and handles no other member's")
     .option("--byzantine <mode>", `TESTING AID, never on a real network: misbehave on purpose (${BYZANTINE_MODES.join(", ")}; wrong-model runs another model seed, or with llama a random-weight copy of --model-file written to the data dir)`)
     .option("--trace-file <file>", "benchmarks: append a timestamped JSON line for every protocol message this node publishes or accepts")
     .option(HISTORY_LOST_FLAG, "start although this node has signed before and its slashing-protection history is gone (import it instead when you can: concord slashing import)")

@@ -9,6 +9,9 @@
  * on its subnet's topics, and a peer joins only its home subnets' (a node: its own; a pool: all),
  * so it never handles the traffic of requests outside them. Catch-up asks peers of the request's
  * subnet.
+ *
+ * Vote routing (spec/06, "Vote routing"): a member with `votes: "sequencer"` joins only the
+ * topics the sequencer sends on and publishes its votes straight to their subscribers (the pool).
  */
 import type { Stream } from "@libp2p/interface";
 import { ConcordError } from "../errors.ts";
@@ -33,7 +36,7 @@ import {
   type RecentMessagesLimits,
 } from "./fetch.ts";
 import { createGossipNode, type GossipNode, type GossipNodeComponents, type GossipNodeInit, type PublishResult } from "./gossip.ts";
-import { isSubnetKind, parseTopic, subscribedTopics, topicKindOf, topicName } from "./topics.ts";
+import { isSubnetKind, parseTopic, subscribedTopics, TOPIC_KINDS, topicKindOf, topicName, VOTE_TOPIC_KINDS, type TopicKind, type VoteRoute } from "./topics.ts";
 
 /**
  * Applies a decoded message; throws a ConcordError to ignore or reject it. `payload` is its
@@ -47,6 +50,16 @@ export interface ConcordNetworkInit extends Omit<GossipNodeInit, "topics" | "max
   subnets?: number;
   /** With S > 1, the subnets whose per-request topics this peer joins: a node its home subnet, a pool all (the default). */
   homeSubnets?: readonly number[];
+  /**
+   * This peer's vote routing (topics.ts VoteRoute). `gossip` (the default): it joins every kind.
+   * `sequencer`: a member that joins requests, closes and the chain-wide kinds, and publishes its
+   * votes to the vote kinds' subscribers without joining them. A pool joins every kind either
+   * way; `sequencer` makes its catch-up ask every peer of a subnet, as each member then holds
+   * only its own votes.
+   */
+  votes?: VoteRoute;
+  /** Whether this peer is the sequencer's pool (joins every kind whatever `votes` says). Default false. */
+  pool?: boolean;
   /** Publish retries while no peer is subscribed to the topic (default 20, 250 ms apart). */
   publishRetries?: number;
   publishRetryMs?: number;
@@ -56,8 +69,10 @@ export interface ConcordNetworkInit extends Omit<GossipNodeInit, "topics" | "max
 
 export interface ConcordNetwork {
   readonly gossip: GossipNode;
-  /** The topics this peer joined (concordTopics). */
+  /** The topics this peer joined (concordTopicsFor). */
   readonly topics: readonly string[];
+  /** The topics it publishes its votes on without joining them (vote routing `sequencer`), else empty. */
+  readonly publishOnly: readonly string[];
   /** The registry's subnet count it was made for (1 without subnets). */
   readonly subnets: number;
   /** Sets who receives validated messages. Must be called before start. */
@@ -97,20 +112,39 @@ export function concordTopic(chain: string, kind: MessageKind, subnet?: number):
   return subnet === undefined || !isSubnetKind(topicKind) ? topicName(chain, topicKind) : topicName(chain, topicKind, { subnet });
 }
 
-/** The topics a peer joins: those of before subnets when S = 1, else its home subnets' (default all) and the chain-wide ones. */
-export function concordTopics(chain: string, subnets = 1, homeSubnets?: readonly number[]): string[] {
-  if (subnets === 1) return subscribedTopics(chain);
-  return subscribedTopics(chain, homeSubnets ?? Array.from({ length: subnets }, (_, s) => s));
+/** Kinds every peer joins, in either vote routing: what the sequencer sends, and the chain-wide ones. */
+const SHARED_KINDS = TOPIC_KINDS.filter((kind) => !(VOTE_TOPIC_KINDS as readonly TopicKind[]).includes(kind));
+
+/**
+ * The topics of `kinds` a peer uses: those of before subnets when S = 1, else its home subnets'
+ * (default all) and the chain-wide ones. By default every kind: what a pool, or a member with
+ * gossip vote routing, joins.
+ */
+export function concordTopics(chain: string, subnets = 1, homeSubnets?: readonly number[], kinds: readonly TopicKind[] = TOPIC_KINDS): string[] {
+  if (subnets === 1) return subscribedTopics(chain, undefined, kinds);
+  return subscribedTopics(chain, homeSubnets ?? Array.from({ length: subnets }, (_, s) => s), kinds);
+}
+
+/** The topics a peer joins, and those it only publishes on, for its vote routing. */
+export function concordTopicsFor(chain: string, options: { subnets?: number; homeSubnets?: readonly number[]; votes?: VoteRoute; pool?: boolean } = {}): { joined: string[]; publishOnly: string[] } {
+  const { subnets = 1, homeSubnets, votes = "gossip", pool = false } = options;
+  if (pool || votes === "gossip") return { joined: concordTopics(chain, subnets, homeSubnets), publishOnly: [] };
+  return { joined: concordTopics(chain, subnets, homeSubnets, SHARED_KINDS), publishOnly: concordTopics(chain, subnets, homeSubnets, VOTE_TOPIC_KINDS) };
 }
 
 export async function createConcordNetwork(init: ConcordNetworkInit, components: GossipNodeComponents): Promise<ConcordNetwork> {
-  const { chain, publishRetries = 20, publishRetryMs = 250, subnets = 1, homeSubnets, ...gossipInit } = init;
-  const topics = concordTopics(chain, subnets, homeSubnets);
+  const { chain, publishRetries = 20, publishRetryMs = 250, subnets = 1, homeSubnets, votes = "gossip", pool = false, ...gossipInit } = init;
+  const { joined: topics, publishOnly } = concordTopicsFor(chain, { subnets, ...(homeSubnets ? { homeSubnets } : {}), votes, pool });
+  // Every peer joins these whatever its vote routing: what waitForPeers waits on.
+  const sharedTopics = new Set(concordTopics(chain, subnets, homeSubnets, SHARED_KINDS));
   const joined = new Set(subnets === 1 ? [0] : (homeSubnets ?? Array.from({ length: subnets }, (_, s) => s)));
   const subnetOf = (request: Bytes) => requestSubnet(request, subnets);
   const topicOf = (message: Message) => (subnets === 1 ? concordTopic(chain, message.t) : concordTopic(chain, message.t, subnetOf(requestIdOf(message))));
   const protocol = fetchProtocol(chain);
-  const gossip = await createGossipNode({ ...gossipInit, topics, maxMessageBytes: MAX_MESSAGE_BYTES }, components);
+  const gossip = await createGossipNode({ ...gossipInit, topics, publishTopics: publishOnly, maxMessageBytes: MAX_MESSAGE_BYTES }, components);
+  // A member that sends its votes to the sequencer only: a restarted pool finds each vote at its
+  // sender alone, so its catch-up asks every peer of the subnet, not the best four.
+  const fetchPeers = pool && votes === "sequencer" ? Number.MAX_SAFE_INTEGER : undefined;
   let receiver: MessageReceiver | undefined;
   const metrics = components.metrics !== undefined ? createNetMetrics(components.metrics) : undefined;
   const recent = new RecentMessages(init.recentMessages);
@@ -156,6 +190,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
   return {
     gossip,
     topics,
+    publishOnly,
     subnets,
     attach(next) {
       receiver = next;
@@ -173,15 +208,18 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
       return result;
     },
     async waitForPeers(count, timeoutMs) {
+      // The topics every peer joins: members that route votes to the sequencer join no vote topic.
+      const waited = topics.filter((topic) => sharedTopics.has(topic));
       const deadline = Date.now() + timeoutMs;
-      while (!topics.every((topic) => gossip.subscribers(topic).length >= count)) {
+      while (!waited.every((topic) => gossip.subscribers(topic).length >= count)) {
         if (Date.now() >= deadline) throw new Error(`fewer than ${count} peers subscribed after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       const mesh = Math.min(count, MESH_PARAMS.Dlo);
-      await Promise.all([...new Set(topics)].map((topic) => gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));
+      await Promise.all(waited.map((topic) => gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));
     },
-    async fetch(requests, options = {}) {
+    async fetch(requests, asked = {}) {
+      const options = fetchPeers !== undefined && asked.peers === undefined ? { ...asked, peers: fetchPeers } : asked;
       if (subnets === 1) return fetchFromPeers(requests, fetchContext(protocol, options, 0));
       const bySubnet = new Map<number, Bytes[]>();
       for (const request of requests) bySubnet.set(subnetOf(request), [...(bySubnet.get(subnetOf(request)) ?? []), request]);

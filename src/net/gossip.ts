@@ -93,8 +93,14 @@ export interface GossipNodeInit {
    * a libp2p private key. Default: a fresh random key each run.
    */
   privateKey?: Uint8Array | PrivateKey;
-  /** Topics this node joins at start; the only topics it will accept or publish on. */
+  /** Topics this node joins at start; the only topics it will accept messages on. */
   topics: readonly string[];
+  /**
+   * Topics this node publishes on without joining them: its messages go straight to the peers
+   * subscribed there (floodPublish), it relays nothing of them and accepts nothing on them.
+   * Default none.
+   */
+  publishTopics?: readonly string[];
   /** Largest payload published or accepted. Default: the wire limit, at most 4 MiB - 64 KiB. */
   maxMessageBytes?: number;
   /** Validated messages waiting per topic for handlers before new ones are dropped. Default 1024. */
@@ -261,7 +267,8 @@ export async function createGossipNode(init: GossipNodeInit, components: GossipN
     // Node's base64 instead of the default's portable one: gossipsub turns every id in every
     // IHAVE into a string, a measurable share of a node's CPU at load.
     msgIdToStrFn: (id) => Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("base64"),
-    allowedTopics: [...settings.topics],
+    // Publish-only topics are allowed too: the router must track who subscribes to them.
+    allowedTopics: [...settings.topics, ...settings.publishTopics],
     scoreParams,
     scoreThresholds,
     seenTTL: settings.seenTtlMs,
@@ -336,6 +343,7 @@ function withDefaults(init: GossipNodeInit): Settings {
     mdnsServiceTag: init.mdnsServiceTag ?? DEFAULT_MDNS_SERVICE_TAG,
     mdnsIntervalMs: init.mdnsIntervalMs ?? DEFAULT_MDNS_INTERVAL_MS,
     topics: [...new Set(init.topics)],
+    publishTopics: [...new Set(init.publishTopics ?? [])].filter((topic) => !init.topics.includes(topic)),
     maxMessageBytes: init.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     handlerQueueLength: init.handlerQueueLength ?? DEFAULT_HANDLER_QUEUE_LENGTH,
     validatorTimeoutMs: init.validatorTimeoutMs ?? DEFAULT_VALIDATOR_TIMEOUT_MS,
@@ -525,7 +533,7 @@ export class GossipNode {
    * Throws WIRE_OVERSIZED above the message limit.
    */
   async publish(topic: string, payload: Uint8Array): Promise<PublishResult> {
-    this.assertTopic(topic);
+    if (!this.settings.publishTopics.includes(topic)) this.assertTopic(topic);
     assert(this.running, "gossip node is not started");
     if (payload.length > this.settings.maxMessageBytes) {
       throw new ConcordError("WIRE_OVERSIZED", "gossip payload too large", {

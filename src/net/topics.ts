@@ -39,6 +39,20 @@ export const TOPIC_KINDS = [
 
 export type TopicKind = (typeof TOPIC_KINDS)[number];
 
+/**
+ * How a member's votes travel (spec/06, "Vote routing"). `gossip`: every peer joins every kind's
+ * topic, so each member receives, checks and relays every other member's votes, and members
+ * aggregate bundles by rank. `sequencer`: a member joins only the kinds the sequencer sends
+ * (requests, closes) and the chain-wide ones, and publishes its votes straight to the peers
+ * subscribed to the vote kinds, the sequencer's pool, which alone aggregates. A member's cost
+ * per request is then constant instead of growing with the committee.
+ */
+export const VOTE_ROUTES = ["gossip", "sequencer"] as const;
+export type VoteRoute = (typeof VOTE_ROUTES)[number];
+
+/** The kinds a member sends to the sequencer in `sequencer` routing (and does not join). */
+export const VOTE_TOPIC_KINDS = ["commitments", "reveals", "outputs", "bundles"] as const satisfies readonly TopicKind[];
+
 /** Kinds that travel within a request's subnet when the registry has subnets; the others are chain-wide. */
 export const SUBNET_TOPIC_KINDS = ["requests", "commitments", "closes", "reveals", "outputs", "bundles"] as const satisfies readonly TopicKind[];
 
@@ -113,14 +127,14 @@ export function chainTopics(chain: string, options: TopicOptions = {}): string[]
 }
 
 /**
- * The topics a node joins: every kind on the chain-wide form when `subnets` is absent (S = 1),
- * else the per-request kinds on each listed subnet and the chain-wide kinds once.
+ * The topics of `kinds` a node uses: every kind on the chain-wide form when `subnets` is absent
+ * (S = 1), else the per-request kinds on each listed subnet and the chain-wide kinds once.
  * @example subscribedTopics("rollup-7", [2]) // 6 topics of /concord/1/rollup-7/s2/…, then evidence, no-agreement
  */
-export function subscribedTopics(chain: string, subnets?: readonly number[]): string[] {
-  if (subnets === undefined) return chainTopics(chain);
-  const perSubnet = subnets.flatMap((subnet) => SUBNET_TOPIC_KINDS.map((kind) => topicName(chain, kind, { subnet })));
-  return [...perSubnet, ...TOPIC_KINDS.filter((kind) => !isSubnetKind(kind)).map((kind) => topicName(chain, kind))];
+export function subscribedTopics(chain: string, subnets?: readonly number[], kinds: readonly TopicKind[] = TOPIC_KINDS): string[] {
+  if (subnets === undefined) return kinds.map((kind) => topicName(chain, kind));
+  const perSubnet = subnets.flatMap((subnet) => SUBNET_TOPIC_KINDS.filter((kind) => kinds.includes(kind)).map((kind) => topicName(chain, kind, { subnet })));
+  return [...perSubnet, ...kinds.filter((kind) => !isSubnetKind(kind)).map((kind) => topicName(chain, kind))];
 }
 
 /** Reads a topic name back; undefined for anything that is not a Concord topic. */

@@ -8,6 +8,7 @@ import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { ConcordError, isConcordError } from "../errors.ts";
 import { whitelistEntryProblem } from "../net/peer-penalties.ts";
+import { VOTE_ROUTES } from "../net/topics.ts";
 import { llamaEngineProfile } from "../runner/llama.ts";
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, DEFAULT_P2P_PORT, defaultDataDir } from "./defaults.ts";
 import { readRegularFile } from "./files.ts";
@@ -128,6 +129,12 @@ export const nodeConfigSchema = z.strictObject({
   signBatchWindowMs: integer(0, 10_000),
   /** Batch signatures: most messages under one signature (a batch is signed once this full). */
   signBatchMax: integer(2, 1024),
+  /**
+   * Vote routing (spec/06): `gossip` relays every member's votes through the subnet; `sequencer`
+   * sends this node's votes straight to the sequencer's pool (it must be connected to the pool)
+   * and receives no other member's, so its cost per request does not grow with the committee.
+   */
+  votes: z.enum(VOTE_ROUTES, { error: `must be ${VOTE_ROUTES.join(" or ")}` }),
   /** Testing aid: misbehave this way (never set on a real node). */
   byzantine: z.enum(BYZANTINE_MODES, { error: `must be one of ${BYZANTINE_MODES.join(", ")}` }).exactOptional(),
   /** Benchmarks: append one JSON line per protocol message published or accepted, with a timestamp. */
@@ -173,6 +180,7 @@ export const DEFAULT_NODE_CONFIG: Omit<NodeConfig, "node" | "keystore" | "regist
   maxConcurrentJobs: 2,
   signBatchWindowMs: 0,
   signBatchMax: 64,
+  votes: "gossip",
 };
 
 /** The settings a flag or environment variable can set, by name. */
@@ -204,6 +212,7 @@ export interface NodeOverrides {
   maxConcurrentJobs?: number;
   signBatchWindowMs?: number;
   signBatchMax?: number;
+  votes?: string;
   byzantine?: string;
   traceFile?: string;
 }
@@ -239,6 +248,7 @@ export const NODE_ENV_VARS: Record<string, keyof NodeOverrides> = {
   CONCORD_MAX_CONCURRENT_JOBS: "maxConcurrentJobs",
   CONCORD_SIGN_BATCH_WINDOW_MS: "signBatchWindowMs",
   CONCORD_SIGN_BATCH_MAX: "signBatchMax",
+  CONCORD_VOTES: "votes",
   CONCORD_BYZANTINE: "byzantine",
   CONCORD_TRACE_FILE: "traceFile",
   CONCORD_PEER_WHITELIST: "peerWhitelist",
@@ -376,7 +386,7 @@ export function resolveNodeConfig(overrides: NodeOverrides, env: NodeJS.ProcessE
   const configPath = merged.config;
   const file = configPath ? readConfigFile(configPath) : {};
   const raw: Record<string, unknown> = { ...DEFAULT_NODE_CONFIG, ...file };
-  for (const key of ["node", "keystore", "registry", "dataDir", "listen", "bootstrap", "mdns", "peerWhitelist", "logLevel", "maxConcurrentJobs", "signBatchWindowMs", "signBatchMax", "byzantine", "traceFile"] as const) {
+  for (const key of ["node", "keystore", "registry", "dataDir", "listen", "bootstrap", "mdns", "peerWhitelist", "logLevel", "maxConcurrentJobs", "signBatchWindowMs", "signBatchMax", "votes", "byzantine", "traceFile"] as const) {
     if (merged[key] !== undefined) raw[key] = merged[key];
   }
   if (raw.dataDir === undefined && typeof raw.node === "string" && raw.node !== "") raw.dataDir = defaultDataDir(raw.node);

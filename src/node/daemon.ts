@@ -12,7 +12,7 @@ import { SIMILARITY_UNICODE_VERSION } from "../agreement/similarity.ts";
 import { readKeystore } from "../crypto/keystore.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { ConcordError, isConcordError } from "../errors.ts";
-import { concordTopic, concordTopics, createConcordNetwork, type ConcordNetwork } from "../net/concord.ts";
+import { concordTopic, concordTopicsFor, createConcordNetwork, type ConcordNetwork } from "../net/concord.ts";
 import { MAX_FETCH_REQUESTS } from "../net/fetch.ts";
 import { createRegistry, registryConfigFromJson, type Registry } from "../quorum/registry.ts";
 import type { InferenceBackend } from "../runner/backend.ts";
@@ -175,10 +175,19 @@ export class NodeDaemon {
     return this.registry.subnets === 1 ? undefined : this.registry.byId.get(this.config.node)?.subnet;
   }
 
-  /** The Concord gossip topics this node joins: one per message kind, its home subnet's where the registry has subnets. */
-  get topics(): string[] {
+  /**
+   * The Concord gossip topics this node joins (one per message kind, its home subnet's where the
+   * registry has subnets; with vote routing `sequencer`, not the vote kinds), and those it only
+   * publishes its votes on.
+   */
+  get topicsFor(): { joined: string[]; publishOnly: string[] } {
     const home = this.homeSubnet;
-    return concordTopics(this.registry.chain, this.registry.subnets, home === undefined ? undefined : [home]);
+    return concordTopicsFor(this.registry.chain, { subnets: this.registry.subnets, ...(home === undefined ? {} : { homeSubnets: [home] }), votes: this.config.votes });
+  }
+
+  /** The topics this node joins (topicsFor). */
+  get topics(): string[] {
+    return this.topicsFor.joined;
   }
 
   /** What `/ready` answers (src/node/health.ts), sampled now. */
@@ -187,12 +196,16 @@ export class NodeDaemon {
     return nodeReadiness({
       phase: this.#phase,
       connectedPeers: gossip?.connectedPeers().length ?? 0,
-      topics: this.topics.map((topic) => ({
-        topic,
-        subscribed: gossip?.isRunning === true,
-        subscribers: gossip?.subscribers(topic).length ?? 0,
-        mesh: gossip?.meshPeers(topic).length ?? 0,
-      })),
+      topics: [
+        ...this.topics.map((topic) => ({
+          topic,
+          subscribed: gossip?.isRunning === true,
+          subscribers: gossip?.subscribers(topic).length ?? 0,
+          mesh: gossip?.meshPeers(topic).length ?? 0,
+        })),
+        // Its votes reach the pool only if the pool is a peer subscribed there.
+        ...this.topicsFor.publishOnly.map((topic) => ({ topic, publishOnly: true, subscribed: false, subscribers: gossip?.subscribers(topic).length ?? 0, mesh: 0 })),
+      ],
     });
   }
 
@@ -264,6 +277,7 @@ export class NodeDaemon {
           mdns: config.mdns,
           subnets: this.registry.subnets,
           ...(this.homeSubnet !== undefined ? { homeSubnets: [this.homeSubnet] } : {}),
+          votes: config.votes,
           whitelist: config.peerWhitelist,
           // The libp2p identity derives from the node key: the same peer id after every restart.
           privateKey: peerKeySeed(this.key.secretKey),
@@ -340,6 +354,7 @@ export class NodeDaemon {
         maxConcurrentJobs: config.maxConcurrentJobs,
         signBatchWindowMs: config.signBatchWindowMs,
         signBatchMax: config.signBatchMax,
+        votes: config.votes,
       });
       this.#participant = participant;
       const receiver = participant;

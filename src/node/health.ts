@@ -12,8 +12,12 @@ export interface ReadinessInput {
   phase: "starting" | "started" | "stopping";
   /** Peers with an open libp2p connection. */
   connectedPeers: number;
-  /** Per Concord topic: whether this node subscribed, peers subscribed to it, peers in the mesh. */
-  topics: readonly { topic: string; subscribed: boolean; subscribers: number; mesh: number }[];
+  /**
+   * Per Concord topic: whether this node subscribed, peers subscribed to it, peers in the mesh.
+   * `publishOnly`: a topic it sends its votes on without joining (vote routing `sequencer`):
+   * it needs a subscriber there (the pool), not a subscription or a mesh.
+   */
+  topics: readonly { topic: string; publishOnly?: boolean; subscribed: boolean; subscribers: number; mesh: number }[];
 }
 
 export interface Readiness {
@@ -33,20 +37,21 @@ export interface Readiness {
  */
 export function nodeReadiness(input: ReadinessInput): Readiness {
   const reasons: string[] = [];
+  const joined = input.topics.filter((topic) => topic.publishOnly !== true);
   if (input.phase !== "started") reasons.push(input.phase === "starting" ? "node is starting" : "node is stopping");
   if (input.phase === "started") {
     if (input.connectedPeers === 0) reasons.push("no connected peers");
-    const notJoined = input.topics.filter((topic) => !topic.subscribed).map((topic) => topic.topic);
+    const notJoined = input.topics.filter((topic) => !topic.subscribed && topic.publishOnly !== true).map((topic) => topic.topic);
     if (notJoined.length > 0) reasons.push(`not subscribed to ${notJoined.join(", ")}`);
     const noSubscriber = input.topics.filter((topic) => topic.subscribers === 0).map((topic) => topic.topic);
     if (noSubscriber.length > 0) reasons.push(`no peer subscribed to ${noSubscriber.join(", ")}`);
-    const noMesh = input.topics.filter((topic) => topic.subscribers > 0 && topic.mesh === 0).map((topic) => topic.topic);
+    const noMesh = input.topics.filter((topic) => topic.publishOnly !== true && topic.subscribers > 0 && topic.mesh === 0).map((topic) => topic.topic);
     if (noMesh.length > 0) reasons.push(`no mesh peer on ${noMesh.join(", ")}`);
   }
   return {
     ready: reasons.length === 0,
     reasons,
     connectedPeers: input.connectedPeers,
-    minMeshPeers: input.topics.length === 0 ? 0 : Math.min(...input.topics.map((topic) => topic.mesh)),
+    minMeshPeers: joined.length === 0 ? 0 : Math.min(...joined.map((topic) => topic.mesh)),
   };
 }

@@ -17,6 +17,7 @@ import type { InferenceBackend } from "../runner/backend.ts";
 import { toHex } from "../wire/hash.ts";
 import { MAX_BATCH_LEAVES } from "../wire/signature.ts";
 import type { AgreedBundle, Message, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
+import type { VoteRoute } from "../net/topics.ts";
 import type { SigningRecord } from "./slashing.ts";
 
 export interface ParticipantLogger {
@@ -66,6 +67,13 @@ export interface ParticipantInit {
   signBatchWindowMs?: number;
   /** A batch is signed as soon as it holds this many messages. Default 64; at most 1,024. */
   signBatchMax?: number;
+  /**
+   * Vote routing (spec/06, "Vote routing"). `sequencer`: this member's votes go to the
+   * sequencer's pool alone and it receives no other member's, so it neither aggregates bundles
+   * nor learns an outcome: its own book ends each request at the deadline, and that is not
+   * reported as a decision. Default `gossip`.
+   */
+  votes?: VoteRoute;
 }
 
 /** See ParticipantInit.aggregationStaggerMs. */
@@ -161,6 +169,11 @@ export class Participant {
           this.#send(event.evidence);
           break;
         case "agreed": {
+          if (this.#init.votes === "sequencer") {
+            // Only with k = 1 (its own vote decides): the pool builds the same bundle itself.
+            this.#decided(event.context, "agreed", now);
+            break;
+          }
           const round = now - (this.#roundStartedAt.get(event.context.idHex) ?? now);
           this.#decided(event.context, "agreed", now);
           // Aggregation duty: the first member in the committee's draw order publishes at once,
@@ -211,6 +224,9 @@ export class Participant {
     this.#receivedAt.delete(context.idHex);
     this.#pendingReveals.delete(context.idHex);
     this.#roundStartedAt.delete(context.idHex);
+    // Routing votes to the sequencer, this member sees only its own vote: its book's outcome says
+    // nothing of the committee's.
+    if (this.#init.votes === "sequencer") return;
     if (receivedAt !== undefined) this.#init.observer?.decided?.(context, outcome, now - receivedAt);
     this.#init.logger.debug({ request: context.idHex, outcome }, "request decided");
   }

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
+import type { VoteRoute } from "../../src/net/topics.ts";
 import { silentLogger } from "../../src/net/logger.ts";
 import { Participant } from "../../src/node/participant.ts";
 import { SlashingProtection } from "../../src/node/slashing.ts";
@@ -35,6 +36,10 @@ export interface InProcessClusterOptions {
   pool?: Partial<PoolDefaults>;
   /** Batch signatures for every node (spec/06 "Batching"); default off. */
   signBatch?: { windowMs: number; max?: number };
+  /** Every node's vote routing (spec/06 "Vote routing"), the pool told of it. Default gossip. */
+  votes?: VoteRoute;
+  /** Nodes (by registry index) whose routing is the other one: a network mid-way through a change. */
+  otherRoute?: readonly number[];
   /** Seeds node keys, peer ids and the dial choice. */
   seed: string;
 }
@@ -89,7 +94,7 @@ export async function startInProcessCluster(options: InProcessClusterOptions): P
   const poolAddress = address("pool");
   const startPool = async () => {
     const network = await createConcordNetwork(
-      { chain: registry.chain, listen: [poolAddress], transports: ["memory"], subnets, privateKey: taggedHash("concord/test-cluster-pool", seed), handlerQueueLength: 100_000 },
+      { chain: registry.chain, listen: [poolAddress], transports: ["memory"], subnets, privateKey: taggedHash("concord/test-cluster-pool", seed), handlerQueueLength: 100_000, pool: true, ...(options.votes ? { votes: options.votes } : {}) },
       { logger: silentLogger },
     );
     const store = new SqliteOutcomeStore({ path: storePath });
@@ -123,7 +128,8 @@ export async function startInProcessCluster(options: InProcessClusterOptions): P
 
   const members = registry.members;
   const nodes: ClusterNode[] = [];
-  for (const member of members) {
+  for (const [index, member] of members.entries()) {
+    const route: VoteRoute = (options.otherRoute ?? []).includes(index) ? (options.votes === "sequencer" ? "gossip" : "sequencer") : (options.votes ?? "gossip");
     const key = net.keys.get(member.id);
     if (!key) throw new Error(`cluster: no key for ${member.id}`);
     const peers = registry.subnetMembers[member.subnet] ?? [];
@@ -140,6 +146,7 @@ export async function startInProcessCluster(options: InProcessClusterOptions): P
         bootstrap,
         subnets,
         ...(subnets > 1 ? { homeSubnets: [member.subnet] } : {}),
+        votes: route,
         privateKey: taggedHash("concord/test-cluster-node", seed, member.id),
         handlerQueueLength: 100_000,
       },
@@ -160,6 +167,7 @@ export async function startInProcessCluster(options: InProcessClusterOptions): P
       },
       logger: { debug() {}, info() {}, warn() {}, error() {} },
       maxConcurrentJobs: 64,
+      votes: route,
       ...(options.signBatch ? { signBatchWindowMs: options.signBatch.windowMs, ...(options.signBatch.max ? { signBatchMax: options.signBatch.max } : {}) } : {}),
     });
     const node: ClusterNode = { id: member.id, subnet: member.subnet, network, participant, received: new Map(), deliveries: 0 };

@@ -14,6 +14,7 @@ import { afterAll, beforeAll } from "vitest";
 import { createDevnet, DEVNET_PEER_WHITELIST, type Devnet, type DevnetNode, type DevnetOptions } from "../../src/cli/devnet.ts";
 import { stopNodeProcesses } from "../../src/cli/processes.ts";
 import { createConcordNetwork, type ConcordNetwork } from "../../src/net/concord.ts";
+import type { VoteRoute } from "../../src/net/topics.ts";
 import { silentLogger } from "../../src/net/logger.ts";
 import type { BackendConfig, ByzantineMode, NodeConfig } from "../../src/node/config.ts";
 import { createRegistry, type Registry } from "../../src/quorum/registry.ts";
@@ -206,6 +207,8 @@ export interface ClusterOptions {
   peerWhitelist?: string[];
   /** Registry subnets S (default 1); the pool joins every subnet. Set `pool.n` to fit a subnet. */
   subnets?: number;
+  /** The nodes' vote routing (spec/06 "Vote routing"), the pool's network told of it. Default gossip. */
+  votes?: VoteRoute;
 }
 
 export interface Cluster {
@@ -255,6 +258,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (options.maxConcurrentJobs) devnetOptions.maxConcurrentJobs = options.maxConcurrentJobs;
   if (options.peerWhitelist) devnetOptions.peerWhitelist = options.peerWhitelist;
   if (options.subnets) devnetOptions.subnets = options.subnets;
+  if (options.votes) devnetOptions.votes = options.votes;
   const devnet = await createDevnet(devnetOptions);
   const registry = createRegistry(devnet.registry);
   const metrics = new PromRegistry();
@@ -265,6 +269,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       privateKey: taggedHash("concord/test-sequencer-peer", options.seed),
       whitelist: options.peerWhitelist ?? DEVNET_PEER_WHITELIST,
       subnets: registry.subnets,
+      pool: true,
+      ...(options.votes ? { votes: options.votes } : {}),
     },
     { logger: silentLogger, metrics },
   );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { concordTopicsFor } from "../../../src/net/concord.ts";
 import { SUBNET_TOPIC_KINDS, TOPIC_KINDS, chainTopics, parseTopic, subscribedTopics, topicKindOf, topicName } from "../../../src/net/topics.ts";
 import type { MessageKind } from "../../../src/wire/types.ts";
 
@@ -40,6 +41,19 @@ describe("topic names", () => {
     const home = subscribedTopics("c", [2]);
     expect(home).toEqual([...SUBNET_TOPIC_KINDS.map((kind) => `/concord/1/c/s2/${kind}`), "/concord/1/c/evidence", "/concord/1/c/no-agreement"]);
     expect(subscribedTopics("c", [0, 1])).toHaveLength(2 * SUBNET_TOPIC_KINDS.length + 2);
+  });
+
+  it("a member routing votes to the sequencer joins what the sequencer sends and publishes its votes only; a pool joins all", () => {
+    expect(concordTopicsFor("c", { votes: "sequencer" })).toEqual({
+      joined: ["/concord/1/c/requests", "/concord/1/c/closes", "/concord/1/c/evidence", "/concord/1/c/no-agreement"],
+      publishOnly: ["/concord/1/c/commitments", "/concord/1/c/reveals", "/concord/1/c/outputs", "/concord/1/c/bundles"],
+    });
+    expect(concordTopicsFor("c", { subnets: 4, homeSubnets: [3], votes: "sequencer" })).toEqual({
+      joined: ["/concord/1/c/s3/requests", "/concord/1/c/s3/closes", "/concord/1/c/evidence", "/concord/1/c/no-agreement"],
+      publishOnly: ["/concord/1/c/s3/commitments", "/concord/1/c/s3/reveals", "/concord/1/c/s3/outputs", "/concord/1/c/s3/bundles"],
+    });
+    expect(concordTopicsFor("c", { votes: "gossip" })).toEqual({ joined: chainTopics("c"), publishOnly: [] });
+    expect(concordTopicsFor("c", { votes: "sequencer", pool: true })).toEqual({ joined: chainTopics("c"), publishOnly: [] });
   });
 
   it("refuse chain ids that are not one path segment", () => {

@@ -53,7 +53,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
   });
 
   it("reads every flag's setting from a CONCORD_* variable, and names a malformed one", () => {
-    expect(Object.keys(NODE_ENV_VARS).length).toBe(29);
+    expect(Object.keys(NODE_ENV_VARS).length).toBe(30);
     const config = resolveNodeConfig(
       {},
       {
@@ -74,6 +74,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
         CONCORD_MAX_CONCURRENT_JOBS: "4",
         CONCORD_SIGN_BATCH_WINDOW_MS: "5",
         CONCORD_SIGN_BATCH_MAX: "128",
+        CONCORD_VOTES: "sequencer",
         CONCORD_TRACE_FILE: "/tmp/trace.jsonl",
         CONCORD_PEER_WHITELIST: "127.0.0.1, 10.0.0.0/8",
       },
@@ -92,6 +93,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
       maxConcurrentJobs: 4,
       signBatchWindowMs: 5,
       signBatchMax: 128,
+      votes: "sequencer",
       traceFile: "/tmp/trace.jsonl",
       peerWhitelist: ["127.0.0.1", "10.0.0.0/8"],
     });
@@ -102,6 +104,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
     expect(llama.backend).toEqual({ type: "llama", modelFile: "m.gguf", hardware: "reference", threads: 2, batchSize: 64, contextSize: 256, contextSequences: 2 });
     expect(fails(base, { CONCORD_MDNS: "maybe" })).toMatch(/CONCORD_MDNS: not true or false: maybe/);
     expect(fails(base, { CONCORD_DELAY_MS: "soon" })).toMatch(/CONCORD_DELAY_MS: not an integer: soon/);
+    expect(fails(base, { CONCORD_VOTES: "everyone" })).toMatch(/votes must be gossip or sequencer/);
     // Flags win over the environment, the environment over the file.
     const file = configFile({ ...base, logLevel: "debug", backend: { type: "synthetic", hardware: "blocked-8" } });
     expect(resolveNodeConfig({ config: file }, { CONCORD_LOG_LEVEL: "warn" }).logLevel).toBe("warn");

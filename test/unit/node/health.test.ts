@@ -32,6 +32,12 @@ describe("nodeReadiness: /ready", () => {
     expect(readiness.reasons).toEqual(["no connected peers", "not subscribed to /c", "no peer subscribed to /a", "no mesh peer on /b"]);
     expect(readiness.minMeshPeers).toBe(0);
   });
+
+  it("a topic it only publishes its votes on needs a subscriber (the pool), not a subscription or a mesh", () => {
+    const routed = (subscribers: number) => ({ topic: "/concord/1/c/reveals", publishOnly: true, subscribed: false, subscribers, mesh: 0 });
+    expect(nodeReadiness(started({ topics: [topic("/concord/1/c/requests", 2, 1), routed(1)] }))).toEqual({ ready: true, reasons: [], connectedPeers: 2, minMeshPeers: 1 });
+    expect(nodeReadiness(started({ topics: [topic("/concord/1/c/requests", 2, 1), routed(0)] })).reasons).toEqual(["no peer subscribed to /concord/1/c/reveals"]);
+  });
 });
 
 describe("readBuildInfo", () => {
