@@ -79,7 +79,8 @@ export interface ConcordNetwork {
   attach(receiver: MessageReceiver): void;
   publish(message: Message): Promise<PublishResult>;
   /**
-   * Resolves once `count` peers are subscribed to every topic this peer joined (with subnets: pass
+   * Resolves once `count` peers are subscribed to every topic this peer joined (with `votes:
+   * "sequencer"`, every topic but the vote kinds, which members do not join; with subnets: pass
    * what the smallest subnet holds) and each topic's mesh holds
    * min(count, Dlo) of them: publishers flood their own messages to every subscriber, and the
    * mesh carries the rest. Throws after `timeoutMs`.
@@ -135,8 +136,9 @@ export function concordTopicsFor(chain: string, options: { subnets?: number; hom
 export async function createConcordNetwork(init: ConcordNetworkInit, components: GossipNodeComponents): Promise<ConcordNetwork> {
   const { chain, publishRetries = 20, publishRetryMs = 250, subnets = 1, homeSubnets, votes = "gossip", pool = false, ...gossipInit } = init;
   const { joined: topics, publishOnly } = concordTopicsFor(chain, { subnets, ...(homeSubnets ? { homeSubnets } : {}), votes, pool });
-  // Every peer joins these whatever its vote routing: what waitForPeers waits on.
-  const sharedTopics = new Set(concordTopics(chain, subnets, homeSubnets, SHARED_KINDS));
+  // What waitForPeers waits on: every topic this peer joined, but where members route votes to
+  // the sequencer only those every peer joins (no member joins a vote topic then).
+  const waited = votes === "sequencer" ? topics.filter((topic) => new Set(concordTopics(chain, subnets, homeSubnets, SHARED_KINDS)).has(topic)) : topics;
   const joined = new Set(subnets === 1 ? [0] : (homeSubnets ?? Array.from({ length: subnets }, (_, s) => s)));
   const subnetOf = (request: Bytes) => requestSubnet(request, subnets);
   const topicOf = (message: Message) => (subnets === 1 ? concordTopic(chain, message.t) : concordTopic(chain, message.t, subnetOf(requestIdOf(message))));
@@ -208,8 +210,6 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
       return result;
     },
     async waitForPeers(count, timeoutMs) {
-      // The topics every peer joins: members that route votes to the sequencer join no vote topic.
-      const waited = topics.filter((topic) => sharedTopics.has(topic));
       const deadline = Date.now() + timeoutMs;
       while (!waited.every((topic) => gossip.subscribers(topic).length >= count)) {
         if (Date.now() >= deadline) throw new Error(`fewer than ${count} peers subscribed after ${timeoutMs} ms`);
