@@ -1,14 +1,16 @@
 /**
- * Batch signatures at saturation (spec/04 and spec/06, "Batching"): the network of
- * bench/network.bench.ts (five `concord node` processes on TCP loopback, the fixed backend, the
- * pool in this process, n = 5, k = 4, commit-reveal), once with plain signatures and once with
- * every node and the pool batching (window BATCH_WINDOW_MS), in one run on one machine.
+ * Batch signatures and vote routing at saturation (spec/04 and spec/06, "Batching", "Vote
+ * routing"): the network of bench/network.bench.ts (five `concord node` processes on TCP
+ * loopback, the fixed backend, the pool in this process, n = 5, k = 4, commit-reveal), in one
+ * run on one machine, four ways: `plain` (the defaults: plain signatures, votes gossiped),
+ * `batched` (every node and the pool batching over BATCH_WINDOW_MS), `routed` (votes sent to
+ * the sequencer), and `routed_batched` (both).
  *
  * For each: BURSTS bursts of BURST_REQUESTS requests submitted at once; per burst the agreed
  * requests per second until the last is decided, the CPU time of all six processes per agreed
  * request (Linux /proc), and the signatures made and checked per agreed request (node:crypto
  * calls, bench/counters.ts; a batch signature the verifier found in its cache is no call).
- * Figures are medians over the bursts, with min and max; `ratio` is batched over plain.
+ * Figures are medians over the bursts, with min and max; `ratio.<way>.*` is that way over plain.
  *
  * Run alone: `npm run bench batched`.
  */
@@ -18,6 +20,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { allCounts, installCounters } from "./counters.ts";
 import { burst, startNetwork, stopNetwork, submit, waitFor } from "./network.bench.ts";
+import type { VoteRoute } from "../src/net/topics.ts";
 
 const COUNTERS = fileURLToPath(new URL("./counters.ts", import.meta.url));
 const BATCH_WINDOW_MS = 10;
@@ -35,12 +38,13 @@ interface Burst {
   verifiesPerAgreed: number;
 }
 
-async function measure(dir: string, batchWindowMs: number): Promise<Burst[]> {
+async function measure(dir: string, batchWindowMs: number, votes: VoteRoute): Promise<Burst[]> {
   const countsDir = join(dir, "counts");
   mkdirSync(countsDir, { recursive: true });
   const net = await startNetwork(join(dir, "net"), ":memory:", {
     env: { NODE_OPTIONS: `--import=${COUNTERS}`, CONCORD_BENCH_COUNTS: countsDir },
     ...(batchWindowMs > 0 ? { batchWindowMs } : {}),
+    votes,
   });
   try {
     const warm: string[] = [];
@@ -68,10 +72,16 @@ export async function run(): Promise<Record<string, number>> {
   installCounters();
   const out: Record<string, number> = { "batched.window_ms": BATCH_WINDOW_MS, "batched.burst_requests": BURST_REQUESTS, "batched.bursts": BURSTS };
   const medians: Record<string, Record<string, number>> = {};
-  for (const [name, window] of [["plain", 0], ["batched", BATCH_WINDOW_MS]] as const) {
+  const ways = [
+    ["plain", 0, "gossip"],
+    ["batched", BATCH_WINDOW_MS, "gossip"],
+    ["routed", 0, "sequencer"],
+    ["routed_batched", BATCH_WINDOW_MS, "sequencer"],
+  ] as const;
+  for (const [name, window, votes] of ways) {
     const dir = mkdtempSync(join(tmpdir(), `concord-bench-batched-${name}-`));
     try {
-      const bursts = await measure(dir, window);
+      const bursts = await measure(dir, window, votes);
       medians[name] = {};
       for (const key of ["agreedPerS", "cpuMsPerAgreed", "signsPerAgreed", "verifiesPerAgreed"] as const) {
         const values = bursts.map((b) => b[key]);
@@ -85,8 +95,10 @@ export async function run(): Promise<Record<string, number>> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  for (const label of ["agreed_per_s", "cpu_ms_per_agreed", "signs_per_agreed", "verifies_per_agreed"]) {
-    out[`batched.ratio.${label}`] = round2((medians.batched?.[label] as number) / (medians.plain?.[label] as number));
+  for (const [name] of ways.slice(1)) {
+    for (const label of ["agreed_per_s", "cpu_ms_per_agreed", "signs_per_agreed", "verifies_per_agreed"]) {
+      out[`batched.ratio.${name}.${label}`] = round2((medians[name]?.[label] as number) / (medians.plain?.[label] as number));
+    }
   }
   return out;
 }

@@ -24,6 +24,16 @@
  * `gossip`, where every member receives and checks every other member's votes, and `sequencer`,
  * where votes go to the pool only. CONCORD_SCALING_VOTES=sequencer runs one of them.
  *
+ * In-process (`scaling.inprocess.{route}.n{n}.*`): the same sizes and routings with every node a
+ * libp2p host over the memory transport in this one process (test/helpers/inprocess-cluster.ts:
+ * noise, yamux, gossipsub, a Participant with a real slashing-protection file, the fixed backend,
+ * the pool beside them). One event loop on one core: no process switches, no per-process timers,
+ * so CPU per agreed request is the protocol's work alone, the figure whose growth in n the
+ * process runs blur on two cores. Per n: a warm-up, then INPROCESS_BURSTS bursts of
+ * burstSize(n) requests; CPU is this process's (user + system) from the first submit to the last
+ * outcome per agreed request, and deliveries the messages handed to the nodes per request.
+ * CONCORD_SCALING_INPROCESS=0 skips it, CONCORD_SCALING_PROCESSES=0 the process runs.
+ *
  * CONCORD_SCALING_SIZES=5,7 runs some sizes only. CONCORD_SCALING_BEFORE=<dir> runs this file as
  * it is in <dir> too (a `git worktree` of an older commit with this bench copied in), first, and
  * reports its figures as scaling.before.*: the old code measured in the same run (for the sizes
@@ -39,6 +49,8 @@ import { fileURLToPath } from "node:url";
 import { allCounts, installCounters } from "./counters.ts";
 import { burst, cpuMs, startNetwork, stopNetwork, submit, waitFor } from "./network.bench.ts";
 import { VOTE_ROUTES, type VoteRoute } from "../src/net/topics.ts";
+import { taggedHash } from "../src/wire/hash.ts";
+import { startInProcessCluster, waitForCluster } from "../test/helpers/inprocess-cluster.ts";
 
 const SIZES = [5, 7, 11, 15, 31];
 const REPETITIONS = 3;
@@ -146,6 +158,55 @@ async function measure(n: number, votes: VoteRoute, dir: string): Promise<{ burs
   }
 }
 
+const INPROCESS_BURSTS = 3;
+
+/** CPU of this process so far, ms. */
+const ownCpuMs = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+};
+
+async function measureInProcess(n: number, votes: VoteRoute): Promise<{ cpuMsPerAgreed: number; agreedPerS: number; deliveries: number; agreedFraction: number }[]> {
+  const k = Math.ceil((2 * n) / 3);
+  const cluster = await startInProcessCluster({ nodes: n, seed: `bench-scaling-${n}-${votes}`, votes, dials: 6, delayMs: 10, pool: { n, k, deadlineMs: DEADLINE_MS, closeGraceMs: 50 } });
+  let sequence = 0;
+  const burstOf = async (count: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const label = `scaling ${votes} ${n} ${sequence++}`;
+      ids.push(await cluster.pool.submit({ model: "m", input: label, entropy: taggedHash("bench/scaling", label), mode: "commit-reveal" }));
+    }
+    const deadline = Date.now() + DEADLINE_MS;
+    while (!ids.every((id) => cluster.outcomes.has(id)) && Date.now() < deadline) await sleep(5);
+    return ids;
+  };
+  try {
+    await waitForCluster(cluster, 120_000, { mesh: false, settleMs: 3_000 });
+    await burstOf(burstSize(n));
+    await sleep(1_000);
+    const bursts = [];
+    for (let b = 0; b < INPROCESS_BURSTS; b++) {
+      const delivered = cluster.nodes.reduce((sum, node) => sum + node.deliveries, 0);
+      const cpu = ownCpuMs();
+      const started = performance.now();
+      const ids = await burstOf(burstSize(n));
+      const seconds = (performance.now() - started) / 1000;
+      const spent = ownCpuMs() - cpu;
+      const agreed = ids.filter((id) => cluster.outcomes.get(id)?.kind === "agreed").length;
+      bursts.push({
+        cpuMsPerAgreed: spent / Math.max(1, agreed),
+        agreedPerS: agreed / seconds,
+        deliveries: (cluster.nodes.reduce((sum, node) => sum + node.deliveries, 0) - delivered) / ids.length,
+        agreedFraction: agreed / ids.length,
+      });
+      await sleep(500);
+    }
+    return bursts;
+  } finally {
+    await cluster.stop();
+  }
+}
+
 function routesFromEnv(): VoteRoute[] {
   const text = process.env.CONCORD_SCALING_VOTES;
   if (!text) return [...VOTE_ROUTES];
@@ -180,7 +241,7 @@ export async function run(): Promise<Record<string, number>> {
   const beforeTree = process.env.CONCORD_SCALING_BEFORE;
   const beforeSizes = process.env.CONCORD_SCALING_BEFORE_SIZES?.split(",").map(Number) ?? sizes;
   if (beforeTree) Object.assign(out, runBefore(beforeTree, beforeSizes));
-  for (const votes of routesFromEnv()) {
+  for (const votes of process.env.CONCORD_SCALING_PROCESSES === "0" ? [] : routesFromEnv()) {
     let base: number | undefined;
     let baseNet: number | undefined;
     for (const n of sizes) {
@@ -223,6 +284,28 @@ export async function run(): Promise<Record<string, number>> {
         else throw error;
       } finally {
         rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  if (process.env.CONCORD_SCALING_INPROCESS !== "0") {
+    for (const votes of routesFromEnv()) {
+      let base: number | undefined;
+      for (const n of sizes) {
+        const prefix = `scaling.inprocess.${votes}.n${n}`;
+        const bursts = await measureInProcess(n, votes);
+        const cpu = bursts.map((b) => b.cpuMsPerAgreed);
+        const cpuMedian = median(cpu);
+        if (n === sizes[0]) base = cpuMedian / n;
+        out[`${prefix}.cpu_ms_per_agreed.median`] = round2(cpuMedian);
+        out[`${prefix}.cpu_ms_per_agreed.min`] = round2(Math.min(...cpu));
+        out[`${prefix}.cpu_ms_per_agreed.max`] = round2(Math.max(...cpu));
+        out[`${prefix}.cpu_ms_per_agreed.per_n`] = round2(cpuMedian / n);
+        // Flat (1) where cost grows linearly in n: CPU ÷ n against the smallest size's.
+        if (base !== undefined) out[`${prefix}.cpu_ms_per_agreed.per_n_ratio`] = round2(cpuMedian / n / base);
+        out[`${prefix}.agreed_per_s.median`] = round2(median(bursts.map((b) => b.agreedPerS)));
+        out[`${prefix}.per_request.deliveries`] = round2(median(bursts.map((b) => b.deliveries)));
+        out[`${prefix}.agreed_fraction`] = round2(Math.min(...bursts.map((b) => b.agreedFraction)));
+        console.error(`scaling in-process ${votes} n=${n}: ${JSON.stringify(bursts)}`);
       }
     }
   }

@@ -6,14 +6,16 @@
  * memory transport (noise, yamux, gossipsub) with a Participant, the fixed backend (no model:
  * 10 ms a job), and a real slashing-protection file; the sequencer's pool runs beside them
  * (test/helpers/inprocess-cluster.ts). Each size runs twice: S = 1, and S = nodes / 25 (subnets
- * of 25). Each node dials the pool and 6 others of its subnet.
+ * of 25), and a third time with subnets of 25 and every node routing its votes to the sequencer
+ * (spec/06 "Vote routing"; `routed`, which is S = 1 at 25 nodes). Each node dials the pool and 6
+ * others of its subnet.
  *
  * Per configuration, after the mesh forms and a warm-up: steady load at RATE requests/s
  * (commit-reveal), measured over REPS back-to-back windows of PHASE_S seconds; with subnets, the
  * same again at RATE × S ("scaled": the
  * same requests per subnet, as a network that grows to serve more requests would see; one subnet
  * at that rate is what 100 nodes cannot carry on two cores). Figures, median over the windows
- * (and min, max), named n{nodes}_{s1|subnets}[_scaled]_…:
+ * (and min, max), named n{nodes}_{s1|subnets|routed}[_scaled]_…:
  * - cpu_ms_per_node_s: process CPU (user + system) / nodes / seconds. The nodes share one
  *   process, so this is their average, the pool's share included (the pool handles every
  *   request whatever S is).
@@ -30,6 +32,7 @@
  * Run alone: `npm run bench subnets`. Sizes: CONCORD_SUBNETS_SIZES=25,50 (default 25,50,100).
  */
 import { startInProcessCluster, waitForCluster, type InProcessCluster } from "../test/helpers/inprocess-cluster.ts";
+import type { VoteRoute } from "../src/net/topics.ts";
 import { taggedHash } from "../src/wire/hash.ts";
 
 const SUBNET_SIZE = 25;
@@ -96,8 +99,8 @@ async function settle(cluster: InProcessCluster, ids: readonly string[], timeout
  * One cluster; per rate, steady load with REPS back-to-back windows of PHASE_S seconds (after a
  * 2 s lead-in at that rate), each window's CPU and deliveries over exactly its own seconds.
  */
-async function measure(nodes: number, subnets: number, rates: readonly number[]): Promise<{ phases: Phase[][]; idle: number }> {
-  const cluster = await startInProcessCluster({ nodes, subnets, seed: `bench-subnets-${nodes}-${subnets}`, delayMs: 10, pool: { n: 7, k: 5, deadlineMs: 20_000, closeGraceMs: 50 } });
+async function measure(nodes: number, subnets: number, rates: readonly number[], votes: VoteRoute): Promise<{ phases: Phase[][]; idle: number }> {
+  const cluster = await startInProcessCluster({ nodes, subnets, votes, seed: `bench-subnets-${nodes}-${subnets}`, delayMs: 10, pool: { n: 7, k: 5, deadlineMs: 20_000, closeGraceMs: 50 } });
   try {
     await waitForCluster(cluster, 120_000, { mesh: false, settleMs: 8_000 });
     // Warm-up: JIT, streams, mesh settling.
@@ -149,12 +152,19 @@ export async function run(): Promise<Record<string, number>> {
   const sizes = (process.env.CONCORD_SUBNETS_SIZES ?? "25,50,100").split(",").map(Number);
   const figures: Record<string, number> = { rate_per_s: RATE, committee_n: 7, committee_k: 5, subnet_size: SUBNET_SIZE, phase_s: PHASE_S, reps: REPS };
   for (const nodes of sizes) {
-    const configs = [...new Set([1, Math.max(1, Math.round(nodes / SUBNET_SIZE))])];
-    for (const subnets of configs) {
-      const rates = subnets === 1 ? [RATE] : [RATE, RATE * subnets];
-      const { phases, idle } = await measure(nodes, subnets, rates);
-      // 25 nodes make one subnet of 25: the same run stands for both rows.
-      const labels = subnets === 1 && configs.length === 1 ? ["s1", "subnets"] : [subnets === 1 ? "s1" : "subnets"];
+    const split = Math.max(1, Math.round(nodes / SUBNET_SIZE));
+    // 25 nodes make one subnet of 25: the same run stands for both gossip rows.
+    const configs: { subnets: number; votes: VoteRoute; labels: string[] }[] =
+      split === 1
+        ? [{ subnets: 1, votes: "gossip", labels: ["s1", "subnets"] }]
+        : [
+            { subnets: 1, votes: "gossip", labels: ["s1"] },
+            { subnets: split, votes: "gossip", labels: ["subnets"] },
+          ];
+    configs.push({ subnets: split, votes: "sequencer", labels: ["routed"] });
+    for (const { subnets, votes, labels } of configs) {
+      const rates = subnets === 1 && votes === "gossip" ? [RATE] : [RATE, RATE * subnets];
+      const { phases, idle } = await measure(nodes, subnets, [...new Set(rates)], votes);
       for (const label of labels) {
         for (const [r, atRate] of phases.entries()) {
           const prefix = `n${nodes}_${label}${r === 0 ? "" : "_scaled"}`;
