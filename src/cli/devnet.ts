@@ -100,6 +100,7 @@ export async function createDevnet(options: DevnetOptions): Promise<Devnet> {
       metrics: { host: "127.0.0.1", port: 0 },
       logLevel: options.logLevel ?? "info",
       maxConcurrentJobs: options.maxConcurrentJobs ?? 2,
+      maxRequests: DEFAULT_NODE_CONFIG.maxRequests,
       signBatchWindowMs: options.signBatchWindowMs ?? DEFAULT_NODE_CONFIG.signBatchWindowMs,
       signBatchMax: options.signBatchMax ?? DEFAULT_NODE_CONFIG.signBatchMax,
       votes: options.votes ?? DEFAULT_NODE_CONFIG.votes,

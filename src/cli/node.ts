@@ -39,6 +39,7 @@ export function addNodeCommand(program: Command): void {
     .option("--no-metrics", "do not serve metrics")
     .option("--log-level <level>", "debug, info (default), warn or error")
     .option("--max-concurrent-jobs <n>", "inference jobs at once (default 2)", Number)
+    .option("--max-requests <n>", "requests followed at once, each until 60 s past its deadline; past it new ones are ignored (default 10000: size it to your subnet's request rate × (deadline + 60 s))", Number)
     .option("--sign-batch-window-ms <ms>", "batch signatures: how long a commitment waits to share one signature with others (default 0: off)", Number)
     .option("--sign-batch-max <n>", "batch signatures: most messages under one signature (default 64)", Number)
     .option("--votes <route>", "gossip (default): votes travel through the subnet's gossip; sequencer: this node sends its votes straight to the sequencer's pool (it must be connected to it) and handles no other member's")

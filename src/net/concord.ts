@@ -138,7 +138,8 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
   const { joined: topics, publishOnly } = concordTopicsFor(chain, { subnets, ...(homeSubnets ? { homeSubnets } : {}), votes, pool });
   // What waitForPeers waits on: every topic this peer joined, but where members route votes to
   // the sequencer only those every peer joins (no member joins a vote topic then).
-  const waited = votes === "sequencer" ? topics.filter((topic) => new Set(concordTopics(chain, subnets, homeSubnets, SHARED_KINDS)).has(topic)) : topics;
+  const shared = new Set(concordTopics(chain, subnets, homeSubnets, SHARED_KINDS));
+  const waited = votes === "sequencer" ? topics.filter((topic) => shared.has(topic)) : topics;
   const joined = new Set(subnets === 1 ? [0] : (homeSubnets ?? Array.from({ length: subnets }, (_, s) => s)));
   const subnetOf = (request: Bytes) => requestSubnet(request, subnets);
   const topicOf = (message: Message) => (subnets === 1 ? concordTopic(chain, message.t) : concordTopic(chain, message.t, subnetOf(requestIdOf(message))));
@@ -178,7 +179,8 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
   // Catch-up asks peers that share the requests' subnet: only they (and pools) hold its messages.
   const requestsTopic = (subnet: number) => (subnets === 1 ? concordTopic(chain, "request") : concordTopic(chain, "request", subnet));
   let stopped = false;
-  const openProtocol = openRequestsProtocol(chain);
+  // One open-requests protocol per subnet with S > 1, so that an answer names the asker's requests only.
+  const openProtocol = (subnet: number) => (subnets === 1 ? openRequestsProtocol(chain) : openRequestsProtocol(chain, subnet));
   const fetchContext = (on: string, options: { peers?: number; timeoutMs?: number }, subnet: number) => ({
     ...options,
     subscribers: () => gossip.subscribers(requestsTopic(subnet)),
@@ -233,9 +235,9 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
       }), { peers: 0, received: 0, accepted: 0, unanswered: [] as Bytes[] });
     },
     async openRequests(options = {}) {
-      if (subnets === 1) return openRequestsFromPeers(fetchContext(openProtocol, options, 0));
-      const answers = await Promise.all([...joined].map((subnet) => openRequestsFromPeers(fetchContext(openProtocol, options, subnet))));
-      // A peer on several subnets (a pool) names requests of all of them: keep this peer's.
+      if (subnets === 1) return openRequestsFromPeers(fetchContext(openProtocol(0), options, 0));
+      const answers = await Promise.all([...joined].map((subnet) => openRequestsFromPeers(fetchContext(openProtocol(subnet), options, subnet))));
+      // Answers are per subnet; a made-up id of another subnet is dropped all the same.
       const ids = new Map<string, Bytes>();
       for (const id of answers.flat()) if (joined.has(subnetOf(id))) ids.set(toHex(id), id);
       return [...ids.values()];
@@ -264,7 +266,10 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
           metrics?.fetchAnswered.inc({ outcome: ok ? "answered" : "failed" });
         });
       await answer(protocol, (stream) => answerFetch(stream, recent));
-      await answer(openProtocol, (stream) => answerOpenRequests(stream, recent, Date.now()));
+      if (subnets === 1) await answer(openProtocol(0), (stream) => answerOpenRequests(stream, recent, Date.now()));
+      for (const subnet of subnets === 1 ? [] : joined) {
+        await answer(openProtocol(subnet), (stream) => answerOpenRequests(stream, recent, Date.now(), (request) => subnetOf(request) === subnet));
+      }
     },
     async stop() {
       stopped = true;

@@ -51,10 +51,13 @@ export function fetchProtocol(chain: string): string {
 /**
  * Open requests (spec/06): the asker opens the stream and writes nothing; the answerer writes one
  * frame of at most MAX_FETCH_REQUESTS request ids (32 bytes each), those it keeps whose deadline
- * is ahead, latest deadline first, and closes. The asker fetches them on fetchProtocol.
+ * is ahead, latest deadline first, and closes. The asker fetches them on fetchProtocol. With
+ * subnets (registry S > 1) there is one such protocol per subnet, `…/s{subnet}/open`, answered
+ * with that subnet's requests only: a peer of every subnet (a pool) would otherwise fill its 64
+ * ids with requests the asker does not follow.
  */
-export function openRequestsProtocol(chain: string): string {
-  return `/${TOPIC_PREFIX}/${TOPIC_VERSION}/${chain}/open`;
+export function openRequestsProtocol(chain: string, subnet?: number): string {
+  return subnet === undefined ? `/${TOPIC_PREFIX}/${TOPIC_VERSION}/${chain}/open` : `/${TOPIC_PREFIX}/${TOPIC_VERSION}/${chain}/s${subnet}/open`;
 }
 
 export interface RecentMessagesLimits {
@@ -111,10 +114,10 @@ export class RecentMessages {
     }
   }
 
-  /** Kept requests whose deadline is after `now`, latest deadline first, at most `limit`. */
-  open(now: number, limit: number): Bytes[] {
+  /** Kept requests whose deadline is after `now` (and that `wanted` keeps), latest deadline first, at most `limit`. */
+  open(now: number, limit: number, wanted: (request: Bytes) => boolean = () => true): Bytes[] {
     return [...this.#deadlines]
-      .filter(([, deadline]) => deadline > now)
+      .filter(([key, deadline]) => deadline > now && wanted(new Uint8Array(Buffer.from(key, "hex"))))
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, limit)
       .map(([key]) => new Uint8Array(Buffer.from(key, "hex")));
@@ -261,10 +264,10 @@ export async function answerFetch(stream: Stream, recent: RecentMessages, timeou
 }
 
 /** Answers an open-requests ask on `stream` (opened on openRequestsProtocol) from `recent`; false if it failed. */
-export async function answerOpenRequests(stream: Stream, recent: RecentMessages, now: number, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): Promise<boolean> {
+export async function answerOpenRequests(stream: Stream, recent: RecentMessages, now: number, wanted?: (request: Bytes) => boolean, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): Promise<boolean> {
   const signal = AbortSignal.timeout(timeoutMs);
   try {
-    const ids = recent.open(now, MAX_FETCH_REQUESTS);
+    const ids = recent.open(now, MAX_FETCH_REQUESTS, wanted);
     await fetchFrames(stream).write(Buffer.concat(ids), { signal });
     await stream.close({ signal });
     return true;

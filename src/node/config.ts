@@ -125,6 +125,11 @@ export const nodeConfigSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS, { error: "must be debug, info, warn or error" }),
   /** Inference jobs run at once. */
   maxConcurrentJobs: integer(1, 256),
+  /**
+   * Requests the node follows at once (its request book: each until 60 s past its deadline);
+   * past it new requests are ignored. Size it to request rate of its subnet × (deadline + 60 s).
+   */
+  maxRequests: integer(100, 10_000_000),
   /** Batch signatures (spec/06 "Batching"): how long a signed message may wait for others; 0 = off, each signed at once. */
   signBatchWindowMs: integer(0, 10_000),
   /** Batch signatures: most messages under one signature (a batch is signed once this full). */
@@ -178,6 +183,7 @@ export const DEFAULT_NODE_CONFIG: Omit<NodeConfig, "node" | "keystore" | "regist
   metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT },
   logLevel: "info",
   maxConcurrentJobs: 2,
+  maxRequests: 10_000,
   signBatchWindowMs: 0,
   signBatchMax: 64,
   votes: "gossip",
@@ -210,6 +216,7 @@ export interface NodeOverrides {
   noMetrics?: boolean;
   logLevel?: string;
   maxConcurrentJobs?: number;
+  maxRequests?: number;
   signBatchWindowMs?: number;
   signBatchMax?: number;
   votes?: string;
@@ -246,6 +253,7 @@ export const NODE_ENV_VARS: Record<string, keyof NodeOverrides> = {
   CONCORD_NO_METRICS: "noMetrics",
   CONCORD_LOG_LEVEL: "logLevel",
   CONCORD_MAX_CONCURRENT_JOBS: "maxConcurrentJobs",
+  CONCORD_MAX_REQUESTS: "maxRequests",
   CONCORD_SIGN_BATCH_WINDOW_MS: "signBatchWindowMs",
   CONCORD_SIGN_BATCH_MAX: "signBatchMax",
   CONCORD_VOTES: "votes",
@@ -256,7 +264,7 @@ export const NODE_ENV_VARS: Record<string, keyof NodeOverrides> = {
 
 const LIST_OVERRIDES = new Set<keyof NodeOverrides>(["listen", "bootstrap", "peerWhitelist"]);
 const BOOLEAN_OVERRIDES = new Set<keyof NodeOverrides>(["mdns", "noMetrics"]);
-const INTEGER_OVERRIDES = new Set<keyof NodeOverrides>(["delayMs", "threads", "batchSize", "contextSize", "contextSequences", "maxConcurrentJobs", "signBatchWindowMs", "signBatchMax"]);
+const INTEGER_OVERRIDES = new Set<keyof NodeOverrides>(["delayMs", "threads", "batchSize", "contextSize", "contextSequences", "maxConcurrentJobs", "maxRequests", "signBatchWindowMs", "signBatchMax"]);
 
 function configError(details: string): ConcordError {
   return new ConcordError("CONFIG", "invalid node configuration", { details });
@@ -386,7 +394,7 @@ export function resolveNodeConfig(overrides: NodeOverrides, env: NodeJS.ProcessE
   const configPath = merged.config;
   const file = configPath ? readConfigFile(configPath) : {};
   const raw: Record<string, unknown> = { ...DEFAULT_NODE_CONFIG, ...file };
-  for (const key of ["node", "keystore", "registry", "dataDir", "listen", "bootstrap", "mdns", "peerWhitelist", "logLevel", "maxConcurrentJobs", "signBatchWindowMs", "signBatchMax", "votes", "byzantine", "traceFile"] as const) {
+  for (const key of ["node", "keystore", "registry", "dataDir", "listen", "bootstrap", "mdns", "peerWhitelist", "logLevel", "maxConcurrentJobs", "maxRequests", "signBatchWindowMs", "signBatchMax", "votes", "byzantine", "traceFile"] as const) {
     if (merged[key] !== undefined) raw[key] = merged[key];
   }
   if (raw.dataDir === undefined && typeof raw.node === "string" && raw.node !== "") raw.dataDir = defaultDataDir(raw.node);

@@ -352,6 +352,7 @@ export class NodeDaemon {
           },
         },
         maxConcurrentJobs: config.maxConcurrentJobs,
+        maxRequests: config.maxRequests,
         signBatchWindowMs: config.signBatchWindowMs,
         signBatchMax: config.signBatchMax,
         votes: config.votes,
@@ -456,7 +457,10 @@ export class NodeDaemon {
     }
     metrics.requestsFollowed.set(participant.book.size);
     let open = 0;
-    for (const entry of participant.book.entries()) if (!entry.bundle && !entry.noAgreement) open++;
+    const now = (this.#components.clock ?? Date.now)();
+    // Past its deadline a request is over, whether or not this node saw how (a node routing its
+    // votes to the sequencer never does).
+    for (const entry of participant.book.entries()) if (!entry.bundle && !entry.noAgreement && entry.context.request.deadline > now) open++;
     metrics.requestsOpen.set(open);
     metrics.ready.set(this.readiness().ready ? 1 : 0);
   }

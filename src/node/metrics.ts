@@ -43,7 +43,7 @@ export function createNodeMetrics(build?: BuildInfo & { node: string }): NodeMet
       registers: [registry],
     }),
     meshPeers: new Gauge({ name: "concord_gossip_mesh_peers", help: "Peers in this node's gossipsub mesh for a Concord topic", labelNames: ["topic"], registers: [registry] }),
-    requestsOpen: new Gauge({ name: "concord_requests_open", help: "Requests in the node's request book with neither a bundle nor a NoAgreement yet", registers: [registry] }),
+    requestsOpen: new Gauge({ name: "concord_requests_open", help: "Requests in the node's request book with neither a bundle nor a NoAgreement yet, whose deadline is ahead", registers: [registry] }),
     ready: new Gauge({ name: "concord_ready", help: "1 when /ready answers 200 (started, and a subscribed mesh peer on every topic), else 0", registers: [registry] }),
     registry,
     decisions: new Counter({ name: "concord_decisions_total", help: "Requests decided, by policy and outcome", labelNames: ["policy", "outcome"], registers: [registry] }),

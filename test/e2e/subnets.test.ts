@@ -100,7 +100,7 @@ describe("subnets: committee-scoped dissemination", () => {
     for (const id of ids) expect(c.outcomes.get(id)?.kind, id).toBe("agreed");
   }, 120_000);
 
-  it("a node's catch-up asks its subnet's peers, keeps only its subnet's open requests, and rejects a message on the wrong subnet's topic", async () => {
+  it("a node's catch-up asks its subnet's peers for its subnet's open requests only, and rejects a message on the wrong subnet's topic", async () => {
     const net = testNetwork();
     const chain = net.config.chain;
     const run = `${process.pid}-${Date.now()}`;
@@ -130,6 +130,14 @@ describe("subnets: committee-scoped dissemination", () => {
     }
     const pool = await start("pool", {});
     for (const message of bySubnet.flat(2)) await pool.network.publish(message);
+    // 64 more open requests of subnet 0, due later than the others: one answer naming requests of
+    // every subnet, latest first, would name none of subnet 1's.
+    for (let i = 0, kept = 0; kept < 64; i++) {
+      const request = testRequest(net, { input: `crowd ${i}`, deadline: Date.now() + 700_000 });
+      if (requestSubnet(requestIdOf(request), 2) !== 0) continue;
+      await pool.network.publish(request);
+      kept++;
+    }
 
     const node = await start("node", { bootstrap: pool.network.gossip.multiaddrs, homeSubnets: [1] });
     expect(node.network.topics.filter((topic) => topic.includes("/s"))).toEqual(node.network.topics.slice(0, 6));

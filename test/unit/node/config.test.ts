@@ -53,7 +53,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
   });
 
   it("reads every flag's setting from a CONCORD_* variable, and names a malformed one", () => {
-    expect(Object.keys(NODE_ENV_VARS).length).toBe(30);
+    expect(Object.keys(NODE_ENV_VARS).length).toBe(31);
     const config = resolveNodeConfig(
       {},
       {
@@ -72,6 +72,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
         CONCORD_METRICS_PORT: "9464",
         CONCORD_LOG_LEVEL: "warn",
         CONCORD_MAX_CONCURRENT_JOBS: "4",
+        CONCORD_MAX_REQUESTS: "50000",
         CONCORD_SIGN_BATCH_WINDOW_MS: "5",
         CONCORD_SIGN_BATCH_MAX: "128",
         CONCORD_VOTES: "sequencer",
@@ -91,6 +92,7 @@ describe("node configuration: one schema, unknown settings refused at any depth"
       metrics: { host: "0.0.0.0", port: 9464 },
       logLevel: "warn",
       maxConcurrentJobs: 4,
+      maxRequests: 50_000,
       signBatchWindowMs: 5,
       signBatchMax: 128,
       votes: "sequencer",
