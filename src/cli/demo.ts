@@ -31,6 +31,7 @@ import { rootKey, streamOf } from "../sim/prng.ts";
 import { taggedHash, toHex } from "../wire/hash.ts";
 import type { AgreedBundle, Message, PolicyRef, SamplingParams } from "../wire/types.ts";
 import { createDevnet, devnetNodeId, SYNTHETIC_HARDWARE, type DevnetNode } from "./devnet.ts";
+import type { VoteRoute } from "../net/topics.ts";
 import { freePort, startNodeProcess, stopNodeProcesses, type NodeProcess } from "./processes.ts";
 
 
@@ -62,6 +63,8 @@ export interface DemoOptions {
   closeGraceMs?: number;
   /** Time from submit to each request's deadline. Default 15,000 ms. */
   deadlineMs?: number;
+  /** The nodes' vote routing (spec/06 "Vote routing"), the embedded pool told of it. Default gossip. */
+  votes?: VoteRoute;
 }
 
 /**
@@ -329,6 +332,7 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
     nodes: options.nodes,
     logLevel: "warn",
     maxConcurrentJobs: DEMO_CONCURRENT_JOBS,
+    ...(options.votes ? { votes: options.votes } : {}),
     // One thread a node: the nodes share the machine's cores, as separate GPUs would not.
     ...(llama ? { backend: (index: number) => ({ type: "llama" as const, modelFile, hardware: nodeList[index]?.engine as string, threads: 1 }) } : {}),
   });
@@ -352,7 +356,7 @@ export async function runDemo(options: DemoOptions, out: { progress: (line: stri
   process.once("SIGTERM", onSignal);
   try {
     network = await createConcordNetwork(
-      { chain: devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], privateKey: taggedHash("demo/sequencer-peer", options.seed) },
+      { chain: devnet.chain, listen: ["/ip4/127.0.0.1/tcp/0"], privateKey: taggedHash("demo/sequencer-peer", options.seed), pool: true, ...(options.votes ? { votes: options.votes } : {}) },
       { logger: pino({ level: "silent" }) },
     );
     store = new SqliteOutcomeStore({ path: join(dir, "sequencer.sqlite") });

@@ -14,6 +14,7 @@ import { addSimCommand } from "./sim.ts";
 import { addSlashingCommand } from "./slashing.ts";
 import { DEMO_BACKENDS, formatDemoSummary, runDemo, type DemoBackend } from "./demo.ts";
 import { BYZANTINE_MODES } from "../node/config.ts";
+import { VOTE_ROUTES, type VoteRoute } from "../net/topics.ts";
 import { verifyCommand } from "./verify.ts";
 import { certCommand } from "./cert.ts";
 import { addStatusCommand } from "./status.ts";
@@ -91,6 +92,7 @@ function buildProgram(): Command {
       `comma-separated byzantine nodes, the last ones: ${BYZANTINE_MODES.join(", ")}, or none (default: wrong-model with llama, a lazy node on a random-weight copy of the model; none with synthetic)`,
       (v) => v.split(",").filter((mode) => mode && mode !== "none"),
     )
+    .option("--votes <route>", "the nodes' vote routing: gossip (default) or sequencer (votes go to the embedded sequencer only; spec/06)", "gossip")
     .option("--seed <seed>", "seed for the request mix", "concord")
     .option("--keep <dir>", "build the network in this folder and keep it (keys, registry, databases)")
     .option("--json", "print the summary as JSON")
@@ -104,9 +106,12 @@ function buildProgram(): Command {
         "With synthetic: exact@1, seeded@1 and semantic@2 on the synthetic model.",
       ].join("\n"),
     )
-    .action(async (options: { backend: string; modelFile?: string; nodes: number; requests: number; rate?: number; byzantine?: string[]; seed: string; keep?: string; json?: boolean }) => {
+    .action(async (options: { backend: string; modelFile?: string; nodes: number; requests: number; rate?: number; byzantine?: string[]; seed: string; keep?: string; json?: boolean; votes: string }) => {
       if (!(DEMO_BACKENDS as readonly string[]).includes(options.backend)) {
         throw new ConcordError("CONFIG", "unknown --backend", { details: `${options.backend}; choose from ${DEMO_BACKENDS.join(", ")}` });
+      }
+      if (!(VOTE_ROUTES as readonly string[]).includes(options.votes)) {
+        throw new ConcordError("CONFIG", "unknown --votes", { details: `${options.votes}; choose from ${VOTE_ROUTES.join(", ")}` });
       }
       const backend = options.backend as DemoBackend;
       const tty = process.stderr.isTTY === true;
@@ -115,6 +120,7 @@ function buildProgram(): Command {
         {
           ...options,
           backend,
+          votes: options.votes as VoteRoute,
           rate: options.rate ?? DEMO_RATE[backend],
           byzantine: options.byzantine ?? (backend === "llama" ? ["wrong-model"] : []),
           json: options.json === true,

@@ -29,6 +29,15 @@ describe("concord demo --backend synthetic: why a request found no quorum", () =
     expect(text).toContain("a lower --rate");
   }, 120_000);
 
+  it("agrees with votes routed to the sequencer, the wrong model outvoted", async () => {
+    const summary = await runDemo(
+      { backend: "synthetic", nodes: 5, requests: 4, rate: 5, byzantine: ["wrong-model"], seed: "e2e-demo-routed", json: false, votes: "sequencer" },
+      { progress: () => {} },
+    );
+    expect(summary.rows.reduce((sum, row) => sum + row.requests, 0)).toBe(4);
+    expect(summary.rows.reduce((sum, row) => sum + row.agreed, 0)).toBe(4);
+  }, 120_000);
+
   it("names an honest commitment late for the close, and how late", async () => {
     const summary = await runDemo(
       { backend: "synthetic", nodes: 7, requests: 3, rate: 5, byzantine: ["wrong-model", "wrong-model"], seed: "e2e-demo-late", json: false, closeGraceMs: 1 },

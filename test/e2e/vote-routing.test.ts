@@ -2,13 +2,17 @@
  * Vote routing end to end (spec/06, "Vote routing"): real libp2p nodes in one process (memory
  * transport, fixed backend, real slashing-protection files). With `sequencer` routing a member
  * receives only what the sequencer sends (the request, the close), never another member's vote,
- * and requests still agree; a network where some nodes gossip votes and others send them to the
+ * and requests still agree, and a member's equivocation reaches the pool, which records it; a network where some nodes gossip votes and others send them to the
  * sequencer agrees too; and a pool that was down while a committee answered catches up from
  * every peer, since each vote is then held by its sender alone.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { taggedHash } from "../../src/wire/hash.ts";
-import type { AttestationMode } from "../../src/wire/types.ts";
+import { signMessage } from "../../src/crypto/sign.ts";
+import { commitmentBody, commitmentSalt } from "../../src/quorum/attest.ts";
+import { drawCommittee } from "../../src/quorum/committee.ts";
+import { fromHex, taggedHash } from "../../src/wire/hash.ts";
+import type { AttestationMode, OutputCommitment } from "../../src/wire/types.ts";
+import { testNetwork } from "../helpers/fixtures.ts";
 import { startInProcessCluster, waitForCluster, type InProcessCluster } from "../helpers/inprocess-cluster.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -37,6 +41,18 @@ describe("vote routing", () => {
         expect(kinds.has("request"), `${node.id} ${id}`).toBe(true);
       }
     }
+
+    // A routed member signs a second, different commitment for an agreed request: it reaches the
+    // pool alone, which holds the first, and the pool records and publishes the evidence.
+    const id = ids[0] as string;
+    const member = drawCommittee(c.registry, fromHex(id), 7)[0] as string;
+    const key = testNetwork(7).keys.get(member);
+    if (!key) throw new Error("no key");
+    const attestation = { chain: c.registry.chain, request: fromHex(id), node: member, output: "a different answer" };
+    const second = signMessage<OutputCommitment>(key, commitmentBody(attestation, commitmentSalt(key, fromHex(id))));
+    const before = c.pool.counters.evidence;
+    await c.nodes.find((node) => node.id === member)?.network.publish(second);
+    await until(() => c.pool.counters.evidence > before, 20_000, "the pool records the equivocation");
   }, 90_000);
 
   it("a network mixing both routings agrees", async () => {
