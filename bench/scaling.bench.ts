@@ -181,7 +181,7 @@ async function measureInProcess(n: number, votes: VoteRoute): Promise<{ cpuMsPer
     return ids;
   };
   try {
-    await waitForCluster(cluster, 120_000, { mesh: false, settleMs: 3_000 });
+    await waitForCluster(cluster, 120_000, { settleMs: 3_000 });
     await burstOf(burstSize(n));
     await sleep(1_000);
     const bursts = [];

@@ -102,7 +102,7 @@ async function settle(cluster: InProcessCluster, ids: readonly string[], timeout
 async function measure(nodes: number, subnets: number, rates: readonly number[], votes: VoteRoute): Promise<{ phases: Phase[][]; idle: number }> {
   const cluster = await startInProcessCluster({ nodes, subnets, votes, seed: `bench-subnets-${nodes}-${subnets}`, delayMs: 10, pool: { n: 7, k: 5, deadlineMs: 20_000, closeGraceMs: 50 } });
   try {
-    await waitForCluster(cluster, 120_000, { mesh: false, settleMs: 8_000 });
+    await waitForCluster(cluster, 120_000, { settleMs: 8_000 });
     // Warm-up: JIT, streams, mesh settling.
     const warm = pacer(cluster, "warm-up", RATE);
     await sleep((WARMUP_REQUESTS / RATE) * 1000);

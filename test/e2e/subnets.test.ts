@@ -92,9 +92,7 @@ describe("subnets: committee-scoped dissemination", () => {
     await new Promise((resolve) => setTimeout(resolve, 6_000));
 
     await c.restartPool();
-    // The pool reconnected (catch-up uses direct streams): the nodes' meshes need not have
-    // re-formed around it, which on a loaded machine took longer than the test waits.
-    await waitForCluster(c, 30_000, { mesh: false, settleMs: 1_000 });
+    await waitForCluster(c, 30_000);
     const caughtUp = await c.pool.catchUp();
     expect(caughtUp.fetched).toBe(ids.length);
     expect(caughtUp.unanswered).toBe(0);

@@ -80,9 +80,7 @@ describe("vote routing", () => {
     // Members answer (1.5 s) and give up publishing to nobody (20 retries, 250 ms apart).
     await new Promise((resolve) => setTimeout(resolve, 8_000));
     await c.restartPool();
-    // The pool reconnected (catch-up uses direct streams): the nodes' meshes need not have
-    // re-formed around it, which on a loaded machine took longer than the test waits.
-    await waitForCluster(c, 30_000, { mesh: false, settleMs: 1_000 });
+    await waitForCluster(c, 30_000);
     const caughtUp = await c.pool.catchUp();
     expect(caughtUp.unanswered).toBe(0);
     await until(() => ids.every((id) => c.outcomes.has(id)), 30_000, "caught-up requests decided");
