@@ -21,7 +21,7 @@ import { requestIdOf } from "../wire/ids.ts";
 import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
-import { MESH_PARAMS, SCORE_THRESHOLDS } from "./constants.ts";
+import { SCORE_THRESHOLDS } from "./constants.ts";
 import { createNetMetrics } from "./metrics.ts";
 import {
   AskGate,
@@ -81,9 +81,8 @@ export interface ConcordNetwork {
   /**
    * Resolves once `count` peers are subscribed to every topic this peer joined (with `votes:
    * "sequencer"`, every topic but the vote kinds, which members do not join; with subnets: pass
-   * what the smallest subnet holds) and each topic's mesh holds
-   * min(count, Dlo) of them: publishers flood their own messages to every subscriber, and the
-   * mesh carries the rest. Throws after `timeoutMs`.
+   * what the smallest subnet holds) and each topic's mesh holds one of them: publishers flood
+   * their own messages to every subscriber, and the mesh carries the rest. Throws after `timeoutMs`.
    */
   waitForPeers(count: number, timeoutMs: number): Promise<void>;
   /**
@@ -217,7 +216,11 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
         if (Date.now() >= deadline) throw new Error(`fewer than ${count} peers subscribed after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      const mesh = Math.min(count, MESH_PARAMS.Dlo);
+      // One mesh peer, not Dlo: publishers flood to every subscriber they are connected to, so the
+      // mesh adds relays, not reach; and a peer that comes back with the same id finds meshes that
+      // filled without it, whose members prune it and back off for a minute (on a loaded machine
+      // a restarted pool waited past 45 s for its second mesh peer).
+      const mesh = Math.min(count, 1);
       await Promise.all(waited.map((topic) => gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));
     },
     async fetch(requests, asked = {}) {

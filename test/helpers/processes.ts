@@ -228,7 +228,7 @@ export interface Cluster {
   startNode(index: number, extraArgs?: string[]): Promise<StartedNode>;
   /**
    * Waits until `count` peers are subscribed to every topic at the pool and its mesh holds at
-   * least min(count, Dlo) of them.
+   * least one of them.
    */
   waitForMesh(count: number, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
