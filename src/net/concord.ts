@@ -81,8 +81,9 @@ export interface ConcordNetwork {
   /**
    * Resolves once `count` peers are subscribed to every topic this peer joined (with `votes:
    * "sequencer"`, every topic but the vote kinds, which members do not join; with subnets: pass
-   * what the smallest subnet holds) and each topic's mesh holds one of them: publishers flood
-   * their own messages to every subscriber, and the mesh carries the rest. Throws after `timeoutMs`.
+   * what the smallest subnet holds). Not for a mesh: publishers flood their own messages to every
+   * subscriber they are connected to, and meshes form over the next heartbeats. Throws after
+   * `timeoutMs`.
    */
   waitForPeers(count: number, timeoutMs: number): Promise<void>;
   /**
@@ -212,16 +213,14 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     },
     async waitForPeers(count, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
+      // Subscribed, not meshed: publishers flood their own messages to every subscriber they are
+      // connected to, so a mesh adds relays, not reach. A peer back with the same id (a restarted
+      // pool) finds meshes that filled without it; their members prune it and back off for a
+      // minute, and waiting for a mesh peer timed out at 45 s on a loaded machine.
       while (!waited.every((topic) => gossip.subscribers(topic).length >= count)) {
         if (Date.now() >= deadline) throw new Error(`fewer than ${count} peers subscribed after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      // One mesh peer, not Dlo: publishers flood to every subscriber they are connected to, so the
-      // mesh adds relays, not reach; and a peer that comes back with the same id finds meshes that
-      // filled without it, whose members prune it and back off for a minute (on a loaded machine
-      // a restarted pool waited past 45 s for its second mesh peer).
-      const mesh = Math.min(count, 1);
-      await Promise.all(waited.map((topic) => gossip.waitForMeshPeers(topic, mesh, Math.max(1, deadline - Date.now()))));
     },
     async fetch(requests, asked = {}) {
       const options = fetchPeers !== undefined && asked.peers === undefined ? { ...asked, peers: fetchPeers } : asked;

@@ -2,8 +2,7 @@
  * What `/health` and `/ready` on the node's metrics port answer (docs/metrics.md). Health says
  * the process is up; readiness says the node can take part in a request now: started, subscribed
  * to every Concord topic, and each topic has a peer that is subscribed to it and in this node's
- * mesh (what `ConcordNetwork.waitForPeers(1)` waits for), so what it publishes reaches someone
- * and what the committee gossips reaches it.
+ * mesh, so what it publishes reaches someone and what the committee gossips reaches it.
  */
 
 /** The node's network as readiness sees it, sampled when asked. */

@@ -212,7 +212,7 @@ describe("replays of real signed messages long after their deadline", () => {
     expect(captured.filter((message) => message.topic.endsWith("/requests")).length).toBeGreaterThanOrEqual(4);
     // A node that restarted has forgotten every message id: the replays reach its validators.
     const victim = await suite.cluster.startNode(2);
-    await suite.cluster.waitForMesh(5, 20_000);
+    await suite.cluster.waitForPeers(5, 20_000);
     const wait = capturedDeadline + STALE_AFTER_MS + 1_000 - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const replayer = await stockPeer("replayer");

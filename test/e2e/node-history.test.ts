@@ -80,7 +80,7 @@ describe("a node that has signed before, whose slashing-protection history is lo
     expect(restarted.logs.some((line) => line.msg === `slashing-protection history lost: starting without it (${FLAG})`)).toBe(true);
     expect((await stopNode(restarted)).code).toBe(0);
     const plain = await suite.cluster.startNode(0);
-    await suite.cluster.waitForMesh(1, 15_000);
+    await suite.cluster.waitForPeers(1, 15_000);
     const id = await suite.cluster.pool.submit({ model: "chat", input: "after the loss", entropy: taggedHash("e2e/history", "2") });
     expect((await suite.cluster.outcome(id, 20_000)).kind).toBe("agreed");
     expect((await stopNode(plain)).code).toBe(0);

@@ -56,7 +56,7 @@ for (const { when, othersMs } of [
 
       const trace = join(suite.dir, "victim-trace.jsonl");
       const restarted = await suite.cluster.startNode(VICTIM, ["--trace-file", trace, "--log-level", "info"]);
-      await suite.cluster.waitForMesh(5, 15_000);
+      await suite.cluster.waitForPeers(5, 15_000);
 
       const outcome = await suite.cluster.outcome(requestId, 30_000);
       expect(outcome.kind).toBe("agreed");

@@ -49,7 +49,7 @@ describe("a node killed mid-request and restarted", () => {
   it("restarted (same key, same data dir) with a model that now answers differently, refuses to sign the same request again", async () => {
     const restarted = await suite.cluster.startNode(VICTIM, ["--model-seed", "e2e-restart-after-crash"]);
     expect(restarted.peerId).toBe(suite.cluster.nodes[VICTIM]?.peerId);
-    await suite.cluster.waitForMesh(5, 15_000);
+    await suite.cluster.waitForPeers(5, 15_000);
     // The request is still open (the others take 8 s). Gossip may bring it back by itself (IWANT
     // from a peer's recent-message cache); a fresh gossip node (its own seen-cache) replays it
     // for certain, as a sequencer retry would.
@@ -114,7 +114,7 @@ describe("a node killed mid-request and restarted", () => {
   it("restarted again with its usual model, it rejoins and serves later requests", async () => {
     const trace = join(suite.dir, "victim-trace.jsonl");
     await suite.cluster.startNode(VICTIM, ["--trace-file", trace]);
-    await suite.cluster.waitForMesh(5, 15_000);
+    await suite.cluster.waitForPeers(5, 15_000);
     const later = await Promise.all(
       (["commit-reveal", "direct"] as const).map(async (mode) => ({ mode, id: await suite.cluster.pool.submit({ model: "chat", input: `after the restart (${mode})`, entropy: taggedHash("e2e/restart", mode), mode }) })),
     );

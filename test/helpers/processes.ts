@@ -226,11 +226,8 @@ export interface Cluster {
   outcome(requestId: string, timeoutMs: number): Promise<PoolOutcome>;
   /** Starts node `index` (again: same config, data dir and key; a running one is stopped first), bootstrapping to everyone. */
   startNode(index: number, extraArgs?: string[]): Promise<StartedNode>;
-  /**
-   * Waits until `count` peers are subscribed to every topic at the pool and its mesh holds at
-   * least one of them.
-   */
-  waitForMesh(count: number, timeoutMs: number): Promise<void>;
+  /** Waits until `count` peers are subscribed to every topic at the pool (ConcordNetwork.waitForPeers). */
+  waitForPeers(count: number, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -325,7 +322,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       });
     },
     startNode: startOne,
-    waitForMesh: (count, timeoutMs) => network.waitForPeers(count, timeoutMs),
+    waitForPeers: (count, timeoutMs) => network.waitForPeers(count, timeoutMs),
     async stop() {
       await stopAllNodes();
       await pool.stop();
@@ -339,7 +336,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   try {
     for (let i = 0; i < options.nodes; i++) await startOne(i);
     // Every subnet's topics at the pool: as many peers as the smallest subnet has.
-    await cluster.waitForMesh(Math.min(...registry.subnetMembers.map((members) => members.length)), 15_000);
+    await cluster.waitForPeers(Math.min(...registry.subnetMembers.map((members) => members.length)), 15_000);
   } catch (error) {
     await cluster.stop();
     throw error;
