@@ -19,7 +19,7 @@ import { MAX_SEMANTIC_BYTES, MAX_SEMANTIC_WORDS } from "../src/agreement/semanti
 import { outputHash, utf8 } from "../src/wire/hash.ts";
 import { MAX_OUTPUT_BYTES, MAX_TOKENS } from "../src/wire/limits.ts";
 import type { PolicyParams } from "../src/wire/types.ts";
-import { mulberry32 } from "../test/helpers/prng.ts";
+import { mulberry32 } from "../src/sim/prng.ts";
 
 const registry = createDefaultPolicyRegistry();
 

@@ -23,7 +23,7 @@ import { createDefaultPolicyRegistry } from "../src/agreement/registry.ts";
 import type { BoundPolicy, Vote } from "../src/agreement/policy.ts";
 import { outputHash, toHex, utf8 } from "../src/wire/hash.ts";
 import type { PolicyParams } from "../src/wire/types.ts";
-import { mulberry32 } from "../test/helpers/prng.ts";
+import { mulberry32 } from "../src/sim/prng.ts";
 
 export type Section = "free" | "pinned" | "json";
 export const WRONG_KINDS = ["number", "negation", "entity", "yes-no", "direction", "lazy", "confident-wrong"] as const;

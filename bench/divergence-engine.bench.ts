@@ -65,7 +65,7 @@ import { serverSeed } from "../src/runner/openai.ts";
 import { freePort } from "../src/cli/processes.ts";
 import { taggedHash } from "../src/wire/hash.ts";
 import type { SamplingParams } from "../src/wire/types.ts";
-import { mulberry32 } from "../test/helpers/prng.ts";
+import { mulberry32 } from "../src/sim/prng.ts";
 import { median, type DivergenceFigures } from "./synthetic-divergence.bench.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

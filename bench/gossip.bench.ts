@@ -16,7 +16,7 @@ import { createGossipNode } from "../src/net/gossip.ts";
 import type { GossipNode } from "../src/net/gossip.ts";
 import { silentLogger } from "../src/net/logger.ts";
 import { topicName } from "../src/net/topics.ts";
-import { mulberry32 } from "../test/helpers/prng.ts";
+import { mulberry32 } from "../src/sim/prng.ts";
 
 const NODES = 5;
 const PAYLOAD_BYTES = 1024;

@@ -16,7 +16,7 @@ import { semanticPolicy } from "../src/agreement/semantic.ts";
 import { structuredPolicy } from "../src/agreement/structured.ts";
 import { outputHash, utf8 } from "../src/wire/hash.ts";
 import type { Evidence, PolicyParams } from "../src/wire/types.ts";
-import { mulberry32 } from "../test/helpers/prng.ts";
+import { mulberry32 } from "../src/sim/prng.ts";
 
 const N = 7;
 const CONTEXT: DecideContext = { n: N, k: 5, requestId: utf8("bench/policies") };

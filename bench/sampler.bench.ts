@@ -9,7 +9,7 @@
 import { deriveDecodeSeed, sampleNext } from "../src/agreement/sampler.ts";
 import { utf8 } from "../src/wire/hash.ts";
 import type { SamplingParams } from "../src/wire/types.ts";
-import { mulberry32 } from "../test/helpers/prng.ts";
+import { mulberry32 } from "../src/sim/prng.ts";
 
 const VOCAB = 32_000;
 const VECTORS = 32;

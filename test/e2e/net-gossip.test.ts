@@ -18,21 +18,11 @@ import { silentLogger } from "../../src/net/logger.ts";
 import { chainTopics, topicName } from "../../src/net/topics.ts";
 import type { GossipValidator } from "../../src/net/validation.ts";
 import { until } from "../helpers/wait.ts";
+import { mulberry32 } from "../../src/sim/prng.ts";
 
 const TOPICS = chainTopics("e2e");
 const COMMITMENTS = topicName("e2e", "commitments");
 
-/** Seeded PRNG (mulberry32): every run sends the same bytes. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(next: () => number, length: number): Uint8Array {
   const bytes = new Uint8Array(length);
@@ -185,7 +175,7 @@ describe("gossip mesh", () => {
     // several hops. With the thin mesh (D = 2, Dhi = 3) the mesh must still join them all: a node
     // left outside it would get a message only from IHAVE gossip at a heartbeat (1 s), so a full
     // delivery in under 900 ms shows the eager path reached everyone (measured: tens of ms).
-    const next = prng(0x5ba55e);
+    const next = mulberry32(0x5ba55e);
     const network: GossipNode[] = [];
     for (let i = 0; i < 20; i++) {
       const dial = new Set(i === 0 ? [] : [i - 1]);
@@ -378,7 +368,7 @@ describe("outbound buffer bound", () => {
 
 describe("hostile input", () => {
   it("survives random payloads on every topic and random frames on the gossipsub stream", async () => {
-    const next = prng(0xc0c0a);
+    const next = mulberry32(0xc0c0a);
     const [honestA, honestB] = await startNetwork(2);
     if (honestA === undefined || honestB === undefined) throw new Error("unreachable");
     const inbox = collect(honestB, COMMITMENTS);

@@ -23,7 +23,7 @@ import type { CommitClose, InferenceRequest, Message, MessageKind } from "../../
 import { bundleCases, sampleMessages, sampleNetwork } from "../spec/samples.ts";
 import { batchedRun } from "../helpers/batches.ts";
 import { testRequest } from "../helpers/fixtures.ts";
-import { mulberry32 } from "../helpers/prng.ts";
+import { mulberry32 } from "../../src/sim/prng.ts";
 
 export interface FuzzOptions {
   seed: number;

@@ -11,7 +11,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { mulberry32 } from "./prng.ts";
+import { mulberry32 } from "../../src/sim/prng.ts";
 import { freePort } from "../../src/cli/processes.ts";
 import { REPO_ROOT } from "./processes.ts";
 

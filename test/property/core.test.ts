@@ -39,7 +39,7 @@ import type {
   SignedOutput,
 } from "../../src/wire/types.ts";
 import { salt, testNetwork, testRequest, type TestNetwork } from "../helpers/fixtures.ts";
-import { mulberry32 } from "../helpers/prng.ts";
+import { mulberry32 } from "../../src/sim/prng.ts";
 
 const SEED = 0x0c0c0ad;
 /** Generous: these run hundreds of signed scenarios, and CI machines are shared. */

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { sampleNext } from "../../src/agreement/sampler.ts";
 import { taggedHash } from "../../src/wire/hash.ts";
 import type { Bytes, SamplingParams } from "../../src/wire/types.ts";
+import { mulberry32 } from "../../src/sim/prng.ts";
 
 // ---- The naive reference, written from the module comment of src/agreement/sampler.ts ----
 
@@ -124,17 +125,6 @@ const paramsArb = (vocabMax: number): fc.Arbitrary<SamplingParams> =>
 const seedArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const stepArb = fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.constant(0xffff_ffff), fc.nat({ max: 0xffff_ffff }));
 
-/** mulberry32: large vocabularies from one seeded number, not from fast-check shrinking trees. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("sampler: fast path equals the full-sort definition", () => {
   it("agrees exactly on small vocabularies (ties, -inf, float32, huge and tiny scales)", () => {
@@ -163,7 +153,7 @@ describe("sampler: fast path equals the full-sort definition", () => {
     });
     fc.assert(
       fc.property(shape, paramsArb(40_000), seedArb, stepArb, (sh, params, seed, step) => {
-        const random = prng(sh.seed);
+        const random = mulberry32(sh.seed);
         const logits = new Float32Array(sh.vocab);
         for (let i = 0; i < sh.vocab; i++) {
           const g = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());

@@ -17,7 +17,7 @@ import { verifyCertificate } from "../../../src/cert/verify.ts";
 import { isConcordError } from "../../../src/errors.ts";
 import { toHex, utf8 } from "../../../src/wire/hash.ts";
 import type { Bytes } from "../../../src/wire/types.ts";
-import { mulberry32 } from "../../helpers/prng.ts";
+import { mulberry32 } from "../../../src/sim/prng.ts";
 import { compileContracts, concatBytes, selector, TestChain, word } from "../../helpers/evm.ts";
 import { runRequest, testNetwork, testRequest } from "../../helpers/fixtures.ts";
 
