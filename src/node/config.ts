@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ConcordError, isConcordError } from "../errors.ts";
 import { whitelistEntryProblem } from "../net/peer-penalties.ts";
 import { VOTE_ROUTES } from "../net/topics.ts";
+import { DEFAULT_BATCH_MAX } from "../wire/signature.ts";
 import { llamaEngineProfile } from "../runner/llama.ts";
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, DEFAULT_P2P_PORT, defaultDataDir } from "./defaults.ts";
 import { readRegularFile } from "./files.ts";
@@ -185,7 +186,7 @@ export const DEFAULT_NODE_CONFIG: Omit<NodeConfig, "node" | "keystore" | "regist
   maxConcurrentJobs: 2,
   maxRequests: 10_000,
   signBatchWindowMs: 0,
-  signBatchMax: 64,
+  signBatchMax: DEFAULT_BATCH_MAX,
   votes: "gossip",
 };
 

@@ -193,18 +193,19 @@ export class NodeDaemon {
   /** What `/ready` answers (src/node/health.ts), sampled now. */
   readiness(): Readiness {
     const gossip = this.#network?.gossip;
+    const { joined, publishOnly } = this.topicsFor;
     return nodeReadiness({
       phase: this.#phase,
       connectedPeers: gossip?.connectedPeers().length ?? 0,
       topics: [
-        ...this.topics.map((topic) => ({
+        ...joined.map((topic) => ({
           topic,
           subscribed: gossip?.isRunning === true,
           subscribers: gossip?.subscribers(topic).length ?? 0,
           mesh: gossip?.meshPeers(topic).length ?? 0,
         })),
         // Its votes reach the pool only if the pool is a peer subscribed there.
-        ...this.topicsFor.publishOnly.map((topic) => ({ topic, publishOnly: true, subscribed: false, subscribers: gossip?.subscribers(topic).length ?? 0, mesh: 0 })),
+        ...publishOnly.map((topic) => ({ topic, publishOnly: true, subscribed: false, subscribers: gossip?.subscribers(topic).length ?? 0, mesh: 0 })),
       ],
     });
   }

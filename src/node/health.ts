@@ -40,11 +40,11 @@ export function nodeReadiness(input: ReadinessInput): Readiness {
   if (input.phase !== "started") reasons.push(input.phase === "starting" ? "node is starting" : "node is stopping");
   if (input.phase === "started") {
     if (input.connectedPeers === 0) reasons.push("no connected peers");
-    const notJoined = input.topics.filter((topic) => !topic.subscribed && topic.publishOnly !== true).map((topic) => topic.topic);
+    const notJoined = joined.filter((topic) => !topic.subscribed).map((topic) => topic.topic);
     if (notJoined.length > 0) reasons.push(`not subscribed to ${notJoined.join(", ")}`);
     const noSubscriber = input.topics.filter((topic) => topic.subscribers === 0).map((topic) => topic.topic);
     if (noSubscriber.length > 0) reasons.push(`no peer subscribed to ${noSubscriber.join(", ")}`);
-    const noMesh = input.topics.filter((topic) => topic.publishOnly !== true && topic.subscribers > 0 && topic.mesh === 0).map((topic) => topic.topic);
+    const noMesh = joined.filter((topic) => topic.subscribers > 0 && topic.mesh === 0).map((topic) => topic.topic);
     if (noMesh.length > 0) reasons.push(`no mesh peer on ${noMesh.join(", ")}`);
   }
   return {

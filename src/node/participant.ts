@@ -15,7 +15,7 @@ import type { Registry } from "../quorum/registry.ts";
 import type { RequestContext } from "../quorum/rules.ts";
 import type { InferenceBackend } from "../runner/backend.ts";
 import { toHex } from "../wire/hash.ts";
-import { MAX_BATCH_LEAVES } from "../wire/signature.ts";
+import { DEFAULT_BATCH_MAX, MAX_BATCH_LEAVES } from "../wire/signature.ts";
 import type { AgreedBundle, Message, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
 import type { VoteRoute } from "../net/topics.ts";
 import type { SigningRecord } from "./slashing.ts";
@@ -93,8 +93,6 @@ interface Unsigned {
 }
 type UnsignedBody = ReturnType<typeof outputBody> | ReturnType<typeof commitmentBody>;
 
-/** See ParticipantInit.signBatchMax. */
-export const DEFAULT_SIGN_BATCH_MAX = 64;
 
 export class Participant {
   readonly book: RequestBook;
@@ -169,13 +167,11 @@ export class Participant {
           this.#send(event.evidence);
           break;
         case "agreed": {
-          if (this.#init.votes === "sequencer") {
-            // Only with k = 1 (its own vote decides): the pool builds the same bundle itself.
-            this.#decided(event.context, "agreed", now);
-            break;
-          }
           const round = now - (this.#roundStartedAt.get(event.context.idHex) ?? now);
           this.#decided(event.context, "agreed", now);
+          // Routing votes to the sequencer (only with k = 1 does a member's own vote decide): the
+          // pool builds the same bundle itself.
+          if (this.#init.votes === "sequencer") break;
           // Aggregation duty: the first member in the committee's draw order publishes at once,
           // the next ones later and only if no verified bundle came by then. Every member that
           // decided used to publish, and bundles (k reveals each) were most of a request's bytes.
@@ -306,7 +302,7 @@ export class Participant {
     const unsigned: Unsigned = { context, body, attestation, salt };
     if ((this.#init.signBatchWindowMs ?? 0) <= 0) return this.#publishSigned(unsigned, signMessage<SignedOutput | OutputCommitment>(key, body));
     this.#unsigned.push(unsigned);
-    if (this.#unsigned.length >= Math.min(this.#init.signBatchMax ?? DEFAULT_SIGN_BATCH_MAX, MAX_BATCH_LEAVES)) this.#signBatch();
+    if (this.#unsigned.length >= Math.min(this.#init.signBatchMax ?? DEFAULT_BATCH_MAX, MAX_BATCH_LEAVES)) this.#signBatch();
     else this.#batchTimer ??= setTimeout(() => this.#signBatch(), this.#init.signBatchWindowMs).unref();
   }
 

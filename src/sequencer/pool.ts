@@ -19,7 +19,7 @@ import { bytesEqual, fromHex, sha256, taggedHash, toHex } from "../wire/hash.ts"
 import { requestId, requestIdOf } from "../wire/ids.ts";
 import { MAX_KIND_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage } from "../wire/messages.ts";
-import { MAX_BATCH_LEAVES } from "../wire/signature.ts";
+import { DEFAULT_BATCH_MAX, MAX_BATCH_LEAVES } from "../wire/signature.ts";
 import type {
   AgreedBundle,
   AttestationMode,
@@ -653,7 +653,7 @@ export class Pool {
     // Batching: the close waits for others (tick and #maybeClose ask again meanwhile: once is enough).
     if (this.#closing.has(context.idHex)) return;
     this.#closing.add(context.idHex);
-    if (this.#closing.size >= Math.min(this.defaults.closeBatchMax ?? 64, MAX_BATCH_LEAVES)) this.#signCloses();
+    if (this.#closing.size >= Math.min(this.defaults.closeBatchMax ?? DEFAULT_BATCH_MAX, MAX_BATCH_LEAVES)) this.#signCloses();
     else this.#closeBatchTimer ??= setTimeout(() => this.#signCloses(), window).unref();
   }
 
