@@ -137,7 +137,7 @@ export async function startNetwork(dir: string, storePath: string, options: Netw
       }),
     publish: (message: Message) => network.publish(message),
   };
-  const pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: nodeCount, k, deadlineMs: options.deadlineMs ?? 30_000, closeGraceMs: 50, maxInFlight: 100_000, ...(options.batchWindowMs ? { closeBatchWindowMs: options.batchWindowMs } : {}) }, tickMs: 5 });
+  const pool = createPool({ registry, sequencerKey: devnet.sequencer, network: watched, store, defaults: { n: nodeCount, k, deadlineMs: options.deadlineMs ?? 30_000, closeGraceMs: 50, maxInFlight: 100_000, ...(options.batchWindowMs ? { signBatchWindowMs: options.batchWindowMs } : {}) }, tickMs: 5 });
   await pool.start();
   await network.start();
   void (async () => {
@@ -212,8 +212,8 @@ async function paced(net: Network, mode: AttestationMode, count: number, rate: n
 export async function burst(net: Network, count: number, timeoutMs = 90_000): Promise<{ agreedPerS: number; cpuMsPerAgreed: number }> {
   const cpuBefore = cpuMs(net);
   const started = performance.now();
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) ids.push(await submit(net, "commit-reveal", "burst"));
+  // All at once: with signing windows, a submit resolves when its batch is signed and stored.
+  const ids = await Promise.all(Array.from({ length: count }, () => submit(net, "commit-reveal", "burst")));
   await waitFor(net, ids, timeoutMs).catch(() => undefined);
   const cpu = cpuMs(net) - cpuBefore;
   const last = Math.max(...ids.map((id) => net.tracks.get(id)?.deliveredAt ?? 0));

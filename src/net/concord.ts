@@ -14,14 +14,16 @@
  * topics the sequencer sends on and publishes its votes straight to their subscribers (the pool).
  */
 import type { Stream } from "@libp2p/interface";
-import { ConcordError } from "../errors.ts";
+import { ConcordError, isConcordError } from "../errors.ts";
 import { toHex } from "../wire/hash.ts";
 import { requestSubnet } from "../quorum/committee.ts";
 import { requestIdOf } from "../wire/ids.ts";
-import { MAX_MESSAGE_BYTES } from "../wire/limits.ts";
+import { encodeEnvelope, envelopeBytes, envelopeItems, isEnvelope } from "../wire/envelope.ts";
+import { MAX_ENVELOPE_ITEMS, MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
-import { SCORE_THRESHOLDS } from "./constants.ts";
+import { DEFAULT_SEEN_TTL_MS, SCORE_THRESHOLDS } from "./constants.ts";
+import { gossipMessageIdString } from "./message-id.ts";
 import { createNetMetrics } from "./metrics.ts";
 import {
   AskGate,
@@ -162,11 +164,12 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     receiver?.(message, fromPeer, payload);
     keep(message, payload);
   };
+  const seenItems = new SeenItems(init.seenTtlMs ?? DEFAULT_SEEN_TTL_MS);
   for (const topic of topics) {
     const parsed = parseTopic(topic);
     const kind = MESSAGE_KINDS.find((candidate) => topicKindOf(candidate) === parsed?.kind) as MessageKind;
     const subnet = parsed?.subnet;
-    gossip.registerValidator(topic, (payload, fromPeer) => {
+    const receiveOne = (payload: Bytes, fromPeer: string): void => {
       // [REJECT] The payload is the canonical encoding of a message of this topic's kind.
       const message = decodeMessage(payload, kind);
       // [REJECT] On a subnet's topic, the message's request belongs to that subnet.
@@ -174,6 +177,26 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
         throw new ConcordError("SUBNET_MISMATCH", "message on another subnet's topic", { details: `topic subnet ${subnet}` });
       }
       deliver(message, payload, fromPeer);
+    };
+    gossip.registerValidator(topic, (payload, fromPeer) => {
+      if (!isEnvelope(payload)) return receiveOne(payload, fromPeer);
+      // [REJECT] An envelope is well formed (spec/03, "Envelopes"); each item is judged as if it
+      // had arrived alone: the first it rejects rejects the envelope (the rest are not read), and
+      // one accepted item accepts it. An item seen before on this topic, in an envelope or alone
+      // from catch-up, is skipped undecoded, so repacking copies of honest messages costs a hash each.
+      let accepted = 0;
+      let ignored: unknown;
+      for (const item of envelopeItems(payload)) {
+        if (!seenItems.firstTime(topic, item)) continue;
+        try {
+          receiveOne(item, fromPeer);
+          accepted++;
+        } catch (error) {
+          if (isConcordError(error) && error.action === "reject") throw error;
+          ignored ??= error;
+        }
+      }
+      if (accepted === 0) throw ignored ?? new ConcordError("DUPLICATE", "every item of the envelope seen before", { action: "ignore" });
     });
   }
   // Catch-up asks peers that share the requests' subnet: only they (and pools) hold its messages.
@@ -191,6 +214,16 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     logger: components.logger,
     metrics,
   });
+  const send = async (topic: string, payload: Bytes): Promise<PublishResult> => {
+    let result = await gossip.publish(topic, payload);
+    for (let attempt = 0; result.recipients === 0 && !result.duplicate && attempt < publishRetries && !stopped; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, publishRetryMs));
+      if (stopped || !gossip.isRunning) break;
+      result = await gossip.publish(topic, payload);
+    }
+    return result;
+  };
+  const outbox = new Outbox(send);
   return {
     gossip,
     topics,
@@ -199,17 +232,11 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     attach(next) {
       receiver = next;
     },
-    async publish(message) {
+    publish(message) {
       const topic = topicOf(message);
       const payload = encodeMessage(message);
       keep(message, payload);
-      let result = await gossip.publish(topic, payload);
-      for (let attempt = 0; result.recipients === 0 && !result.duplicate && attempt < publishRetries && !stopped; attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, publishRetryMs));
-        if (stopped || !gossip.isRunning) break;
-        result = await gossip.publish(topic, payload);
-      }
-      return result;
+      return outbox.add(topic, payload);
     },
     async waitForPeers(count, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
@@ -279,3 +306,83 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     },
   };
 }
+
+/**
+ * What is published within one turn of the event loop, gathered per topic and sent at its end:
+ * one message alone, several in envelopes of at most MAX_ENVELOPE_ITEMS and MAX_MESSAGE_BYTES
+ * (spec/03, "Envelopes"). A signer's batch, a pool's batch of closes and the reveals that answer
+ * them are each published in one turn, so each travels as one gossip message instead of one per
+ * request; a lone message goes out as before, one turn later.
+ */
+class Outbox {
+  #pending = new Map<string, { payloads: Bytes[]; settle: ((result: PublishResult | Promise<PublishResult>) => void)[] }>();
+  #scheduled = false;
+  readonly #send: (topic: string, payload: Bytes) => Promise<PublishResult>;
+
+  constructor(send: (topic: string, payload: Bytes) => Promise<PublishResult>) {
+    this.#send = send;
+  }
+
+  add(topic: string, payload: Bytes): Promise<PublishResult> {
+    const entry = this.#pending.get(topic) ?? { payloads: [], settle: [] };
+    this.#pending.set(topic, entry);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#flush());
+    }
+    return new Promise((resolve) => {
+      entry.payloads.push(payload);
+      entry.settle.push(resolve);
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const pending = this.#pending;
+    this.#pending = new Map();
+    for (const [topic, { payloads, settle }] of pending) {
+      for (let start = 0; start < payloads.length; ) {
+        // As many as fit, in order: at most MAX_ENVELOPE_ITEMS and MAX_MESSAGE_BYTES.
+        let end = start + 1;
+        while (end < payloads.length && end - start < MAX_ENVELOPE_ITEMS && envelopeBytes(payloads.slice(start, end + 1).map((payload) => payload.length)) <= MAX_MESSAGE_BYTES) end++;
+        const chunk = payloads.slice(start, end);
+        const sent = this.#send(topic, chunk.length === 1 ? (chunk[0] as Bytes) : encodeEnvelope(chunk));
+        for (const resolve of settle.slice(start, end)) resolve(sent);
+        start = end;
+      }
+    }
+  }
+}
+
+/**
+ * The envelope items seen per topic, by their gossip message id (the id each would have alone),
+ * for about `ttlMs`: two generations, the older dropped when the newer is that old or holds
+ * MAX_SEEN_ITEMS, so memory is bounded whatever the traffic.
+ */
+class SeenItems {
+  #current = new Set<string>();
+  #previous = new Set<string>();
+  #since = Date.now();
+  readonly #ttlMs: number;
+
+  constructor(ttlMs: number) {
+    this.#ttlMs = ttlMs;
+  }
+
+  /** Records the item; false when it was seen before. */
+  firstTime(topic: string, item: Bytes): boolean {
+    const id = gossipMessageIdString(topic, item);
+    if (this.#current.has(id) || this.#previous.has(id)) return false;
+    const now = Date.now();
+    if (now - this.#since >= this.#ttlMs || this.#current.size >= MAX_SEEN_ITEMS) {
+      this.#previous = this.#current;
+      this.#current = new Set();
+      this.#since = now;
+    }
+    this.#current.add(id);
+    return true;
+  }
+}
+
+/** Envelope items remembered per generation (two generations: at most twice this many ids). */
+const MAX_SEEN_ITEMS = 100_000;

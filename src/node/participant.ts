@@ -9,13 +9,13 @@ import type { PolicyRegistry } from "../agreement/policy.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { isConcordError } from "../errors.ts";
 import { messageSigningRoot, signMessage, signMessages } from "../crypto/sign.ts";
+import { SignWindow } from "../crypto/sign-window.ts";
 import { commitmentBody, commitmentSalt, outputBody, revealOf, type Attestation } from "../quorum/attest.ts";
 import { RequestBook, type BookEvent } from "../quorum/book.ts";
 import type { Registry } from "../quorum/registry.ts";
 import type { RequestContext } from "../quorum/rules.ts";
 import type { InferenceBackend } from "../runner/backend.ts";
 import { toHex } from "../wire/hash.ts";
-import { DEFAULT_BATCH_MAX, MAX_BATCH_LEAVES } from "../wire/signature.ts";
 import type { AgreedBundle, Message, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
 import type { VoteRoute } from "../net/topics.ts";
 import type { SigningRecord } from "./slashing.ts";
@@ -105,9 +105,8 @@ export class Participant {
   /** When the voting round began here, by request: the close's arrival (the request's in direct mode). */
   readonly #roundStartedAt = new Map<string, number>();
   readonly #queue: Job[] = [];
-  /** Allowed by slashing protection, not signed yet (signBatchWindowMs > 0), and the batch's timer. */
-  #unsigned: Unsigned[] = [];
-  #batchTimer: NodeJS.Timeout | undefined;
+  /** Allowed by slashing protection, not signed yet (signBatchWindowMs > 0). */
+  readonly #signing: SignWindow<Unsigned> | undefined;
   #running = 0;
   #stopped = false;
   readonly #abort = new AbortController();
@@ -115,6 +114,8 @@ export class Participant {
   constructor(init: ParticipantInit) {
     this.#init = init;
     this.book = new RequestBook({ registry: init.registry, policies: init.policies, maxRequests: init.maxRequests ?? 10_000 });
+    const windowMs = init.signBatchWindowMs ?? 0;
+    if (windowMs > 0) this.#signing = new SignWindow({ windowMs, ...(init.signBatchMax !== undefined ? { max: init.signBatchMax } : {}), flush: (items) => this.#signBatch(items) });
   }
 
   get nodeId(): string {
@@ -150,8 +151,7 @@ export class Participant {
     this.#abort.abort();
     this.#queue.length = 0;
     this.#pendingBundles.clear();
-    clearTimeout(this.#batchTimer);
-    this.#unsigned = [];
+    this.#signing?.clear();
   }
 
   #react(message: Message | undefined, events: BookEvent[], now: number): void {
@@ -300,10 +300,8 @@ export class Participant {
     // The one place this node signs its output, and only after slashing protection said yes.
     if (this.#stopped || this.#init.clock() >= request.deadline) return;
     const unsigned: Unsigned = { context, body, attestation, salt };
-    if ((this.#init.signBatchWindowMs ?? 0) <= 0) return this.#publishSigned(unsigned, signMessage<SignedOutput | OutputCommitment>(key, body));
-    this.#unsigned.push(unsigned);
-    if (this.#unsigned.length >= Math.min(this.#init.signBatchMax ?? DEFAULT_BATCH_MAX, MAX_BATCH_LEAVES)) this.#signBatch();
-    else this.#batchTimer ??= setTimeout(() => this.#signBatch(), this.#init.signBatchWindowMs).unref();
+    if (this.#signing === undefined) return this.#publishSigned(unsigned, signMessage<SignedOutput | OutputCommitment>(key, body));
+    this.#signing.add(unsigned);
   }
 
   /**
@@ -311,19 +309,16 @@ export class Participant {
    * protection already, one by one, as a plain signature's would. Those whose deadline passed
    * meanwhile are dropped unsigned.
    */
-  #signBatch(): void {
-    clearTimeout(this.#batchTimer);
-    this.#batchTimer = undefined;
+  #signBatch(waiting: Unsigned[]): void {
     const now = this.#init.clock();
     const roots = new Set<string>();
-    const batch = this.#unsigned.filter((item) => {
+    const batch = waiting.filter((item) => {
       // The same message allowed twice (a request resumed) is signed once.
       const root = toHex(messageSigningRoot(this.#init.key.scheme, item.body));
       if (roots.has(root) || now >= item.context.request.deadline) return false;
       roots.add(root);
       return true;
     });
-    this.#unsigned = [];
     if (this.#stopped || batch.length === 0) return;
     const signed = signMessages<SignedOutput | OutputCommitment>(this.#init.key, batch.map((item) => item.body));
     batch.forEach((item, i) => this.#publishSigned(item, signed[i] as SignedOutput | OutputCommitment));

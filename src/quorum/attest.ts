@@ -41,7 +41,12 @@ export function commitmentSalt(key: KeyPair, request: Bytes): Bytes {
 
 /** The sequencer signs a request. */
 export function signRequest(sequencer: KeyPair, body: Omit<InferenceRequestBody, "t" | "v">): InferenceRequest {
-  return signMessage<InferenceRequest>(sequencer, { t: "request", v: PROTOCOL_VERSION, ...body });
+  return signMessage<InferenceRequest>(sequencer, requestBody(body));
+}
+
+/** The request a sequencer signs (alone, or with others under one batch signature). */
+export function requestBody(body: Omit<InferenceRequestBody, "t" | "v">): Unsigned<InferenceRequest> {
+  return { t: "request", v: PROTOCOL_VERSION, ...body };
 }
 
 /** The commitment a node signs for its output: its hash binds request, node, output and salt. */

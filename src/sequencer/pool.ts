@@ -9,8 +9,9 @@ import type { PolicyRegistry } from "../agreement/policy.ts";
 import { createDefaultPolicyRegistry } from "../agreement/registry.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { assert, ConcordError, isConcordError } from "../errors.ts";
-import { signMessages } from "../crypto/sign.ts";
-import { closeBody, signClose, signNoAgreement, signRequest } from "../quorum/attest.ts";
+import { signMessage, signMessages, type Unsigned } from "../crypto/sign.ts";
+import { SignWindow } from "../crypto/sign-window.ts";
+import { closeBody, requestBody, signClose, signNoAgreement } from "../quorum/attest.ts";
 import { RequestBook, type BookEntry, type BookEvent } from "../quorum/book.ts";
 import { defaultThreshold } from "../quorum/committee.ts";
 import type { Registry } from "../quorum/registry.ts";
@@ -19,7 +20,6 @@ import { bytesEqual, fromHex, sha256, taggedHash, toHex } from "../wire/hash.ts"
 import { requestId, requestIdOf } from "../wire/ids.ts";
 import { MAX_KIND_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage } from "../wire/messages.ts";
-import { DEFAULT_BATCH_MAX, MAX_BATCH_LEAVES } from "../wire/signature.ts";
 import type {
   AgreedBundle,
   AttestationMode,
@@ -79,12 +79,13 @@ export interface PoolDefaults {
   /** After k commitments, wait this long for more before closing (all n close at once). */
   closeGraceMs: number;
   /**
-   * Batch signatures (spec/06, "Batching"): a due close waits up to this long to be signed with
-   * the other closes due under one signature (spec/04). Default 0: each is signed at once, plainly.
+   * Batch signatures (spec/06, "Batching"): a submitted request, and a close falling due, waits up
+   * to this long to be signed with the others of its kind under one signature (spec/04), and
+   * they are published together, in one envelope (spec/03). Default 0: each is signed at once, plainly.
    */
-  closeBatchWindowMs?: number;
-  /** A batch of closes is signed as soon as it holds this many. Default 64; at most 1,024. */
-  closeBatchMax?: number;
+  signBatchWindowMs?: number;
+  /** A batch of requests or of closes is signed as soon as it holds this many. Default 64; at most 1,024. */
+  signBatchMax?: number;
   /** Requests in flight at once; more are refused with BACKPRESSURE. Default 10,000. */
   maxInFlight: number;
   /**
@@ -236,9 +237,11 @@ export class Pool {
    * a pool whose bundles never went into a block grew this by one entry per agreed request.
    */
   readonly #verifiedBundles = new Map<string, string>();
-  /** Closes due and waiting for their batch's signature (closeBatchWindowMs), by request, and its timer. */
+  /** Closes due and waiting for their batch's signature (signBatchWindowMs), by request. */
   readonly #closing = new Set<string>();
-  #closeBatchTimer: NodeJS.Timeout | undefined;
+  /** The signing windows of requests and closes (signBatchWindowMs > 0). */
+  readonly #requestWindow: SignWindow<{ body: Unsigned<InferenceRequest>; signed: (request: InferenceRequest) => void }> | undefined;
+  readonly #closeWindow: SignWindow<string> | undefined;
 
   constructor(init: PoolInit) {
     this.#init = init;
@@ -254,6 +257,12 @@ export class Pool {
       policies: init.policies ?? createDefaultPolicyRegistry(),
       maxRequests: this.defaults.maxInFlight * 2,
     });
+    const windowMs = this.defaults.signBatchWindowMs ?? 0;
+    if (windowMs > 0) {
+      const max = this.defaults.signBatchMax !== undefined ? { max: this.defaults.signBatchMax } : {};
+      this.#requestWindow = new SignWindow({ windowMs, ...max, flush: (waiting) => this.#signRequests(waiting) });
+      this.#closeWindow = new SignWindow({ windowMs, ...max, flush: (ids) => this.#signCloses(ids) });
+    }
   }
 
   /** Resumes pending requests from the store, then starts listening and ticking. */
@@ -267,11 +276,12 @@ export class Pool {
   }
 
   async stop(): Promise<void> {
+    // Requests waiting for their signature are signed and stored (their submits resolve); closes are dropped.
+    this.#requestWindow?.flush();
     this.#running = false;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    clearTimeout(this.#closeBatchTimer);
-    this.#closeBatchTimer = undefined;
+    this.#closeWindow?.clear();
     this.#closing.clear();
     clearTimeout(this.#catchUpRetry);
     this.#catchUpRetry = undefined;
@@ -378,7 +388,7 @@ export class Pool {
 
   async #submit(submission: Submission, tracked: Pick<Tracked, "attempt" | "retryOf">): Promise<string> {
     const createdAt = this.#clock();
-    const request = this.#buildRequest(submission, createdAt);
+    const request = await this.#signRequest(this.#requestBody(submission, createdAt));
     const bytes = encodeMessage(request);
     if (bytes.length > MAX_KIND_BYTES.request) {
       throw new ConcordError("WIRE_OVERSIZED", "request over size limit", { details: `${bytes.length} bytes` });
@@ -426,10 +436,23 @@ export class Pool {
     return storing;
   }
 
-  #buildRequest(submission: Submission, now: number): InferenceRequest {
+  /** Signs a request at once, or (signBatchWindowMs) once its window closes. */
+  #signRequest(body: Unsigned<InferenceRequest>): Promise<InferenceRequest> {
+    if (this.#requestWindow === undefined) return Promise.resolve(signMessage<InferenceRequest>(this.#init.sequencerKey, body));
+    const window = this.#requestWindow;
+    return new Promise((signed) => window.add({ body, signed }));
+  }
+
+  /** Signs the requests waiting (signBatchWindowMs) under one batch signature. */
+  #signRequests(waiting: { body: Unsigned<InferenceRequest>; signed: (request: InferenceRequest) => void }[]): void {
+    const requests = signMessages<InferenceRequest>(this.#init.sequencerKey, waiting.map(({ body }) => body));
+    waiting.forEach(({ signed }, i) => signed(requests[i] as InferenceRequest));
+  }
+
+  #requestBody(submission: Submission, now: number): Unsigned<InferenceRequest> {
     const d = this.defaults;
     const n = submission.n ?? d.n;
-    return signRequest(this.#init.sequencerKey, {
+    return requestBody({
       chain: this.#init.registry.chain,
       entropy: submission.entropy,
       model: submission.model,
@@ -648,25 +671,21 @@ export class Pool {
    */
   #close(entry: BookEntry, now: number): void {
     const { context } = entry;
-    const window = this.defaults.closeBatchWindowMs ?? 0;
-    if (window <= 0) return this.#closeSigned(entry, signClose(this.#init.sequencerKey, context.request.chain, context.id, entry.collector.commitments), now);
+    if (this.#closeWindow === undefined) return this.#closeSigned(entry, signClose(this.#init.sequencerKey, context.request.chain, context.id, entry.collector.commitments), now);
     // Batching: the close waits for others (tick and #maybeClose ask again meanwhile: once is enough).
     if (this.#closing.has(context.idHex)) return;
     this.#closing.add(context.idHex);
-    if (this.#closing.size >= Math.min(this.defaults.closeBatchMax ?? DEFAULT_BATCH_MAX, MAX_BATCH_LEAVES)) this.#signCloses();
-    else this.#closeBatchTimer ??= setTimeout(() => this.#signCloses(), window).unref();
+    this.#closeWindow.add(context.idHex);
   }
 
   /**
-   * Signs the closes waiting (closeBatchWindowMs) under one batch signature, each listing the
+   * Signs the closes waiting (signBatchWindowMs) under one batch signature, each listing the
    * commitments its collector holds now; a request decided, expired or back below k meanwhile
    * is left out (the tick closes it again once it has k).
    */
-  #signCloses(): void {
-    clearTimeout(this.#closeBatchTimer);
-    this.#closeBatchTimer = undefined;
+  #signCloses(ids: string[]): void {
     const now = this.#clock();
-    const due = [...this.#closing].flatMap((id) => {
+    const due = ids.flatMap((id) => {
       const entry = this.book.get(id);
       return entry && entry.collector.status === "committing" && now < entry.context.request.deadline && entry.collector.commitments.length >= entry.context.request.k ? [entry] : [];
     });

@@ -8,6 +8,12 @@ export const PROTOCOL_VERSION = 1;
  */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024 - 64 * 1024;
 
+/**
+ * Most messages in one envelope (encoding.ts "Envelopes"): a receiver decodes each, so the cap
+ * bounds what one gossip message can make it do. A signer's default batch fills one envelope.
+ */
+export const MAX_ENVELOPE_ITEMS = 64;
+
 /** Largest encoded message per kind. */
 export const MAX_KIND_BYTES = {
   request: 160 * 1024,

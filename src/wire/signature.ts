@@ -14,7 +14,7 @@ import type { Bytes } from "./types.ts";
 
 /** Most leaves one batch signature covers: 2^10, so a path has at most 10 hashes. */
 export const MAX_BATCH_LEAVES = 1024;
-/** Messages a signer batches by default before signing at once (a node's signBatchMax, a pool's closeBatchMax). */
+/** Messages a signer batches by default before signing at once (a node's signBatchMax, a pool's signBatchMax). */
 export const DEFAULT_BATCH_MAX = 64;
 /** Bytes of count and index after the signature. */
 const BATCH_HEADER_BYTES = 4;

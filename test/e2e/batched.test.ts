@@ -25,7 +25,7 @@ afterEach(async () => {
 
 describe("batch signatures with real nodes", () => {
   it("requests agree with batch-signed commitments and outputs; a batch-signed equivocation produces evidence", async () => {
-    cluster = await startInProcessCluster({ nodes: 5, seed: "e2e-batched", pool: { n: 5, k: 4, closeBatchWindowMs: 30 }, signBatch: { windowMs: 30, max: 64 } });
+    cluster = await startInProcessCluster({ nodes: 5, seed: "e2e-batched", pool: { n: 5, k: 4, signBatchWindowMs: 30 }, signBatch: { windowMs: 30, max: 64 } });
     const c = cluster;
     await waitForCluster(c, 30_000);
     const submit = (mode: "commit-reveal" | "direct", i: number) =>
