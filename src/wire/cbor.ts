@@ -46,6 +46,44 @@ export function encodeCanonical(value: unknown): Bytes {
   return encode(value, canonicalOptions);
 }
 
+/** The shortest head of `major` with `argument` (a safe non-negative integer). */
+function headOf(major: number, argument: number): number[] {
+  const type = major << 5;
+  if (argument < 24) return [type | argument];
+  if (argument < 0x100) return [type | 24, argument];
+  if (argument < 0x10000) return [type | 25, argument >> 8, argument & 0xff];
+  if (argument < 0x100000000) return [type | 26, argument >>> 24, (argument >> 16) & 0xff, (argument >> 8) & 0xff, argument & 0xff];
+  const high = Math.floor(argument / 0x100000000);
+  return [type | 27, high >>> 24, (high >> 16) & 0xff, (high >> 8) & 0xff, high & 0xff, argument >>> 24, (argument >> 16) & 0xff, (argument >> 8) & 0xff, argument & 0xff];
+}
+
+/**
+ * encodeCanonical of a flat list of non-negative integers, text and bytes, written directly:
+ * signing preimages are such lists and are built for every message signed or checked, where the
+ * general encoder cost more than the hash. Same bytes (test/unit/wire/flat-list.test.ts).
+ */
+export function encodeFlatList(items: readonly (number | string | Bytes)[]): Bytes {
+  const parts: (number[] | Bytes)[] = [headOf(4, items.length)];
+  for (const item of items) {
+    if (typeof item === "number") {
+      if (!Number.isSafeInteger(item) || item < 0) throw new Error(`encodeFlatList: ${item} is not a safe non-negative integer`);
+      parts.push(headOf(0, item));
+    } else if (typeof item === "string") {
+      const text = Buffer.from(item, "utf8");
+      parts.push(headOf(3, text.length), text);
+    } else {
+      parts.push(headOf(2, item.length), item);
+    }
+  }
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 /** Deeper nesting than any message schema needs (policy parameters stop at a few levels). */
 export const MAX_CBOR_DEPTH = 64;
 
