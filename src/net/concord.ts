@@ -13,6 +13,7 @@
  * Vote routing (spec/06, "Vote routing"): a member with `votes: "sequencer"` joins only the
  * topics the sequencer sends on and publishes its votes straight to their subscribers (the pool).
  */
+import { hash } from "node:crypto";
 import type { Stream } from "@libp2p/interface";
 import { ConcordError, isConcordError } from "../errors.ts";
 import { toHex } from "../wire/hash.ts";
@@ -23,7 +24,6 @@ import { MAX_ENVELOPE_ITEMS, MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
 import { DEFAULT_SEEN_TTL_MS, SCORE_THRESHOLDS } from "./constants.ts";
-import { gossipMessageIdString } from "./message-id.ts";
 import { createNetMetrics } from "./metrics.ts";
 import {
   AskGate,
@@ -179,11 +179,15 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
       deliver(message, payload, fromPeer);
     };
     gossip.registerValidator(topic, (payload, fromPeer) => {
-      if (!isEnvelope(payload)) return receiveOne(payload, fromPeer);
+      if (!isEnvelope(payload)) {
+        // Recorded, so that copies of it packed into envelopes later are skipped undecoded.
+        seenItems.firstTime(topic, payload);
+        return receiveOne(payload, fromPeer);
+      }
       // [REJECT] An envelope is well formed (spec/03, "Envelopes"); each item is judged as if it
       // had arrived alone: the first it rejects rejects the envelope (the rest are not read), and
-      // one accepted item accepts it. An item seen before on this topic, in an envelope or alone
-      // from catch-up, is skipped undecoded, so repacking copies of honest messages costs a hash each.
+      // one accepted item accepts it. An item whose bytes came before on this topic, alone or in
+      // an envelope, is skipped undecoded, so repacking copies of honest messages costs a hash each.
       let accepted = 0;
       let ignored: unknown;
       for (const item of envelopeItems(payload)) {
@@ -355,8 +359,8 @@ class Outbox {
 }
 
 /**
- * The envelope items seen per topic, by their gossip message id (the id each would have alone),
- * for about `ttlMs`: two generations, the older dropped when the newer is that old or holds
+ * The messages gossip delivered per topic, alone or as envelope items, by the SHA-256 of their
+ * bytes, for about `ttlMs`: two generations, the older dropped when the newer is that old or holds
  * MAX_SEEN_ITEMS, so memory is bounded whatever the traffic.
  */
 class SeenItems {
@@ -369,9 +373,11 @@ class SeenItems {
     this.#ttlMs = ttlMs;
   }
 
-  /** Records the item; false when it was seen before. */
+  /** Records the item; false when it was seen before on this topic. */
   firstTime(topic: string, item: Bytes): boolean {
-    const id = gossipMessageIdString(topic, item);
+    // SHA-256 (collision resistant: an item must not be made to pass for another); the topic
+    // in the key, so that a copy rejected on another topic suppresses nothing here.
+    const id = topic + hash("sha256", item, "base64");
     if (this.#current.has(id) || this.#previous.has(id)) return false;
     const now = Date.now();
     if (now - this.#since >= this.#ttlMs || this.#current.size >= MAX_SEEN_ITEMS) {
@@ -384,5 +390,5 @@ class SeenItems {
   }
 }
 
-/** Envelope items remembered per generation (two generations: at most twice this many ids). */
+/** Messages remembered per generation (two generations: at most twice this many ids). */
 const MAX_SEEN_ITEMS = 100_000;
