@@ -25,6 +25,7 @@ import type { Message, SchemeName } from "../src/wire/types.ts";
 import { testKey, testNetwork, type TestNetwork } from "../test/helpers/fixtures.ts";
 import { bundleCases, invalidEncodings, sampleMessages, sampleNetwork } from "../test/spec/samples.ts";
 import { batchVectors } from "./vectors/batches.ts";
+import { envelopeCases } from "./vectors/envelopes.ts";
 import { policyVectors } from "./vectors/policies.ts";
 import { samplerVectors } from "./vectors/sampler.ts";
 import { edgeBundleCases, edgeEncodingCases, registryVectors } from "./vectors/wire-edges.ts";
@@ -83,13 +84,17 @@ function encodingVectors(): VectorFile {
   }
   // The edges spec/ states in words (scripts/vectors/wire-edges.ts), each with a note.
   cases.push(...edgeEncodingCases(samples, net));
+  // Envelopes (spec/03, "Envelopes"): the list of items a gossip payload carries (scripts/vectors/envelopes.ts).
+  cases.push(...envelopeCases(samples));
   return {
     description:
       "Canonical encoding (deterministic CBOR, RFC 8949 §4.2.1) of every message kind, and bytes the strict decoder must reject. " +
       "Valid: input.message is the message in its logical form (src/wire/types.ts; byte strings as hex, evidence as integer lists, " +
       "absent optional fields omitted), expected.hex its canonical bytes; decoding expected.hex as input.kind gives input.message back. " +
       "Invalid: decode input.hex, followed by zero bytes up to input.size bytes in all when input.size is present, expecting input.kind " +
-      "(null: any kind); expectedError is the code. A note, when present, says what the case decides.",
+      "(null: any kind); expectedError is the code. Envelopes (input.op = \"envelope\"): read input.hex (zero-padded to input.size when present) " +
+      "as an envelope, a CBOR list of 2 to 64 non-empty byte strings in shortest-form heads; expected.items are the items' bytes in order, " +
+      "expectedError the code of a refusal (the items are not decoded). A note, when present, says what the case decides.",
     cases,
   };
 }

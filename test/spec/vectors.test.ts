@@ -14,6 +14,7 @@ import { drawCommittee, requestSubnet } from "../../src/quorum/committee.ts";
 import { createRegistry, registryConfigFromJson } from "../../src/quorum/registry.ts";
 import { verifyBundle } from "../../src/quorum/verify.ts";
 import { fromHex, toHex } from "../../src/wire/hash.ts";
+import { encodeEnvelope, envelopeItems, isEnvelope } from "../../src/wire/envelope.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../../src/wire/messages.ts";
 import type { MessageKind, SchemeName } from "../../src/wire/types.ts";
 import { buildVectors, renderVectorFile, toVectorJson, type VectorCase, type VectorFile } from "../../scripts/gen-vectors.ts";
@@ -90,7 +91,9 @@ describe("committed vectors, run independently through the public functions", ()
     const file = load("encoding.json");
     const kinds = new Set<string>();
     for (const c of file.cases) {
-      const input = c.input as { kind: MessageKind | null; message?: unknown; hex?: string; size?: number };
+      const input = c.input as { op?: "envelope"; kind: MessageKind | null; message?: unknown; hex?: string; size?: number };
+      // Envelopes: the next test.
+      if (input.op === "envelope") continue;
       if (c.expectedError !== undefined) {
         // `size`: the hex, then zero bytes up to that many bytes in all (a 4 MiB input in a few characters).
         const bytes = new Uint8Array(Math.max(input.size ?? 0, (input.hex ?? "").length / 2));
@@ -107,6 +110,29 @@ describe("committed vectors, run independently through the public functions", ()
       expect(toHex(encodeMessage(decoded)), c.name).toBe(toHex(bytes));
     }
     expect(kinds).toEqual(new Set(MESSAGE_KINDS));
+  }, TIMEOUT);
+
+  it("encoding.json, op envelope: an envelope reads to its items in order, or raises its code; a valid one is written back byte for byte", () => {
+    const file = load("encoding.json");
+    const cases = file.cases.filter((c) => (c.input as { op?: string }).op === "envelope");
+    const codes = new Set<string>();
+    for (const c of cases) {
+      const input = c.input as { op: "envelope"; hex: string; size?: number };
+      const bytes = new Uint8Array(Math.max(input.size ?? 0, input.hex.length / 2));
+      bytes.set(fromHex(input.hex));
+      const result = run(() => ({ items: envelopeItems(bytes).map(toHex) }));
+      expect(result, c.name).toEqual(outcomeOf(c));
+      if (c.expectedError !== undefined) {
+        codes.add(c.expectedError);
+        continue;
+      }
+      // The other direction: the items encode to exactly the input (the envelope's one spelling).
+      expect(isEnvelope(bytes), c.name).toBe(true);
+      expect(toHex(encodeEnvelope((c.expected as { items: string[] }).items.map(fromHex))), c.name).toBe(input.hex);
+    }
+    expect(cases.filter((c) => c.expected !== undefined).length).toBeGreaterThanOrEqual(5);
+    expect(cases.filter((c) => c.expectedError !== undefined).length).toBeGreaterThanOrEqual(10);
+    expect(codes).toEqual(new Set(["WIRE_DECODE", "WIRE_OVERSIZED"]));
   }, TIMEOUT);
 
   it("signing.json: roots, keys, signatures and verification", () => {
