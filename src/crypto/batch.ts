@@ -13,7 +13,7 @@
  * const sigs = signBatch(key, "concord-test", roots);      // one signature, one field per root
  * verifySignature(publicKey, "concord-test", roots[3], sigs[3]); // true
  */
-import { encodeFlatList } from "../wire/cbor.ts";
+import { encodeCanonical } from "../wire/cbor.ts";
 import { taggedHash, toHex } from "../wire/hash.ts";
 import { HASH_BYTES, PROTOCOL_VERSION } from "../wire/limits.ts";
 import { MAX_BATCH_LEAVES, batchDepth, encodeBatchSignature, parseSignature } from "../wire/signature.ts";
@@ -63,7 +63,7 @@ export function batchRootFromPath(signingRoot: Bytes, index: number, path: reado
 
 /** cbor(["concord/batch", 1, chain, root, count]): a batch root on one chain, of one size. */
 export function batchSigningPreimage(chain: string, root: Bytes, count: number): Bytes {
-  return encodeFlatList(["concord/batch", PROTOCOL_VERSION, chain, root, count]);
+  return encodeCanonical(["concord/batch", PROTOCOL_VERSION, chain, root, count]);
 }
 
 /** What the key signs for a batch: the scheme's hash of the preimage (as signingRoot for one message). */

@@ -30,7 +30,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { ConcordError } from "../errors.ts";
-import { encodeFlatList } from "../wire/cbor.ts";
+import { encodeCanonical } from "../wire/cbor.ts";
 import { bytesEqual, sha256 } from "../wire/hash.ts";
 import { PROTOCOL_VERSION } from "../wire/limits.ts";
 import type { Bytes, MessageKind, SchemeName } from "../wire/types.ts";
@@ -39,7 +39,7 @@ export const SCHEMES: readonly SchemeName[] = ["ed25519", "secp256k1"];
 
 /** The bytes a signing root hashes: CBOR ["concord/sig", version, kind, chain, canonical body]. */
 export function signingPreimage(kind: MessageKind, chain: string, body: Bytes): Bytes {
-  return encodeFlatList(["concord/sig", PROTOCOL_VERSION, kind, chain, body]);
+  return encodeCanonical(["concord/sig", PROTOCOL_VERSION, kind, chain, body]);
 }
 
 /** The hash a scheme signs: SHA-256 for ed25519, keccak-256 for secp256k1 (what ecrecover expects). */

@@ -8,7 +8,9 @@
 import type { PolicyRegistry } from "../agreement/policy.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { isConcordError } from "../errors.ts";
-import { messageSigningRoot, signMessage, signMessages } from "../crypto/sign.ts";
+import { signBatch } from "../crypto/batch.ts";
+import { signRoot } from "../crypto/schemes.ts";
+import { messageSigningRoot } from "../crypto/sign.ts";
 import { SignWindow } from "../crypto/sign-window.ts";
 import { commitmentBody, commitmentSalt, outputBody, revealOf, type Attestation } from "../quorum/attest.ts";
 import { RequestBook, type BookEvent } from "../quorum/book.ts";
@@ -88,6 +90,8 @@ interface Job {
 interface Unsigned {
   context: RequestContext;
   body: UnsignedBody;
+  /** The body's signing root, computed once for slashing protection and the signature. */
+  root: Uint8Array;
   attestation: Attestation;
   salt: Uint8Array;
 }
@@ -277,13 +281,14 @@ export class Participant {
     const body = request.mode === "direct" ? outputBody(attestation) : commitmentBody(attestation, salt);
     const checking = this.#init.clock();
     const checked = (outcome: "signed" | "refused" | "failed") => this.#init.observer?.signingCheck?.(this.#init.clock() - checking, outcome);
+    const root = messageSigningRoot(key.scheme, body);
     try {
       await this.#init.slashing.checkAndInsert({
         chain: request.chain,
         request: context.id,
         node: nodeId,
         kind: body.t,
-        signingRoot: messageSigningRoot(key.scheme, body),
+        signingRoot: root,
         deadline: request.deadline,
       });
     } catch (error) {
@@ -299,8 +304,8 @@ export class Participant {
     checked("signed");
     // The one place this node signs its output, and only after slashing protection said yes.
     if (this.#stopped || this.#init.clock() >= request.deadline) return;
-    const unsigned: Unsigned = { context, body, attestation, salt };
-    if (this.#signing === undefined) return this.#publishSigned(unsigned, signMessage<SignedOutput | OutputCommitment>(key, body));
+    const unsigned: Unsigned = { context, body, root, attestation, salt };
+    if (this.#signing === undefined) return this.#publishSigned(unsigned, { ...body, sig: signRoot(key, root) } as SignedOutput | OutputCommitment);
     this.#signing.add(unsigned);
   }
 
@@ -314,14 +319,15 @@ export class Participant {
     const roots = new Set<string>();
     const batch = waiting.filter((item) => {
       // The same message allowed twice (a request resumed) is signed once.
-      const root = toHex(messageSigningRoot(this.#init.key.scheme, item.body));
+      const root = toHex(item.root);
       if (roots.has(root) || now >= item.context.request.deadline) return false;
       roots.add(root);
       return true;
     });
     if (this.#stopped || batch.length === 0) return;
-    const signed = signMessages<SignedOutput | OutputCommitment>(this.#init.key, batch.map((item) => item.body));
-    batch.forEach((item, i) => this.#publishSigned(item, signed[i] as SignedOutput | OutputCommitment));
+    // The roots were computed for slashing protection: signed as they are, not derived again.
+    const sigs = signBatch(this.#init.key, this.#init.registry.chain, batch.map((item) => item.root));
+    batch.forEach((item, i) => this.#publishSigned(item, { ...item.body, sig: sigs[i] } as SignedOutput | OutputCommitment));
   }
 
   /** Publishes a signed commitment (keeping its reveal for the close) or a signed output. */

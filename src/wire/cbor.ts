@@ -41,48 +41,116 @@ function compareTextKeys(a: string, b: string): number {
 
 const canonicalOptions = { ...rfc8949EncodeOptions, mapSorter: textKeyOrder };
 
-/** Canonical CBOR bytes of a value built from maps with text keys, lists, ints, text and bytes. */
-export function encodeCanonical(value: unknown): Bytes {
-  return encode(value, canonicalOptions);
-}
-
-/** The shortest head of `major` with `argument` (a safe non-negative integer). */
-function headOf(major: number, argument: number): number[] {
-  const type = major << 5;
-  if (argument < 24) return [type | argument];
-  if (argument < 0x100) return [type | 24, argument];
-  if (argument < 0x10000) return [type | 25, argument >> 8, argument & 0xff];
-  if (argument < 0x100000000) return [type | 26, argument >>> 24, (argument >> 16) & 0xff, (argument >> 8) & 0xff, argument & 0xff];
-  const high = Math.floor(argument / 0x100000000);
-  return [type | 27, high >>> 24, (high >> 16) & 0xff, (high >> 8) & 0xff, high & 0xff, argument >>> 24, (argument >> 16) & 0xff, (argument >> 8) & 0xff, argument & 0xff];
-}
-
 /**
- * encodeCanonical of a flat list of non-negative integers, text and bytes, written directly:
- * signing preimages are such lists and are built for every message signed or checked, where the
- * general encoder cost more than the hash. Same bytes (test/unit/wire/flat-list.test.ts).
+ * Canonical CBOR bytes of a value built from maps with text keys, lists, ints, text and bytes.
+ * Those (and booleans and null) are written directly, one pass into a reused buffer: every
+ * message signed, checked, hashed or published is encoded, and cborg's general encoder (tokens,
+ * then bytes) was the largest single cost after the hashes. Anything else (floats, undefined,
+ * Maps, typed arrays other than bytes) goes to cborg, as before. Both give the same bytes
+ * (test/unit/wire/cbor.test.ts, and every vector).
  */
-export function encodeFlatList(items: readonly (number | string | Bytes)[]): Bytes {
-  const parts: (number[] | Bytes)[] = [headOf(4, items.length)];
-  for (const item of items) {
-    if (typeof item === "number") {
-      if (!Number.isSafeInteger(item) || item < 0) throw new Error(`encodeFlatList: ${item} is not a safe non-negative integer`);
-      parts.push(headOf(0, item));
-    } else if (typeof item === "string") {
-      const text = Buffer.from(item, "utf8");
-      parts.push(headOf(3, text.length), text);
-    } else {
-      parts.push(headOf(2, item.length), item);
-    }
-  }
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
+export function encodeCanonical(value: unknown): Bytes {
+  writer.at = 0;
+  if (!writer.value(value)) return encode(value, canonicalOptions);
+  const out = new Uint8Array(writer.at);
+  out.set(writer.buf.subarray(0, writer.at));
   return out;
 }
+
+/** The direct encoder behind encodeCanonical; `value` returns false for what it leaves to cborg. */
+class CanonicalWriter {
+  buf = Buffer.allocUnsafe(4096);
+  at = 0;
+
+  #room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+
+  /** The shortest head of `major` with `argument` (a safe non-negative integer). */
+  head(major: number, argument: number): void {
+    this.#room(9);
+    const type = major << 5;
+    const buf = this.buf;
+    if (argument < 24) buf[this.at++] = type | argument;
+    else if (argument < 0x100) {
+      buf[this.at++] = type | 24;
+      buf[this.at++] = argument;
+    } else if (argument < 0x10000) {
+      buf[this.at++] = type | 25;
+      buf.writeUInt16BE(argument, this.at);
+      this.at += 2;
+    } else if (argument < 0x100000000) {
+      buf[this.at++] = type | 26;
+      buf.writeUInt32BE(argument, this.at);
+      this.at += 4;
+    } else {
+      buf[this.at++] = type | 27;
+      buf.writeUInt32BE(Math.floor(argument / 0x100000000), this.at);
+      buf.writeUInt32BE(argument >>> 0, this.at + 4);
+      this.at += 8;
+    }
+  }
+
+  text(text: string): void {
+    const length = Buffer.byteLength(text, "utf8");
+    this.head(3, length);
+    this.#room(length);
+    this.at += this.buf.write(text, this.at, length, "utf8");
+  }
+
+  value(value: unknown): boolean {
+    switch (typeof value) {
+      case "number":
+        if (!Number.isSafeInteger(value) || Object.is(value, -0)) return false;
+        if (value >= 0) this.head(0, value);
+        else this.head(1, -1 - value);
+        return true;
+      case "string":
+        this.text(value);
+        return true;
+      case "boolean":
+        this.#room(1);
+        this.buf[this.at++] = value ? 0xf5 : 0xf4;
+        return true;
+      case "object":
+        break;
+      default:
+        return false;
+    }
+    if (value === null) {
+      this.#room(1);
+      this.buf[this.at++] = 0xf6;
+      return true;
+    }
+    if (value instanceof Uint8Array) {
+      this.head(2, value.length);
+      this.#room(value.length);
+      this.buf.set(value, this.at);
+      this.at += value.length;
+      return true;
+    }
+    if (Array.isArray(value)) {
+      this.head(4, value.length);
+      return value.every((item) => this.value(item));
+    }
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) return false;
+    const keys = Object.keys(value).sort(compareTextKeys);
+    this.head(5, keys.length);
+    for (const key of keys) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item === undefined) return false;
+      this.text(key);
+      if (!this.value(item)) return false;
+    }
+    return true;
+  }
+}
+
+const writer = new CanonicalWriter();
 
 /** Deeper nesting than any message schema needs (policy parameters stop at a few levels). */
 export const MAX_CBOR_DEPTH = 64;

@@ -241,3 +241,54 @@ describe("encodeCanonical's key order is RFC 8949's", () => {
     );
   });
 });
+
+describe("encodeCanonical writes directly what cborg would", () => {
+  it("gives cborg's RFC 8949 bytes for every value of the subset, at every head size", () => {
+    const sizes = [0, 1, 23, 24, 255, 256, 65_535, 65_536];
+    const integers = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 5, Number.MAX_SAFE_INTEGER];
+    const values: unknown[] = [
+      ...integers,
+      ...integers.map((n) => -n - 1),
+      ...sizes.map((n) => "é".repeat(n >> 1) + "a".repeat(n & 1)),
+      ...sizes.map((n) => new Uint8Array(n).fill(7)),
+      ...sizes.map((n) => Array.from({ length: n }, (_, i) => i % 3)),
+      Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, i])),
+      true,
+      false,
+      null,
+      "\uD800 lone surrogate",
+      Buffer.from("a Buffer is bytes"),
+      Object.assign(Object.create(null) as object, { b: 1, a: [null, true] }),
+    ];
+    for (const value of values) expect(toHex(encodeCanonical(value))).toBe(toHex(encode(value, rfc8949EncodeOptions)));
+  });
+
+  it("leaves the rest to cborg, with the same bytes: floats, -0, undefined, Maps, other typed arrays", () => {
+    for (const value of [1.5, -0, { a: 1.25 }, [undefined], new Map([["a", 1]]), new Uint16Array([1, 2])]) {
+      expect(toHex(encodeCanonical(value))).toBe(toHex(encode(value, { ...rfc8949EncodeOptions })));
+    }
+  });
+
+  it("matches on random nested values (and is not disturbed by a fallback in between)", () => {
+    const value = fc.letrec<{ node: unknown }>((tie) => ({
+      node: fc.oneof(
+        { depthSize: "small" },
+        fc.maxSafeInteger(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.string({ unit: "binary", maxLength: 40 }),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.array(tie("node"), { maxLength: 5 }),
+        fc.dictionary(fc.string({ maxLength: 10 }).filter((k) => k !== "__proto__"), tie("node"), { maxKeys: 6 }),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(value, (item) => {
+        expect(toHex(encodeCanonical(item))).toBe(toHex(encode(item, rfc8949EncodeOptions)));
+        encodeCanonical([1.5, item]);
+        expect(toHex(encodeCanonical(item))).toBe(toHex(encode(item, rfc8949EncodeOptions)));
+      }),
+      { seed: 0xcb04, numRuns: 2000 },
+    );
+  });
+});
