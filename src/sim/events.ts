@@ -37,6 +37,11 @@ export class EventQueue<T> {
     heap[i] = event;
   }
 
+  /** The earliest event, left in place; undefined when empty. */
+  peek(): SimEvent<T> | undefined {
+    return this.#heap[0];
+  }
+
   /** The earliest event, removed; undefined when empty. */
   next(): SimEvent<T> | undefined {
     const heap = this.#heap;

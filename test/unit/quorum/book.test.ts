@@ -168,3 +168,46 @@ describe("RequestBook evidence", () => {
     expect(book.handle(evidence(0), 0)).toMatchObject([{ type: "evidence", node }]);
   });
 });
+
+describe("RequestBook deadlines", () => {
+  /** Requests with these deadlines, added out of order; the book and their ids by deadline. */
+  function bookOf(deadlines: number[]): { book: RequestBook; ids: Map<number, string> } {
+    const book = new RequestBook({ registry: net.registry, policies: net.policies });
+    const ids = new Map<number, string>();
+    for (const deadline of deadlines) ids.set(deadline, book.addRequest(testRequest(net, { deadline, n: 5, k: 4, input: `at ${deadline}` }), 0).context.idHex);
+    return { book, ids };
+  }
+  const resolved = (events: ReturnType<RequestBook["tick"]>) => events.filter((event) => event.type === "no-agreement").map((event) => ("context" in event ? event.context.idHex : "")).sort();
+
+  it("tick resolves each undecided request once, at its deadline, whatever the order they came in", () => {
+    const { book, ids } = bookOf([3_000, 1_000, 2_000]);
+    expect(resolved(book.tick(999))).toEqual([]);
+    expect(resolved(book.tick(1_000))).toEqual([ids.get(1_000)]);
+    expect(resolved(book.tick(2_500))).toEqual([ids.get(2_000)]);
+    expect(resolved(book.tick(2_600))).toEqual([]);
+    expect(resolved(book.tick(10_000))).toEqual([ids.get(3_000)]);
+    expect(resolved(book.tick(20_000))).toEqual([]);
+  });
+
+  it("tick leaves what `include` declines for a later tick, and skips a request removed meanwhile", () => {
+    const { book, ids } = bookOf([1_000, 2_000]);
+    const held = ids.get(1_000) as string;
+    expect(resolved(book.tick(5_000, (entry) => entry.context.idHex !== held))).toEqual([ids.get(2_000)]);
+    expect(resolved(book.tick(5_001))).toEqual([held]);
+    const again = bookOf([1_000]);
+    again.book.remove(again.ids.get(1_000) as string);
+    expect(resolved(again.book.tick(5_000))).toEqual([]);
+  });
+
+  it("prune forgets a request once its deadline is more than retainMs past, keeps what `keep` holds until it lets go", () => {
+    const { book, ids } = bookOf([1_000, 2_000, 3_000]);
+    expect(book.prune(1_500, 500)).toBe(0);
+    expect(book.prune(1_501, 500)).toBe(1);
+    expect(book.get(ids.get(1_000) as string)).toBeUndefined();
+    const kept = ids.get(2_000) as string;
+    expect(book.prune(10_000, 500, (entry) => entry.context.idHex === kept)).toBe(1);
+    expect(book.get(kept)).toBeDefined();
+    expect(book.prune(10_001, 500)).toBe(1);
+    expect(book.size).toBe(0);
+  });
+});
