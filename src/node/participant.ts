@@ -140,14 +140,15 @@ export class Participant {
   tick(): void {
     const now = this.#init.clock();
     this.#react(undefined, this.book.tick(now), now);
-    for (const id of this.#pendingReveals.keys()) if (!this.book.get(id)) this.#pendingReveals.delete(id);
-    for (const id of this.#roundStartedAt.keys()) if (!this.book.get(id)) this.#roundStartedAt.delete(id);
     for (const [id, { bundle, due }] of this.#pendingBundles) {
       if (now < due) continue;
       this.#pendingBundles.delete(id);
       this.#publishBundle(id, bundle);
     }
-    this.book.prune(now, 60_000);
+    for (const { context } of this.book.prune(now, 60_000)) {
+      this.#pendingReveals.delete(context.idHex);
+      this.#roundStartedAt.delete(context.idHex);
+    }
   }
 
   stop(): void {

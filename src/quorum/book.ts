@@ -157,13 +157,16 @@ export class RequestBook {
     return events;
   }
 
-  /** Forgets requests whose deadline is more than `retainMs` in the past, except those `keep` holds on to. */
-  prune(now: number, retainMs: number, keep?: (entry: BookEntry) => boolean): number {
-    let removed = 0;
+  /**
+   * Forgets requests whose deadline is more than `retainMs` in the past, except those `keep`
+   * holds on to; returns those forgotten, for the caller to drop what it keeps beside them.
+   */
+  prune(now: number, retainMs: number, keep?: (entry: BookEntry) => boolean): BookEntry[] {
+    const removed: BookEntry[] = [];
     const kept = this.#due(this.#toPrune, (deadline) => deadline + retainMs < now, (entry) => {
       if (keep?.(entry)) return false;
       this.#entries.delete(entry.context.idHex);
-      removed++;
+      removed.push(entry);
       return true;
     });
     for (const entry of kept) this.#toPrune.schedule(entry.context.request.deadline, entry);

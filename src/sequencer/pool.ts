@@ -237,6 +237,11 @@ export class Pool {
    * a pool whose bundles never went into a block grew this by one entry per agreed request.
    */
   readonly #verifiedBundles = new Map<string, string>();
+  /**
+   * Requests in their close grace (k commitments in, not closed yet), by id: what tick looks at
+   * for closes, instead of every request the book follows, five times a second and more.
+   */
+  readonly #inGrace = new Set<string>();
   /** Closes due and waiting for their batch's signature (signBatchWindowMs), by request. */
   readonly #closing = new Set<string>();
   /** The signing windows of requests and closes (signBatchWindowMs > 0). */
@@ -590,29 +595,32 @@ export class Pool {
   /** Closes due commit phases and resolves deadlines. Called by the timer; callable by tests. */
   tick(): void {
     const now = this.#clock();
-    for (const entry of this.book.entries()) {
-      const tracked = this.#tracked.get(entry.context.idHex);
-      if (tracked?.kthCommitmentAt !== undefined && entry.collector.status === "committing" && now >= tracked.kthCommitmentAt + this.defaults.closeGraceMs) {
-        // An equivocation found after the k-th commitment removes one from the count: a close
-        // must list at least k, so wait for k again (a signed close below k was rejected by
-        // every peer and, thrown from this timer, crashed the sequencer).
-        if (entry.collector.commitments.length < entry.context.request.k) {
-          delete tracked.kthCommitmentAt;
-          continue;
-        }
-        // At the deadline the request resolves to NoAgreement below; a close would be EXPIRED.
-        if (now >= entry.context.request.deadline) continue;
-        this.#close(entry, now);
+    for (const id of this.#inGrace) {
+      const entry = this.book.get(id);
+      const tracked = this.#tracked.get(id);
+      if (!entry || tracked?.kthCommitmentAt === undefined || entry.collector.status !== "committing") {
+        this.#inGrace.delete(id);
+        continue;
       }
+      if (now < tracked.kthCommitmentAt + this.defaults.closeGraceMs) continue;
+      // An equivocation found after the k-th commitment removes one from the count: a close
+      // must list at least k, so wait for k again (a signed close below k was rejected by
+      // every peer and, thrown from this timer, crashed the sequencer).
+      if (entry.collector.commitments.length < entry.context.request.k) {
+        delete tracked.kthCommitmentAt;
+        this.#inGrace.delete(id);
+        continue;
+      }
+      // At the deadline the request resolves to NoAgreement below; a close would be EXPIRED.
+      if (now >= entry.context.request.deadline) continue;
+      this.#close(entry, now);
     }
     const held = (entry: BookEntry) => this.#catchingUp.has(entry.context.idHex);
     this.#react(this.book.tick(now, this.#catchingUp.size > 0 ? (entry) => !held(entry) : undefined));
     // Forget requests well past their deadline: decided and stored (status() reads the store),
     // and any message still arriving for one is ignored either way. Without this the book only
     // grew: after maxInFlight × 2 requests in the pool's life, every submit was BACKPRESSURE.
-    if (this.book.prune(now, FORGET_AFTER_DEADLINE_MS, held) > 0) {
-      for (const id of this.#tracked.keys()) if (!this.book.get(id)) this.#tracked.delete(id);
-    }
+    for (const { context } of this.book.prune(now, FORGET_AFTER_DEADLINE_MS, held)) this.#tracked.delete(context.idHex);
   }
 
   /**
@@ -659,7 +667,10 @@ export class Pool {
     // a request resumed, or caught up, after its deadline).
     const now = this.#clock();
     if (now >= entry.context.request.deadline) return;
-    if (count >= k && tracked.kthCommitmentAt === undefined) tracked.kthCommitmentAt = now;
+    if (count >= k && tracked.kthCommitmentAt === undefined) {
+      tracked.kthCommitmentAt = now;
+      this.#inGrace.add(entry.context.idHex);
+    }
     if (count >= n) this.#close(entry, now);
   }
 

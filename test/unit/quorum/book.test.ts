@@ -199,15 +199,15 @@ describe("RequestBook deadlines", () => {
     expect(resolved(again.book.tick(5_000))).toEqual([]);
   });
 
-  it("prune forgets a request once its deadline is more than retainMs past, keeps what `keep` holds until it lets go", () => {
+  it("prune forgets (and returns) a request once its deadline is more than retainMs past, keeps what `keep` holds until it lets go", () => {
     const { book, ids } = bookOf([1_000, 2_000, 3_000]);
-    expect(book.prune(1_500, 500)).toBe(0);
-    expect(book.prune(1_501, 500)).toBe(1);
+    expect(book.prune(1_500, 500)).toEqual([]);
+    expect(book.prune(1_501, 500).map((entry) => entry.context.idHex)).toEqual([ids.get(1_000)]);
     expect(book.get(ids.get(1_000) as string)).toBeUndefined();
     const kept = ids.get(2_000) as string;
-    expect(book.prune(10_000, 500, (entry) => entry.context.idHex === kept)).toBe(1);
+    expect(book.prune(10_000, 500, (entry) => entry.context.idHex === kept).map((entry) => entry.context.idHex)).toEqual([ids.get(3_000)]);
     expect(book.get(kept)).toBeDefined();
-    expect(book.prune(10_001, 500)).toBe(1);
+    expect(book.prune(10_001, 500).map((entry) => entry.context.idHex)).toEqual([kept]);
     expect(book.size).toBe(0);
   });
 });
