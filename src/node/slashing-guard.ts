@@ -54,6 +54,7 @@ export class SlashingGuard {
   readonly path: string;
   readonly #worker: Worker;
   readonly #waiting = new Map<number, Waiting>();
+  #outbox: GuardRequest[] = [];
   #nextId = 0;
   /** Why no more checks can be answered (closed, or the worker died); undefined while running. */
   #down: ConcordError | undefined;
@@ -63,7 +64,10 @@ export class SlashingGuard {
     this.path = path;
     this.#worker = worker;
     this.#exited = new Promise((resolve) => worker.once("exit", () => resolve()));
-    worker.on("message", (reply: GuardReply) => this.#answer(reply));
+    // Replies come as lists (one per drain of the worker's queue).
+    worker.on("message", (replies: GuardReply[] | GuardReply) => {
+      for (const reply of Array.isArray(replies) ? replies : [replies]) this.#answer(reply);
+    });
     const fail = (why: string) => {
       this.#down ??= new ConcordError("STORE", "slashing protection stopped", { details: `${path}: ${why}` });
       for (const waiting of this.#waiting.values()) waiting.reject(this.#down);
@@ -110,7 +114,7 @@ export class SlashingGuard {
   async close(): Promise<void> {
     if (!this.#down) {
       this.#down = new ConcordError("STORE", "slashing protection is closed", { details: this.path });
-      this.#worker.postMessage({ type: "close" } satisfies GuardRequest);
+      this.#post({ type: "close" });
     }
     await this.#exited;
   }
@@ -120,7 +124,21 @@ export class SlashingGuard {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
-      this.#worker.postMessage(request(id));
+      this.#post(request(id));
+    });
+  }
+
+  /**
+   * Requests go to the worker as one message per turn of the event loop (a list), and its replies
+   * come back the same way: a structured clone and a wakeup per batch, not per signature.
+   */
+  #post(request: GuardRequest): void {
+    this.#outbox.push(request);
+    if (this.#outbox.length > 1) return;
+    setImmediate(() => {
+      const requests = this.#outbox;
+      this.#outbox = [];
+      this.#worker.postMessage(requests);
     });
   }
 

@@ -32,30 +32,43 @@ try {
 }
 
 const queue: GuardRequest[] = [];
-port.on("message", (request: GuardRequest) => {
-  queue.push(request);
+/** Replies of this drain, posted as one message at its end (the guard posts its requests the same way). */
+let replies: GuardReply[] = [];
+const reply = (message: GuardReply): void => {
+  replies.push(message);
+};
+port.on("message", (requests: GuardRequest[]) => {
+  const first = queue.length === 0;
+  queue.push(...requests);
   // Everything that arrives before this turn ends shares the commit.
-  if (queue.length === 1) setImmediate(drain);
+  if (first) setImmediate(drain);
 });
 
 function drain(): void {
+  const closing = commitAll();
+  if (replies.length > 0) port?.postMessage(replies);
+  replies = [];
+  if (closing) {
+    protection.close();
+    port?.close();
+  }
+}
+
+/** Answers the queue up to a close, if any (true: close now; what came after it is not answered). */
+function commitAll(): boolean {
   const requests = queue.splice(0);
   for (let i = 0; i < requests.length; ) {
     const request = requests[i] as GuardRequest;
-    if (request.type === "close") {
-      protection.close();
-      port?.close();
-      return;
-    }
+    if (request.type === "close") return true;
     if (request.type === "prune" || request.type === "open") {
       try {
-        const reply: GuardReply =
+        reply(
           request.type === "prune"
             ? { type: "pruned", id: request.id, deleted: protection.prune(request.params) }
-            : { type: "open", id: request.id, requests: protection.openRequests(request.params) };
-        port?.postMessage(reply);
+            : { type: "open", id: request.id, requests: protection.openRequests(request.params) },
+        );
       } catch (error) {
-        port?.postMessage({ type: "error", id: request.id, error: cloneError(error, STORE_FAILURE) } satisfies GuardReply);
+        reply({ type: "error", id: request.id, error: cloneError(error, STORE_FAILURE) } satisfies GuardReply);
       }
       i++;
       continue;
@@ -70,7 +83,7 @@ function drain(): void {
       results = protection.checkAndInsertMany(checks.map((check) => check.record));
     } catch (error) {
       const cloned = cloneError(error, STORE_FAILURE);
-      for (const check of checks) port?.postMessage({ type: "error", id: check.id, error: cloned } satisfies GuardReply);
+      for (const check of checks) reply({ type: "error", id: check.id, error: cloned } satisfies GuardReply);
       continue;
     }
     const allowed = results.findIndex((result) => typeof result === "string");
@@ -83,19 +96,20 @@ function drain(): void {
         // Nothing is signed without the marker: these checks fail (their records stay, so a
         // retry is answered identical, and writes the marker first).
         const cloned = cloneError(asStoreError(error, "cannot write the has-signed marker", signedMarkerDir), STORE_FAILURE);
-        for (const check of checks) port?.postMessage({ type: "error", id: check.id, error: cloned } satisfies GuardReply);
+        for (const check of checks) reply({ type: "error", id: check.id, error: cloned } satisfies GuardReply);
         continue;
       }
     }
     results.forEach((result, j) => {
       const id = (checks[j] as (typeof checks)[number]).id;
       if (result instanceof SlashingConflictError) {
-        port?.postMessage({ type: "conflict", id, stored: result.stored, attempted: result.attempted } satisfies GuardReply);
+        reply({ type: "conflict", id, stored: result.stored, attempted: result.attempted } satisfies GuardReply);
       } else if (typeof result === "string") {
-        port?.postMessage({ type: "checked", id, result } satisfies GuardReply);
+        reply({ type: "checked", id, result } satisfies GuardReply);
       } else {
-        port?.postMessage({ type: "error", id, error: cloneError(result, STORE_FAILURE) } satisfies GuardReply);
+        reply({ type: "error", id, error: cloneError(result, STORE_FAILURE) } satisfies GuardReply);
       }
     });
   }
+  return false;
 }
