@@ -10,7 +10,7 @@
  * envelope changes no message and no rule: every item is decoded and judged exactly as if it had
  * arrived alone.
  */
-import { ConcordError } from "../errors.ts";
+import { assert, ConcordError } from "../errors.ts";
 import { MAX_ENVELOPE_ITEMS, MAX_MESSAGE_BYTES } from "./limits.ts";
 import type { Bytes } from "./types.ts";
 
@@ -55,11 +55,13 @@ export function envelopeBytes(itemLengths: readonly number[]): number {
 }
 
 /**
- * Encodes 2..MAX_ENVELOPE_ITEMS encoded messages as one envelope.
+ * Encodes 2..MAX_ENVELOPE_ITEMS non-empty encoded messages as one envelope (the caller keeps it
+ * within MAX_MESSAGE_BYTES: gossip refuses to publish more).
  * @example encodeEnvelope([a, b])[0] // 0x82: a list of two
  */
 export function encodeEnvelope(items: readonly Bytes[]): Bytes {
-  if (items.length < 2 || items.length > MAX_ENVELOPE_ITEMS) throw envelopeError(`${items.length} items, expected 2..${MAX_ENVELOPE_ITEMS}`);
+  assert(items.length >= 2 && items.length <= MAX_ENVELOPE_ITEMS, `an envelope holds 2..${MAX_ENVELOPE_ITEMS} messages, not ${items.length}`);
+  assert(items.every((item) => item.length > 0), "an envelope holds no empty item");
   const out = new Uint8Array(envelopeBytes(items.map((item) => item.length)));
   let at = writeHead(out, 0, MAJOR_LIST, items.length);
   for (const item of items) {
@@ -104,7 +106,8 @@ export function envelopeItems(payload: Bytes): Bytes[] {
     const { argument: length, end: start } = readHead(payload, at, MAJOR_BYTES, `item ${i}`);
     if (length === 0) throw envelopeError(`item ${i} is empty`);
     if (start + length > payload.length) throw envelopeError(`item ${i} truncated`);
-    items.push(payload.slice(start, start + length));
+    // A copy, and a plain Uint8Array even out of a Buffer (gossip hands Buffers): Buffer's slice is a view.
+    items.push(new Uint8Array(payload.subarray(start, start + length)));
     at = start + length;
   }
   if (at !== payload.length) throw envelopeError(`${payload.length - at} bytes after the last item`);

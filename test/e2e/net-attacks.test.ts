@@ -23,6 +23,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { SCORE_THRESHOLDS } from "../../src/net/constants.ts";
 import { concordTopic } from "../../src/net/concord.ts";
 import { askFetch, fetchProtocol, MAX_ASKS_PER_IP_MINUTE, MAX_ASKS_PER_PEER_MINUTE } from "../../src/net/fetch.ts";
+import { envelopeItems, isEnvelope } from "../../src/wire/envelope.ts";
 import { fromHex, taggedHash } from "../../src/wire/hash.ts";
 import { STALE_AFTER_MS } from "../../src/wire/limits.ts";
 import { MESSAGE_KINDS } from "../../src/wire/messages.ts";
@@ -119,7 +120,9 @@ beforeAll(async () => {
   // Early, so the replay test at the end need not wait long for these deadlines to be far past.
   const listener = await stockPeer("listener");
   listener.services.pubsub.addEventListener("gossipsub:message", (event) => {
-    captured.push({ topic: event.detail.msg.topic, data: event.detail.msg.data });
+    const { topic, data } = event.detail.msg;
+    // Messages published together travel in one envelope: kept one by one, as an attacker would replay them.
+    for (const message of isEnvelope(data) ? envelopeItems(data) : [data]) captured.push({ topic, data: message });
   });
   for (const topic of chainTopics()) listener.services.pubsub.subscribe(topic);
   for (const node of suite.cluster.nodes) await listener.dial(multiaddr(nodeAddress(node)));

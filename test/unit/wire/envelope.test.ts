@@ -166,9 +166,21 @@ describe("envelopeItems refuses what the spec refuses", () => {
 });
 
 describe("encodeEnvelope", () => {
-  it("refuses 0, 1 and 65 items (a caller's mistake: a lone message travels alone)", () => {
-    for (const count of [0, 1, MAX_ENVELOPE_ITEMS + 1]) expect(codeOf(() => encodeEnvelope(items(count))), String(count)).toBe("WIRE_DECODE");
+  it("asserts 2..64 non-empty items (a caller's mistake: a lone message travels alone)", () => {
+    for (const count of [0, 1, MAX_ENVELOPE_ITEMS + 1]) expect(() => encodeEnvelope(items(count)), String(count)).toThrow(/assertion failed/);
+    expect(() => encodeEnvelope([Uint8Array.of(1), new Uint8Array(0)])).toThrow(/assertion failed/);
     expect(codeOf(() => encodeEnvelope(items(MAX_ENVELOPE_ITEMS)))).toBe("ok");
+  });
+
+  it("envelopeItems returns plain copies, even out of a Buffer: keeping an item keeps nothing else", () => {
+    const received = Buffer.from(encodeEnvelope([Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5)]));
+    const read = envelopeItems(received);
+    received.fill(0);
+    expect(read.map((item) => [...item])).toEqual([[1, 2, 3], [4, 5]]);
+    for (const item of read) {
+      expect(Buffer.isBuffer(item)).toBe(false);
+      expect(item.buffer.byteLength).toBe(item.length);
+    }
   });
 });
 
