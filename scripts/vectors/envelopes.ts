@@ -17,10 +17,13 @@ function fail(name: string, what: string): never {
   throw new Error(`gen-vectors: ${name}: ${what}`);
 }
 
-const concat = (...parts: (Uint8Array | readonly number[])[]): Uint8Array => Uint8Array.from(parts.flatMap((part) => [...part]));
+export const concat = (...parts: (Uint8Array | readonly number[])[]): Uint8Array => Uint8Array.from(parts.flatMap((part) => [...part]));
 
-/** A CBOR head in shortest form (major type, argument below 2^32). */
-function head(major: number, argument: number): number[] {
+/**
+ * A CBOR head in shortest form (major type, argument below 2^32), written independently of
+ * src/wire/envelope.ts: the vectors and test/unit/wire/envelope.test.ts check that code with it.
+ */
+export function head(major: number, argument: number): number[] {
   const type = major << 5;
   if (argument < 24) return [type | argument];
   if (argument < 0x100) return [type | 24, argument];
@@ -29,7 +32,7 @@ function head(major: number, argument: number): number[] {
 }
 
 /** A CBOR byte string in its shortest head. */
-const bstr = (bytes: Uint8Array): Uint8Array => concat(head(2, bytes.length), bytes);
+export const bstr = (bytes: Uint8Array): Uint8Array => concat(head(2, bytes.length), bytes);
 
 /** `H("vector-envelope-item", decimal(i))`: 32-byte items. */
 const labelItem = (i: number): Uint8Array => taggedHash("vector-envelope-item", String(i));

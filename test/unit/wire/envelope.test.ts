@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { ConcordError } from "../../../src/errors.ts";
 import { encodeEnvelope, envelopeBytes, envelopeItems, isEnvelope } from "../../../src/wire/envelope.ts";
+import { bstr, concat, head } from "../../../scripts/vectors/envelopes.ts";
 import { taggedHash, toHex } from "../../../src/wire/hash.ts";
 import { MAX_ENVELOPE_ITEMS, MAX_MESSAGE_BYTES } from "../../../src/wire/limits.ts";
 import { encodeMessage } from "../../../src/wire/messages.ts";
@@ -20,17 +21,6 @@ function item(label: string, length: number): Uint8Array {
 }
 
 const items = (count: number, length = 5) => Array.from({ length: count }, (_, i) => item(`item-${i}`, length));
-const concat = (...parts: (Uint8Array | number[])[]) => Uint8Array.from(parts.flatMap((part) => [...part]));
-/** A CBOR head in shortest form, written here independently of src/wire/envelope.ts. */
-function head(major: number, argument: number): number[] {
-  const type = major << 5;
-  if (argument < 24) return [type | argument];
-  if (argument < 0x100) return [type | 24, argument];
-  if (argument < 0x10000) return [type | 25, argument >> 8, argument & 0xff];
-  return [type | 26, (argument >>> 24) & 0xff, (argument >> 16) & 0xff, (argument >> 8) & 0xff, argument & 0xff];
-}
-/** A CBOR byte string: shortest head, then the bytes. */
-const bstr = (bytes: Uint8Array) => concat(head(2, bytes.length), bytes);
 
 describe("encodeEnvelope and envelopeItems round trip", () => {
   it.each([
