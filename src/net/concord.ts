@@ -165,7 +165,9 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     keep(message, payload);
   };
   const seenItems = new SeenItems(init.seenTtlMs ?? DEFAULT_SEEN_TTL_MS);
-  for (const topic of topics) {
+  for (const [topicIndex, topic] of topics.entries()) {
+    // What the seen set keys this topic's messages by: short, as it holds up to 200,000 ids.
+    const seenTopic = `${topicIndex}:`;
     const parsed = parseTopic(topic);
     const kind = MESSAGE_KINDS.find((candidate) => topicKindOf(candidate) === parsed?.kind) as MessageKind;
     const subnet = parsed?.subnet;
@@ -181,7 +183,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     gossip.registerValidator(topic, (payload, fromPeer) => {
       if (!isEnvelope(payload)) {
         // Recorded, so that copies of it packed into envelopes later are skipped undecoded.
-        seenItems.firstTime(topic, payload);
+        seenItems.firstTime(seenTopic, payload);
         return receiveOne(payload, fromPeer);
       }
       // [REJECT] An envelope is well formed (spec/03, "Envelopes"); each item is judged as if it
@@ -191,7 +193,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
       let accepted = 0;
       let ignored: unknown;
       for (const item of envelopeItems(payload)) {
-        if (!seenItems.firstTime(topic, item)) continue;
+        if (!seenItems.firstTime(seenTopic, item)) continue;
         try {
           receiveOne(item, fromPeer);
           accepted++;
@@ -373,7 +375,7 @@ class SeenItems {
     this.#ttlMs = ttlMs;
   }
 
-  /** Records the item; false when it was seen before on this topic. */
+  /** Records the item; false when it was seen before under `topic` (a short key of the topic). */
   firstTime(topic: string, item: Bytes): boolean {
     // SHA-256 (collision resistant: an item must not be made to pass for another); the topic
     // in the key, so that a copy rejected on another topic suppresses nothing here.
