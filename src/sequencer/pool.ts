@@ -81,7 +81,9 @@ export interface PoolDefaults {
   /**
    * Batch signatures (spec/06, "Batching"): a submitted request, and a close falling due, waits up
    * to this long to be signed with the others of its kind under one signature (spec/04), and
-   * they are published together, in one envelope (spec/03). Default 0: each is signed at once, plainly.
+   * they are published together, in one envelope (spec/03). `submit` resolves once its request's
+   * batch is signed and stored, so a caller that awaits each submit before the next waits out the
+   * window every time: submit concurrently. Default 0: each is signed at once, plainly.
    */
   signBatchWindowMs?: number;
   /** A batch of requests or of closes is signed as soon as it holds this many. Default 64; at most 1,024. */
