@@ -95,10 +95,21 @@ class CanonicalWriter {
   }
 
   text(text: string): void {
-    const length = Buffer.byteLength(text, "utf8");
-    this.head(3, length);
-    this.#room(length);
-    this.at += this.buf.write(text, this.at, length, "utf8");
+    if (text.length < LONG_TEXT) {
+      const length = Buffer.byteLength(text, "utf8");
+      this.head(3, length);
+      this.#room(length);
+      this.at += this.buf.write(text, this.at, length, "utf8");
+      return;
+    }
+    // Long text in one pass: encoded past the largest head, then moved up to its shortest head
+    // (measuring first cost a second pass, slow on text beyond Latin-1).
+    this.#room(9 + 3 * text.length);
+    const start = this.at + 9;
+    const { written } = utf8Encoder.encodeInto(text, this.buf.subarray(start));
+    this.head(3, written);
+    this.buf.copyWithin(this.at, start, start + written);
+    this.at += written;
   }
 
   value(value: unknown): boolean {
@@ -151,6 +162,9 @@ class CanonicalWriter {
 }
 
 const writer = new CanonicalWriter();
+/** Text this long (UTF-16 units) or longer is encoded in one pass (CanonicalWriter.text). */
+const LONG_TEXT = 64;
+const utf8Encoder = new TextEncoder();
 
 /** Deeper nesting than any message schema needs (policy parameters stop at a few levels). */
 export const MAX_CBOR_DEPTH = 64;

@@ -257,6 +257,7 @@ describe("encodeCanonical writes directly what cborg would", () => {
       false,
       null,
       "\uD800 lone surrogate",
+      "\uDC00 a long text with a lone surrogate, then astral \u{1F600} and CJK 共识 ".repeat(8),
       Buffer.from("a Buffer is bytes"),
       Object.assign(Object.create(null) as object, { b: 1, a: [null, true] }),
     ];
@@ -277,6 +278,7 @@ describe("encodeCanonical writes directly what cborg would", () => {
         fc.boolean(),
         fc.constant(null),
         fc.string({ unit: "binary", maxLength: 40 }),
+        fc.string({ unit: "binary", minLength: 60, maxLength: 300 }),
         fc.uint8Array({ maxLength: 300 }),
         fc.array(tie("node"), { maxLength: 5 }),
         fc.dictionary(fc.string({ maxLength: 10 }).filter((k) => k !== "__proto__"), tie("node"), { maxKeys: 6 }),
