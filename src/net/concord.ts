@@ -238,7 +238,7 @@ export async function createConcordNetwork(init: ConcordNetworkInit, components:
     attach(next) {
       receiver = next;
     },
-    publish(message) {
+    async publish(message) {
       const topic = topicOf(message);
       const payload = encodeMessage(message);
       keep(message, payload);
