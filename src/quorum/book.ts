@@ -18,8 +18,8 @@ import type {
   Message,
   NoAgreement,
 } from "../wire/types.ts";
-import { EventQueue } from "../sim/events.ts";
 import { Collector, type CollectorEvent } from "./collector.ts";
+import { EventQueue } from "./event-queue.ts";
 import { verifyEquivocation } from "./equivocation.ts";
 import type { Registry } from "./registry.ts";
 import { checkDeadline, openRequest, type RequestContext } from "./rules.ts";

@@ -21,7 +21,7 @@ import { PROTOCOL_VERSION } from "../wire/limits.ts";
 import { encodeMessage } from "../wire/messages.ts";
 import type { AgreedBundle, OutputCommitment, OutputReveal, SignedOutput } from "../wire/types.ts";
 import type { RunConfig } from "./configs.ts";
-import { EventQueue } from "./events.ts";
+import { EventQueue } from "../quorum/event-queue.ts";
 import type { Scenario } from "./scenario.ts";
 import { signWith, simCommit, simSignClose, simSignNoAgreement, simSignOutput, simSignRequest } from "./signer.ts";
 import { Purpose, RequestWorld, SIM_MODEL, roundMs, type Fleet, type FleetNode, type NodeRun } from "./world.ts";

@@ -1,22 +1,22 @@
 /**
- * The discrete-event queue: events ordered by simulated time, ties by the order they were
- * scheduled, so a run is a pure function of its inputs. Times are milliseconds since the request
- * was published; nothing here reads a clock.
+ * A min-heap of timed entries: earliest first, ties in the order they were scheduled, so whoever
+ * drains it gets the same order every run. Nothing here reads a clock: times are the caller's
+ * (the simulator's milliseconds since a request was published; the request book's deadlines).
  */
 
-export interface SimEvent<T> {
+export interface Timed<T> {
   at: number;
   seq: number;
   payload: T;
 }
 
-function before<T>(a: SimEvent<T>, b: SimEvent<T>): boolean {
+function before<T>(a: Timed<T>, b: Timed<T>): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
-/** A binary min-heap of events. */
+/** A binary min-heap of timed entries. */
 export class EventQueue<T> {
-  readonly #heap: SimEvent<T>[] = [];
+  readonly #heap: Timed<T>[] = [];
   #seq = 0;
 
   get size(): number {
@@ -30,20 +30,20 @@ export class EventQueue<T> {
     let i = heap.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(event, heap[parent] as SimEvent<T>)) break;
-      heap[i] = heap[parent] as SimEvent<T>;
+      if (!before(event, heap[parent] as Timed<T>)) break;
+      heap[i] = heap[parent] as Timed<T>;
       i = parent;
     }
     heap[i] = event;
   }
 
   /** The earliest event, left in place; undefined when empty. */
-  peek(): SimEvent<T> | undefined {
+  peek(): Timed<T> | undefined {
     return this.#heap[0];
   }
 
   /** The earliest event, removed; undefined when empty. */
-  next(): SimEvent<T> | undefined {
+  next(): Timed<T> | undefined {
     const heap = this.#heap;
     const top = heap[0];
     const last = heap.pop();
@@ -53,9 +53,9 @@ export class EventQueue<T> {
       const left = 2 * i + 1;
       if (left >= heap.length) break;
       const right = left + 1;
-      const child = right < heap.length && before(heap[right] as SimEvent<T>, heap[left] as SimEvent<T>) ? right : left;
-      if (!before(heap[child] as SimEvent<T>, last)) break;
-      heap[i] = heap[child] as SimEvent<T>;
+      const child = right < heap.length && before(heap[right] as Timed<T>, heap[left] as Timed<T>) ? right : left;
+      if (!before(heap[child] as Timed<T>, last)) break;
+      heap[i] = heap[child] as Timed<T>;
       i = child;
     }
     heap[i] = last;
