@@ -30,10 +30,18 @@ export function signMessage<M extends Signed>(key: KeyPair, body: Unsigned<M>, g
  * gets a plain signature. `guard` sees every signing root before the one signature is made.
  */
 export function signMessages<M extends Signed>(key: KeyPair, bodies: readonly Unsigned<M>[], guard?: SignGuard): M[] {
-  const chain = bodies[0]?.chain;
-  if (bodies.some((body) => body.chain !== chain)) throw new Error("signMessages: one batch, one chain");
   const roots = bodies.map((body) => messageSigningRoot(key.scheme, body));
   if (guard) roots.forEach(guard);
+  return signWithRoots(key, bodies, roots);
+}
+
+/**
+ * signMessages for a caller that holds the bodies' signing roots already (messageSigningRoot, as
+ * a node computes them for slashing protection before it signs): `roots[i]` must be `bodies[i]`'s.
+ */
+export function signWithRoots<M extends Signed>(key: KeyPair, bodies: readonly Unsigned<M>[], roots: readonly Bytes[]): M[] {
+  const chain = bodies[0]?.chain;
+  if (bodies.some((body) => body.chain !== chain)) throw new Error("signMessages: one batch, one chain");
   const sigs = signBatch(key, chain as string, roots);
   return bodies.map((body, i) => ({ ...body, sig: sigs[i] }) as M);
 }

@@ -8,9 +8,7 @@
 import type { PolicyRegistry } from "../agreement/policy.ts";
 import type { KeyPair } from "../crypto/schemes.ts";
 import { isConcordError } from "../errors.ts";
-import { signBatch } from "../crypto/batch.ts";
-import { signRoot } from "../crypto/schemes.ts";
-import { messageSigningRoot } from "../crypto/sign.ts";
+import { messageSigningRoot, signWithRoots } from "../crypto/sign.ts";
 import { SignWindow } from "../crypto/sign-window.ts";
 import { commitmentBody, commitmentSalt, outputBody, revealOf, type Attestation } from "../quorum/attest.ts";
 import { RequestBook, type BookEvent } from "../quorum/book.ts";
@@ -306,7 +304,7 @@ export class Participant {
     // The one place this node signs its output, and only after slashing protection said yes.
     if (this.#stopped || this.#init.clock() >= request.deadline) return;
     const unsigned: Unsigned = { context, body, root, attestation, salt };
-    if (this.#signing === undefined) return this.#publishSigned(unsigned, { ...body, sig: signRoot(key, root) } as SignedOutput | OutputCommitment);
+    if (this.#signing === undefined) return this.#publishSigned(unsigned, signWithRoots<SignedOutput | OutputCommitment>(key, [body], [root])[0] as SignedOutput | OutputCommitment);
     this.#signing.add(unsigned);
   }
 
@@ -327,8 +325,8 @@ export class Participant {
     });
     if (this.#stopped || batch.length === 0) return;
     // The roots were computed for slashing protection: signed as they are, not derived again.
-    const sigs = signBatch(this.#init.key, this.#init.registry.chain, batch.map((item) => item.root));
-    batch.forEach((item, i) => this.#publishSigned(item, { ...item.body, sig: sigs[i] } as SignedOutput | OutputCommitment));
+    const signed = signWithRoots<SignedOutput | OutputCommitment>(this.#init.key, batch.map((item) => item.body), batch.map((item) => item.root));
+    batch.forEach((item, i) => this.#publishSigned(item, signed[i] as SignedOutput | OutputCommitment));
   }
 
   /** Publishes a signed commitment (keeping its reveal for the close) or a signed output. */
