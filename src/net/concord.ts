@@ -19,7 +19,7 @@ import { ConcordError, isConcordError } from "../errors.ts";
 import { toHex } from "../wire/hash.ts";
 import { requestSubnet } from "../quorum/committee.ts";
 import { requestIdOf } from "../wire/ids.ts";
-import { encodeEnvelope, envelopeBytes, envelopeItems, isEnvelope } from "../wire/envelope.ts";
+import { encodeEnvelope, envelopeItemBytes, envelopeItems, isEnvelope } from "../wire/envelope.ts";
 import { MAX_ENVELOPE_ITEMS, MAX_MESSAGE_BYTES } from "../wire/limits.ts";
 import { decodeMessage, encodeMessage, MESSAGE_KINDS } from "../wire/messages.ts";
 import type { Bytes, Message, MessageKind } from "../wire/types.ts";
@@ -348,9 +348,15 @@ class Outbox {
     this.#pending = new Map();
     for (const [topic, { payloads, settle }] of pending) {
       for (let start = 0; start < payloads.length; ) {
-        // As many as fit, in order: at most MAX_ENVELOPE_ITEMS and MAX_MESSAGE_BYTES.
+        // As many as fit, in order: at most MAX_ENVELOPE_ITEMS and MAX_MESSAGE_BYTES (the list's
+        // head takes at most 2 bytes for that many).
         let end = start + 1;
-        while (end < payloads.length && end - start < MAX_ENVELOPE_ITEMS && envelopeBytes(payloads.slice(start, end + 1).map((payload) => payload.length)) <= MAX_MESSAGE_BYTES) end++;
+        let bytes = 2 + envelopeItemBytes((payloads[start] as Bytes).length);
+        for (; end < payloads.length && end - start < MAX_ENVELOPE_ITEMS; end++) {
+          const next = envelopeItemBytes((payloads[end] as Bytes).length);
+          if (bytes + next > MAX_MESSAGE_BYTES) break;
+          bytes += next;
+        }
         const chunk = payloads.slice(start, end);
         const sent = this.#send(topic, chunk.length === 1 ? (chunk[0] as Bytes) : encodeEnvelope(chunk));
         for (const resolve of settle.slice(start, end)) resolve(sent);

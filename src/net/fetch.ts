@@ -117,10 +117,12 @@ export class RecentMessages {
   /** Kept requests whose deadline is after `now` (and that `wanted` keeps), latest deadline first, at most `limit`. */
   open(now: number, limit: number, wanted: (request: Bytes) => boolean = () => true): Bytes[] {
     return [...this.#deadlines]
-      .filter(([key, deadline]) => deadline > now && wanted(new Uint8Array(Buffer.from(key, "hex"))))
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .filter(([, deadline]) => deadline > now)
+      .map(([key, deadline]) => ({ key, deadline, id: new Uint8Array(Buffer.from(key, "hex")) }))
+      .filter(({ id }) => wanted(id))
+      .sort((a, b) => b.deadline - a.deadline || (a.key < b.key ? -1 : 1))
       .slice(0, limit)
-      .map(([key]) => new Uint8Array(Buffer.from(key, "hex")));
+      .map(({ id }) => id);
   }
 
   has(request: Bytes): boolean {

@@ -49,9 +49,12 @@ function writeHead(out: Uint8Array, at: number, major: number, argument: number)
 
 const headBytes = (argument: number) => (argument < 24 ? 1 : argument < 0x100 ? 2 : argument < 0x10000 ? 3 : 5);
 
+/** Bytes an item of this length takes in an envelope: its head and itself. */
+export const envelopeItemBytes = (length: number): number => headBytes(length) + length;
+
 /** Bytes an envelope of items of these sizes takes. */
 export function envelopeBytes(itemLengths: readonly number[]): number {
-  return itemLengths.reduce((sum, length) => sum + headBytes(length) + length, headBytes(itemLengths.length));
+  return itemLengths.reduce((sum, length) => sum + envelopeItemBytes(length), headBytes(itemLengths.length));
 }
 
 /**
