@@ -242,31 +242,25 @@ export async function run(): Promise<Record<string, number>> {
   const beforeSizes = process.env.CONCORD_SCALING_BEFORE_SIZES?.split(",").map(Number) ?? sizes;
   if (beforeTree) Object.assign(out, runBefore(beforeTree, beforeSizes));
   for (const votes of process.env.CONCORD_SCALING_PROCESSES === "0" ? [] : routesFromEnv()) {
-    let base: number | undefined;
-    let baseNet: number | undefined;
+    const base: { cpu_ms_per_agreed?: number; cpu_ms_per_agreed_net?: number } = {};
     for (const n of sizes) {
       const dir = mkdtempSync(join(tmpdir(), `concord-bench-scaling-${n}-`));
       const prefix = `scaling.${votes}.n${n}`;
       try {
         const { bursts, idleCpuMsPerS } = await measure(n, votes, dir);
-        const cpu = bursts.map((b) => b.cpuMsPerAgreed);
-        const cpuMedian = median(cpu);
-        if (n === 5) base = cpuMedian;
         out[`${prefix}.k`] = Math.ceil((2 * n) / 3);
         out[`${prefix}.requests_per_burst`] = burstSize(n);
-        out[`${prefix}.cpu_ms_per_agreed.median`] = round2(cpuMedian);
-        out[`${prefix}.cpu_ms_per_agreed.min`] = round2(Math.min(...cpu));
-        out[`${prefix}.cpu_ms_per_agreed.max`] = round2(Math.max(...cpu));
-        out[`${prefix}.cpu_ms_per_agreed.per_n`] = round2(cpuMedian / n);
-        if (base !== undefined) out[`${prefix}.cpu_ms_per_agreed.ratio_to_n5`] = round2(cpuMedian / base);
-        const net = bursts.map((b) => b.netCpuMsPerAgreed);
-        const netMedian = median(net);
-        if (n === 5) baseNet = netMedian;
-        out[`${prefix}.cpu_ms_per_agreed_net.median`] = round2(netMedian);
-        out[`${prefix}.cpu_ms_per_agreed_net.min`] = round2(Math.min(...net));
-        out[`${prefix}.cpu_ms_per_agreed_net.max`] = round2(Math.max(...net));
-        out[`${prefix}.cpu_ms_per_agreed_net.per_n`] = round2(netMedian / n);
-        if (baseNet !== undefined) out[`${prefix}.cpu_ms_per_agreed_net.ratio_to_n5`] = round2(netMedian / baseNet);
+        // Median, spread, per member and against n = 5, for the CPU and the CPU net of idle.
+        for (const [key, values] of [["cpu_ms_per_agreed", bursts.map((b) => b.cpuMsPerAgreed)], ["cpu_ms_per_agreed_net", bursts.map((b) => b.netCpuMsPerAgreed)]] as const) {
+          const middle = median(values);
+          if (n === 5) base[key] = middle;
+          out[`${prefix}.${key}.median`] = round2(middle);
+          out[`${prefix}.${key}.min`] = round2(Math.min(...values));
+          out[`${prefix}.${key}.max`] = round2(Math.max(...values));
+          out[`${prefix}.${key}.per_n`] = round2(middle / n);
+          const first = base[key];
+          if (first !== undefined) out[`${prefix}.${key}.ratio_to_n5`] = round2(middle / first);
+        }
         const agreed = bursts.map((b) => b.agreedPerS);
         out[`${prefix}.agreed_per_s.median`] = round2(median(agreed));
         out[`${prefix}.agreed_per_s.min`] = round2(Math.min(...agreed));
