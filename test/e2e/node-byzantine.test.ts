@@ -122,10 +122,13 @@ describe("a wrong model, an equivocator and a copycat among five honest nodes", 
       expect(bundle.outcome.supporters).not.toContain(copycat);
       expect(bundle.reveals.map((r) => r.node)).not.toContain(copycat);
     }
+    // The pool rejects them as gossip: one verdict per gossip message, and reveals the copycat
+    // sends in one turn share an envelope, which its first rejected item rejects (spec/06,
+    // "Envelopes"), so 1 to 3 rejections for its 3 reveals. That none counts is checked above.
     const revealsTopic = concordTopic(suite.cluster.devnet.chain, "reveal");
     const mismatches = async () => counterValue(suite.cluster.metrics, "concord_gossip_validation_total", { topic: revealsTopic, result: "reject", code: "COMMITMENT_MISMATCH" });
-    await until(async () => (await mismatches()) >= 3, 5_000, "the copycat's reveals rejected at the pool");
-  });
+    await until(async () => (await mismatches()) >= 1, 10_000, "the copycat's reveals rejected at the pool");
+  }, 15_000);
 
   it("in direct mode the copycat's re-signed copy is counted: why commit-reveal is the default", () => {
     const direct = sent.find((r) => r.mode === "direct") as Sent;
